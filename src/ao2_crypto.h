@@ -1,0 +1,53 @@
+/* The only libcrypto user: hashing, randomness, sealing secrets at rest. */
+#ifndef AO2_CRYPTO_H
+#define AO2_CRYPTO_H
+
+#include <apr_pools.h>
+
+#define AO2_SHA256_LEN 32
+#define AO2_MASTER_KEY_MIN 32
+
+/* Keys derived from the operator's master key (HKDF-SHA256), one per use. */
+typedef struct ao2_keys {
+    unsigned char seal[32]; /* AES-256-GCM for secrets in the store */
+} ao2_keys_t;
+
+void ao2_sha256(const void *data, apr_size_t len,
+                unsigned char out[AO2_SHA256_LEN]);
+
+/* base64url (RFC 4648 §5) without padding of SHA-256(s). */
+char *ao2_sha256_b64url(apr_pool_t *p, const void *data, apr_size_t len);
+
+/* Cryptographically strong random bytes; APR_EGENERAL when the CSPRNG fails. */
+apr_status_t ao2_random_bytes(void *buf, apr_size_t len);
+
+/* base64url of nbytes random bytes: state, nonce, PKCE verifier. NULL on
+ * CSPRNG failure. */
+char *ao2_random_b64url(apr_pool_t *p, apr_size_t nbytes);
+
+char *ao2_b64url_encode(apr_pool_t *p, const unsigned char *in,
+                        apr_size_t len);
+/* Accepts input with or without '=' padding; NUL-terminates *out (not
+ * counted in *outlen). APR_EINVAL on any character outside the alphabet. */
+apr_status_t ao2_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
+                               unsigned char **out, apr_size_t *outlen);
+/* Standard base64 with padding (HTTP Basic). */
+char *ao2_b64_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len);
+
+/* Constant-time equality: the time depends on the lengths only. */
+int ao2_ct_equal(const void *a, apr_size_t alen, const void *b,
+                 apr_size_t blen);
+
+apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
+                             apr_size_t len);
+
+/* AES-256-GCM with a random 96-bit nonce; aad binds the ciphertext to its
+ * record. Returns base64url(nonce | ciphertext | tag), NULL on failure. */
+char *ao2_seal(apr_pool_t *p, const ao2_keys_t *k, const char *aad,
+               const void *plain, apr_size_t len);
+/* APR_EINVAL when the text is not a sealed value, APR_EGENERAL when the tag
+ * does not verify (wrong key, tampered, other aad). *plain NUL-terminated. */
+apr_status_t ao2_unseal(apr_pool_t *p, const ao2_keys_t *k, const char *aad,
+                        const char *sealed, char **plain, apr_size_t *len);
+
+#endif

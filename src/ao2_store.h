@@ -1,0 +1,61 @@
+/* The token store: short keys to opaque values with an expiry, shared by all
+ * httpd processes (and, with a networked socache, by several servers).
+ * Back-ends fill one small table; adding one is one file. */
+#ifndef AO2_STORE_H
+#define AO2_STORE_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#define AO2_STORE_MAX_VALUE 16384 /* bytes, whole encoded record */
+#define AO2_STORE_MAX_KEY 128
+
+typedef struct ao2_store ao2_store_t;
+
+typedef struct ao2_store_type {
+    const char *name; /* "dbm", "socache" */
+    /* Config time: arg is what follows "name:". Returns NULL or an error
+     * message (httpd prefixes it with file and line). */
+    const char *(*create)(ao2_store_t **st, const char *arg, apr_pool_t *pconf);
+    /* post_config, as root: open files, fix ownership, create the mutex. */
+    apr_status_t (*init)(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
+                         apr_pool_t *ptemp);
+    apr_status_t (*child_init)(ao2_store_t *st, server_rec *s,
+                               apr_pool_t *pchild);
+    /* APR_NOTFOUND when absent or expired. *val is NUL-terminated. */
+    apr_status_t (*get)(ao2_store_t *st, server_rec *s, const char *key,
+                        apr_pool_t *p, char **val, apr_size_t *len);
+    /* expiry: absolute apr_time_t, > now. */
+    apr_status_t (*set)(ao2_store_t *st, server_rec *s, const char *key,
+                        const char *val, apr_size_t len, apr_time_t expiry,
+                        apr_pool_t *p);
+    /* Not an error when the key is absent. */
+    apr_status_t (*remove)(ao2_store_t *st, server_rec *s, const char *key,
+                           apr_pool_t *p);
+    /* get + remove as one step where the back-end can (single-use state):
+     * of two concurrent takers at most one gets the value. */
+    apr_status_t (*take)(ao2_store_t *st, server_rec *s, const char *key,
+                         apr_pool_t *p, char **val, apr_size_t *len);
+} ao2_store_type_t;
+
+/* Every back-end instance starts with this. */
+struct ao2_store {
+    const ao2_store_type_t *type;
+    const char *spec; /* as configured, for messages */
+};
+
+/* "dbm:/path", "socache:memcache:host:port", "socache:shmcb". */
+const char *ao2_store_create(ao2_store_t **st, const char *spec,
+                             apr_pool_t *pconf);
+/* Registers the back-ends' global mutexes; from pre_config. */
+apr_status_t ao2_store_pre_config(apr_pool_t *pconf);
+
+extern const ao2_store_type_t ao2_store_dbm;
+extern const ao2_store_type_t ao2_store_socache;
+
+#define ao2_store_get(st, s, k, p, v, l) ((st)->type->get((st), (s), (k), (p), (v), (l)))
+#define ao2_store_set(st, s, k, v, l, e, p) ((st)->type->set((st), (s), (k), (v), (l), (e), (p)))
+#define ao2_store_remove(st, s, k, p) ((st)->type->remove((st), (s), (k), (p)))
+#define ao2_store_take(st, s, k, p, v, l) ((st)->type->take((st), (s), (k), (p), (v), (l)))
+
+#endif
