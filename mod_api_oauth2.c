@@ -1,0 +1,138 @@
+/* mod_api_oauth2: OAuth2 in front of an Odoo API, inside httpd.
+ * This file is glue only: the directive table, hook registration and the
+ * dispatch to src/, where the logic lives. */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_request.h>
+#include <mpm_common.h>
+#include <ap_mpm.h>
+
+#include "ao2_config.h"
+#include "ao2_endpoints.h"
+#include "ao2_http.h"
+#include "ao2_store.h"
+
+module AP_MODULE_DECLARE_DATA api_oauth2_module;
+
+static const command_rec ao2_directives[] = {
+    /* Server-wide: one store, key, cache and provider list per httpd. */
+    AP_INIT_TAKE1("OAuth2TokenStore", ao2_cmd_token_store, NULL, RSRC_CONF,
+                  "dbm:PATH (default) or socache:PROVIDER[:ARGS]"),
+    AP_INIT_TAKE1("OAuth2StoreKey", ao2_cmd_store_key, NULL, RSRC_CONF,
+                  "file:PATH of at least 32 random bytes"),
+    AP_INIT_TAKE1("OAuth2Cache", ao2_cmd_cache, NULL, RSRC_CONF,
+                  "shm (default) or memcache:HOST:PORT[,HOST:PORT...]"),
+    AP_INIT_TAKE1("OAuth2CacheTTL", ao2_cmd_cache_ttl, NULL, RSRC_CONF,
+                  "seconds a validation is cached at most (300)"),
+    AP_INIT_TAKE1("OAuth2CacheNegativeTTL", ao2_cmd_cache_neg_ttl, NULL,
+                  RSRC_CONF, "seconds a rejected token stays rejected (10)"),
+    AP_INIT_TAKE_ARGV("OAuth2Provider", ao2_cmd_provider, NULL, RSRC_CONF,
+                      "NAME authorize=URL token=URL [revoke=URL] "
+                      "[userinfo=URL] [introspect=URL] [issuer=URL] "
+                      "[auth=client_secret_basic|client_secret_post]"),
+    /* Per virtual host. */
+    AP_INIT_TAKE12("OAuth2ProviderTimeout", ao2_cmd_provider_timeout, NULL,
+                   RSRC_CONF, "CONNECT [TOTAL] seconds (3 10)"),
+    AP_INIT_TAKE1("OAuth2ProviderCAFile", ao2_cmd_provider_ca_file, NULL,
+                  RSRC_CONF, "PEM file of CAs that sign the provider"),
+    AP_INIT_TAKE1("OAuth2ProviderMaxResponse", ao2_cmd_provider_max_response,
+                  NULL, RSRC_CONF, "bytes a provider answer may have"),
+    AP_INIT_TAKE1("OAuth2StateTTL", ao2_cmd_state_ttl, NULL, RSRC_CONF,
+                  "seconds an authorization may take (600)"),
+    AP_INIT_TAKE1("OAuth2RecordTTL", ao2_cmd_record_ttl, NULL, RSRC_CONF,
+                  "seconds an unused token record is kept (2592000)"),
+    /* Per location. */
+    AP_INIT_FLAG("OAuth2API", ao2_cmd_api, NULL, ACCESS_CONF,
+                 "on: serve <location>/oauth2/* here"),
+    AP_INIT_TAKE_ARGV("OAuth2Client", ao2_cmd_client, NULL, ACCESS_CONF,
+                      "PROVIDER CLIENT_ID CLIENT_SECRET [\"scope=...\"]"),
+    AP_INIT_TAKE1("OAuth2RedirectURI", ao2_cmd_redirect_uri, NULL,
+                  ACCESS_CONF, "the callback URL registered at the provider"),
+    AP_INIT_TAKE1("OAuth2LoginClaim", ao2_cmd_login_claim, NULL, ACCESS_CONF,
+                  "claim that names the Odoo login (email)"),
+    AP_INIT_TAKE1("OAuth2OdooDatabase", ao2_cmd_odoo_db, NULL, ACCESS_CONF,
+                  "the Odoo database name given to clients and Odoo"),
+    AP_INIT_FLAG("OAuth2ClientAuthentication", ao2_cmd_client_auth, NULL,
+                 ACCESS_CONF, "off: accept the original module's bare "
+                              "client_id requests"),
+    AP_INIT_TAKE1("OAuth2MaxBodySize", ao2_cmd_max_body, NULL, ACCESS_CONF,
+                  "bytes an endpoint request body may have (65536)"),
+    {NULL},
+};
+
+static int ao2_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp)
+{
+    ao2_config_reset(pconf);
+    return ao2_store_pre_config(pconf) == APR_SUCCESS ? OK : !OK;
+}
+
+static int ao2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK; /* the first of httpd's two start-up passes */
+    if (ao2_http_global_init(pconf) != APR_SUCCESS)
+        return !OK;
+    return ao2_config_post(pconf, ptemp, s);
+}
+
+static void ao2_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int threads = 1;
+
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    ao2_http_child_init(pchild, threads > 0 ? threads : 1);
+    if (ao2_global && ao2_global->store &&
+        ao2_global->store->type->child_init(ao2_global->store, s, pchild) !=
+            APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "AO2M0001: cannot attach to the token store");
+}
+
+static int ao2_handler(request_rec *r)
+{
+    const ao2_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    const char *rest;
+
+    if (!ao2_endpoint_match(r, dc, &rest))
+        return DECLINED;
+    return ao2_endpoint_handle(r, dc, rest);
+}
+
+/* The endpoints are how clients get tokens: they cannot sit behind the
+ * Bearer check of the location that serves them. Answering OK here skips
+ * authentication and authorization for exactly those paths. */
+static int ao2_endpoint_access(request_rec *r)
+{
+    const ao2_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    const char *rest;
+
+    return ao2_endpoint_match(r, dc, &rest) ? OK : DECLINED;
+}
+
+static void ao2_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(ao2_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(ao2_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ao2_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_access_ex(ao2_endpoint_access, NULL, NULL, APR_HOOK_FIRST,
+                            AP_AUTH_INTERNAL_PER_CONF);
+    /* Before mod_proxy: the endpoints never reach the backend. */
+    ap_hook_handler(ao2_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}
+
+AP_DECLARE_MODULE(api_oauth2) = {
+    STANDARD20_MODULE_STUFF,
+    ao2_create_dir_conf,
+    ao2_merge_dir_conf,
+    ao2_create_server_conf,
+    ao2_merge_server_conf,
+    ao2_directives,
+    ao2_register_hooks,
+    AP_MODULE_FLAG_NONE,
+};

@@ -1,0 +1,511 @@
+#include "ao2_endpoints.h"
+
+#include <apr_strings.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <string.h>
+
+#include "ao2_crypto.h"
+#include "ao2_http.h"
+#include "ao2_json.h"
+#include "ao2_oauth2.h"
+#include "ao2_record.h"
+#include "ao2_request.h"
+
+APLOG_USE_MODULE(api_oauth2);
+
+#define AO2_MAX_IDENTITY 256
+#define AO2_MAX_CODE 4096
+#define AO2_MAX_STATE 256
+
+/* What every endpoint needs about the request it serves. */
+typedef struct endpoint_ctx {
+    request_rec *r;
+    const ao2_dir_conf_t *dc;
+    const ao2_server_conf_t *sc;
+    ao2_global_t *g;
+    apr_table_t *params;
+} endpoint_ctx_t;
+
+int ao2_endpoint_match(const request_rec *r, const ao2_dir_conf_t *dc,
+                       const char **rest)
+{
+    apr_size_t n;
+    const char *s;
+
+    if (dc->api != 1 || dc->api_path == NULL || r->uri == NULL)
+        return 0;
+    n = strlen(dc->api_path);
+    if (strncmp(r->uri, dc->api_path, n) != 0)
+        return 0;
+    s = r->uri + n;
+    if (strncmp(s, "/oauth2", 7) != 0 || (s[7] != '\0' && s[7] != '/'))
+        return 0;
+    *rest = s[7] ? s + 8 : "";
+    return 1;
+}
+
+static apr_int64_t now_sec(void)
+{
+    return (apr_int64_t)apr_time_sec(apr_time_now());
+}
+
+static ao2_err_t *unavailable(endpoint_ctx_t *cx, apr_status_t rv,
+                              const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, cx->r,
+                  "AO2E0001: token store: cannot %s", what);
+    return ao2_err_make(cx->r->pool, HTTP_SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "the token store cannot %s", what);
+}
+
+static ao2_err_t *load_record(endpoint_ctx_t *cx, const char *key,
+                              ao2_record_t *rec)
+{
+    char *val;
+    apr_size_t len;
+    apr_status_t rv = ao2_store_get(cx->g->store, cx->r->server, key,
+                                    cx->r->pool, &val, &len);
+
+    if (APR_STATUS_IS_NOTFOUND(rv))
+        return ao2_err_make(cx->r->pool, HTTP_NOT_FOUND, "not_found",
+                            "no tokens are stored for this "
+                            "client_user_identity");
+    if (rv != APR_SUCCESS)
+        return unavailable(cx, rv, "read a record");
+    rv = ao2_record_decode(cx->r->pool, &cx->g->keys, key, val, len, rec);
+    if (rv != APR_SUCCESS)
+        return unavailable(cx, rv, "open a record (other OAuth2StoreKey?)");
+    return NULL;
+}
+
+/* The record outlives its access token: the refresh token may still work. */
+static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
+                              const ao2_record_t *rec, const char *old_access)
+{
+    apr_pool_t *p = cx->r->pool;
+    apr_int64_t keep = now_sec() + cx->sc->record_ttl;
+    ao2_index_t ix = {key, rec->login, rec->db, rec->scope, rec->expires_at};
+    apr_size_t len;
+    char *val;
+    apr_status_t rv;
+
+    if (rec->expires_at > keep)
+        keep = rec->expires_at;
+    val = ao2_record_encode(p, &cx->g->keys, key, rec, &len);
+    if (val == NULL || len > AO2_STORE_MAX_VALUE)
+        return unavailable(cx, APR_ENOSPC, "hold a record this large");
+    rv = ao2_store_set(cx->g->store, cx->r->server, key, val, len,
+                       apr_time_from_sec(keep), p);
+    if (rv != APR_SUCCESS)
+        return unavailable(cx, rv, "write a record");
+    val = ao2_index_encode(p, &ix, &len);
+    rv = ao2_store_set(cx->g->store, cx->r->server,
+                       ao2_index_key(p, rec->access_token), val, len,
+                       apr_time_from_sec(rec->expires_at ? rec->expires_at
+                                                         : keep),
+                       p);
+    if (rv != APR_SUCCESS)
+        return unavailable(cx, rv, "write an index entry");
+    if (old_access && strcmp(old_access, rec->access_token) != 0)
+        ao2_store_remove(cx->g->store, cx->r->server,
+                         ao2_index_key(p, old_access), p);
+    return NULL;
+}
+
+static ao2_err_t *call_provider(endpoint_ctx_t *cx, const char *what,
+                                const char *url, const char *authorization,
+                                const char *form, ao2_http_response_t *resp)
+{
+    const char *why = "";
+    apr_status_t rv =
+        ao2_http_request(cx->r->pool, &cx->sc->http, form ? "POST" : "GET",
+                         url, authorization, form, resp, &why);
+
+    if (rv == APR_SUCCESS)
+        return NULL;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, cx->r,
+                  "AO2E0002: provider %s endpoint: %s", what, why);
+    if (rv == APR_TIMEUP)
+        return ao2_err_make(cx->r->pool, HTTP_GATEWAY_TIME_OUT,
+                            "temporarily_unavailable",
+                            "the provider's %s endpoint did not answer in "
+                            "time",
+                            what);
+    if (rv == APR_ENOSPC)
+        return ao2_err_make(cx->r->pool, HTTP_BAD_GATEWAY,
+                            "invalid_provider_response",
+                            "the provider's %s endpoint answered too much",
+                            what);
+    return ao2_err_make(cx->r->pool, HTTP_BAD_GATEWAY,
+                        "temporarily_unavailable",
+                        "the provider's %s endpoint cannot be reached", what);
+}
+
+/* The login from the ID token, else from userinfo (asked with the new
+ * access token), else the one already on record (refresh without ID token). */
+static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
+                             const ao2_json_t *id_claims, ao2_record_t *rec)
+{
+    const char *claim = cx->dc->login_claim ? cx->dc->login_claim : "email";
+    apr_pool_t *p = cx->r->pool;
+    const char *login = id_claims ? ao2_claim_login(p, id_claims, claim) : NULL;
+    ao2_http_response_t resp;
+    ao2_json_t *info;
+    ao2_err_t *err;
+    const char *why;
+
+    if (login == NULL && rec->login == NULL && c->provider->userinfo_url) {
+        err = call_provider(cx, "userinfo", c->provider->userinfo_url,
+                            apr_pstrcat(p, "Bearer ", rec->access_token, NULL),
+                            NULL, &resp);
+        if (err)
+            return err;
+        if (resp.status != 200)
+            return ao2_provider_error(p, resp.status, resp.body, resp.len);
+        info = ao2_json_parse_object(p, resp.body, resp.len, &why);
+        if (info == NULL)
+            return ao2_err_make(p, HTTP_BAD_GATEWAY,
+                                "invalid_provider_response",
+                                "userinfo is not a JSON object");
+        /* OIDC Core §5.3.2: userinfo must describe the ID token's user. */
+        if (id_claims && ao2_json_str(id_claims, "sub") &&
+            (ao2_json_str(info, "sub") == NULL ||
+             strcmp(ao2_json_str(info, "sub"), ao2_json_str(id_claims, "sub"))))
+            return ao2_err_make(p, HTTP_BAD_GATEWAY,
+                                "invalid_provider_response",
+                                "userinfo describes another subject");
+        login = ao2_claim_login(p, info, claim);
+    }
+    if (login)
+        rec->login = login;
+    if (rec->login == NULL)
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
+                            "the provider gave no usable \"%s\" claim", claim);
+    return NULL;
+}
+
+/* Turns a token endpoint answer into the record; nonce only on callback. */
+static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, const ao2_client_t *c,
+                               const ao2_http_response_t *resp,
+                               const char *nonce, ao2_record_t *rec)
+{
+    apr_pool_t *p = cx->r->pool;
+    ao2_token_response_t tr;
+    ao2_json_t *claims = NULL;
+    apr_int64_t now = now_sec();
+    ao2_err_t *err;
+
+    err = ao2_parse_token_response(p, resp->status, resp->body, resp->len,
+                                   &tr);
+    if (err)
+        return err;
+    if (strcasecmp(tr.token_type, "Bearer") != 0)
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
+                            "the provider issued a non-Bearer token");
+    if (tr.id_token &&
+        (err = ao2_check_id_token(p, tr.id_token, c, nonce, apr_time_now(),
+                                  &claims)))
+        return err;
+    rec->access_token = tr.access_token;
+    if (tr.refresh_token)
+        rec->refresh_token = tr.refresh_token;
+    if (tr.id_token)
+        rec->id_token = tr.id_token;
+    rec->token_type = tr.token_type;
+    rec->scope = tr.scope ? tr.scope : (rec->scope ? rec->scope : c->scope);
+    rec->issued_at = now;
+    rec->expires_at = tr.expires_in >= 0 ? now + tr.expires_in : 0;
+    rec->db = cx->dc->odoo_db;
+    return find_login(cx, c, claims, rec);
+}
+
+static ao2_err_t *client_and_identity(endpoint_ctx_t *cx,
+                                      const ao2_client_t **c,
+                                      const char **identity)
+{
+    ao2_err_t *err = ao2_request_client(cx->r, cx->dc, cx->params, c);
+
+    if (err)
+        return err;
+    return ao2_request_param(cx->r, cx->params, "client_user_identity",
+                             AO2_MAX_IDENTITY, identity);
+}
+
+static const char *redirect_uri(endpoint_ctx_t *cx)
+{
+    if (cx->dc->redirect_uri)
+        return cx->dc->redirect_uri;
+    return ap_construct_url(cx->r->pool,
+                            apr_pstrcat(cx->r->pool, cx->dc->api_path,
+                                        "/oauth2/callback", NULL),
+                            cx->r);
+}
+
+static int do_authorize(endpoint_ctx_t *cx)
+{
+    apr_pool_t *p = cx->r->pool;
+    const ao2_client_t *c;
+    ao2_state_t st;
+    const char *state, *key, *url;
+    ao2_json_t *out;
+    ao2_err_t *err;
+    apr_size_t len;
+    apr_status_t rv;
+    char *val;
+
+    if ((err = client_and_identity(cx, &c, &st.user_identity)))
+        return ao2_reply_error(cx->r, err);
+    state = ao2_random_b64url(p, AO2_STATE_BYTES);
+    st.nonce = ao2_random_b64url(p, AO2_NONCE_BYTES);
+    st.code_verifier = ao2_random_b64url(p, AO2_PKCE_VERIFIER_BYTES);
+    if (!state || !st.nonce || !st.code_verifier)
+        return ao2_reply_error(cx->r, unavailable(cx, APR_EGENERAL,
+                                                  "get random bytes"));
+    st.api = cx->dc->api_path;
+    st.client_id = c->client_id;
+    st.redirect_uri = redirect_uri(cx);
+    st.expires_at = now_sec() + cx->sc->state_ttl;
+    key = ao2_state_key(p, state);
+    val = ao2_state_encode(p, &cx->g->keys, key, &st, &len);
+    rv = val ? ao2_store_set(cx->g->store, cx->r->server, key, val, len,
+                             apr_time_from_sec(st.expires_at), p)
+             : APR_EGENERAL;
+    if (rv != APR_SUCCESS)
+        return ao2_reply_error(cx->r, unavailable(cx, rv, "keep the state"));
+    url = ao2_authorize_url(p, c, st.redirect_uri, state, st.nonce,
+                            ao2_pkce_challenge(p, st.code_verifier));
+    out = ao2_json_object(p);
+    ao2_json_set_str(out, "authorization_url", url);
+    ao2_json_set_str(out, "state", state);
+    ao2_json_set_int(out, "expires_in", cx->sc->state_ttl);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
+                  "AO2E0003: authorization started for client %s",
+                  c->client_id);
+    return ao2_reply_json(cx->r, HTTP_OK, ao2_json_dump(p, out));
+}
+
+/* Single use: the state is taken out of the store before anything else. */
+static ao2_err_t *take_state(endpoint_ctx_t *cx, const char *state,
+                             ao2_state_t *st)
+{
+    apr_pool_t *p = cx->r->pool;
+    const char *key = ao2_state_key(p, state);
+    char *val;
+    apr_size_t len;
+    apr_status_t rv =
+        ao2_store_take(cx->g->store, cx->r->server, key, p, &val, &len);
+
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_NOTFOUND(rv))
+        return unavailable(cx, rv, "read the state");
+    if (rv != APR_SUCCESS ||
+        ao2_state_decode(p, &cx->g->keys, key, val, len, st) != APR_SUCCESS ||
+        st->expires_at < now_sec() || strcmp(st->api, cx->dc->api_path) != 0)
+        return ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_state",
+                            "the state is unknown, used or expired");
+    return NULL;
+}
+
+static int do_callback(endpoint_ctx_t *cx)
+{
+    apr_pool_t *p = cx->r->pool;
+    const char *state, *code, *perror, *form, *auth, *key, *old = NULL;
+    const ao2_client_t *c;
+    ao2_http_response_t resp;
+    ao2_record_t rec, prev;
+    ao2_state_t st;
+    ao2_err_t *err;
+
+    if ((err = ao2_request_param(cx->r, cx->params, "state", AO2_MAX_STATE,
+                                 &state)) ||
+        (err = take_state(cx, state, &st)))
+        return ao2_reply_error(cx->r, err);
+    perror = apr_table_get(cx->params, "error");
+    if (perror) {
+        const char *code_out = ao2_sanitize_error_code(perror, "invalid_request");
+        const char *desc = ao2_sanitize_description(
+            p, apr_table_get(cx->params, "error_description"));
+        return ao2_reply_error(
+            cx->r, ao2_err_make(p,
+                                strcmp(code_out, "access_denied") == 0
+                                    ? HTTP_FORBIDDEN
+                                    : HTTP_BAD_REQUEST,
+                                code_out, "provider: %s",
+                                desc ? desc : code_out));
+    }
+    if ((err = ao2_request_param(cx->r, cx->params, "code", AO2_MAX_CODE,
+                                 &code)))
+        return ao2_reply_error(cx->r, err);
+    c = ao2_dir_find_client(cx->dc, st.client_id);
+    if (c == NULL)
+        return ao2_reply_error(
+            cx->r, ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_state",
+                                "the client of this state is no longer "
+                                "configured"));
+    form = ao2_form_add(p, NULL, "grant_type", "authorization_code");
+    form = ao2_form_add(p, form, "code", code);
+    form = ao2_form_add(p, form, "redirect_uri", st.redirect_uri);
+    form = ao2_form_add(p, form, "code_verifier", st.code_verifier);
+    auth = ao2_client_credentials(p, c, &form);
+    if ((err = call_provider(cx, "token", c->provider->token_url, auth, form,
+                             &resp)))
+        return ao2_reply_error(cx->r, err);
+    memset(&rec, 0, sizeof(rec));
+    rec.api = cx->dc->api_path;
+    rec.client_id = c->client_id;
+    rec.user_identity = st.user_identity;
+    rec.provider = c->provider->name;
+    if ((err = apply_tokens(cx, c, &resp, st.nonce, &rec)))
+        return ao2_reply_error(cx->r, err);
+    key = ao2_record_key(p, rec.api, rec.client_id, rec.user_identity);
+    if (load_record(cx, key, &prev) == NULL)
+        old = prev.access_token;
+    if ((err = save_record(cx, key, &rec, old)))
+        return ao2_reply_error(cx->r, err);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
+                  "AO2E0004: tokens issued to client %s for login %s",
+                  c->client_id, rec.login);
+    return ao2_reply_json(cx->r, HTTP_OK,
+                          ao2_record_token_info(p, &rec, now_sec()));
+}
+
+static int do_token(endpoint_ctx_t *cx)
+{
+    apr_pool_t *p = cx->r->pool;
+    const ao2_client_t *c;
+    const char *identity, *key, *form, *auth, *old;
+    ao2_http_response_t resp;
+    ao2_record_t rec;
+    ao2_err_t *err;
+
+    if ((err = client_and_identity(cx, &c, &identity)))
+        return ao2_reply_error(cx->r, err);
+    key = ao2_record_key(p, cx->dc->api_path, c->client_id, identity);
+    if ((err = load_record(cx, key, &rec)))
+        return ao2_reply_error(cx->r, err);
+    if (rec.refresh_token == NULL)
+        return ao2_reply_error(
+            cx->r, ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_grant",
+                                "the provider issued no refresh token for "
+                                "this identity"));
+    form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
+    form = ao2_form_add(p, form, "refresh_token", rec.refresh_token);
+    auth = ao2_client_credentials(p, c, &form);
+    if ((err = call_provider(cx, "token", c->provider->token_url, auth, form,
+                             &resp)))
+        return ao2_reply_error(cx->r, err);
+    old = rec.access_token;
+    if ((err = apply_tokens(cx, c, &resp, NULL, &rec)) ||
+        (err = save_record(cx, key, &rec, old)))
+        return ao2_reply_error(cx->r, err);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
+                  "AO2E0005: tokens refreshed for client %s, login %s",
+                  c->client_id, rec.login);
+    return ao2_reply_json(cx->r, HTTP_OK,
+                          ao2_record_token_info(p, &rec, now_sec()));
+}
+
+/* RFC 7009: 200 also for tokens the provider no longer knows. */
+static ao2_err_t *revoke_at_provider(endpoint_ctx_t *cx, const ao2_client_t *c,
+                                     const char *token, const char *hint)
+{
+    apr_pool_t *p = cx->r->pool;
+    const char *form = ao2_form_add(p, NULL, "token", token);
+    const char *auth;
+    ao2_http_response_t resp;
+    ao2_err_t *err;
+
+    form = ao2_form_add(p, form, "token_type_hint", hint);
+    auth = ao2_client_credentials(p, c, &form);
+    if ((err = call_provider(cx, "revocation", c->provider->revoke_url, auth,
+                             form, &resp)))
+        return err;
+    if (resp.status == 200)
+        return NULL;
+    err = ao2_provider_error(p, resp.status, resp.body, resp.len);
+    /* A provider that cannot revoke access tokens still revoked the grant. */
+    if (strcmp(err->code, "unsupported_token_type") == 0)
+        return NULL;
+    return err;
+}
+
+static int do_revoke(endpoint_ctx_t *cx)
+{
+    apr_pool_t *p = cx->r->pool;
+    const ao2_client_t *c;
+    const char *identity, *key;
+    ao2_record_t rec;
+    ao2_json_t *out;
+    ao2_err_t *err;
+
+    if ((err = client_and_identity(cx, &c, &identity)))
+        return ao2_reply_error(cx->r, err);
+    key = ao2_record_key(p, cx->dc->api_path, c->client_id, identity);
+    if ((err = load_record(cx, key, &rec)))
+        return ao2_reply_error(cx->r, err);
+    if (c->provider->revoke_url &&
+        ((rec.refresh_token &&
+          (err = revoke_at_provider(cx, c, rec.refresh_token,
+                                    "refresh_token"))) ||
+         (err = revoke_at_provider(cx, c, rec.access_token, "access_token"))))
+        return ao2_reply_error(cx->r, err);
+    ao2_store_remove(cx->g->store, cx->r->server,
+                     ao2_index_key(p, rec.access_token), p);
+    if (ao2_store_remove(cx->g->store, cx->r->server, key, p) != APR_SUCCESS)
+        return ao2_reply_error(cx->r, unavailable(cx, APR_EGENERAL,
+                                                  "delete a record"));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
+                  "AO2E0006: tokens revoked for client %s, login %s",
+                  c->client_id, rec.login);
+    out = ao2_json_object(p);
+    ao2_json_set_bool(out, "revoked", 1);
+    if (!c->provider->revoke_url)
+        ao2_json_set_bool(out, "revoked_at_provider", 0);
+    return ao2_reply_json(cx->r, HTTP_OK, ao2_json_dump(p, out));
+}
+
+static const struct {
+    const char *path;
+    int (*run)(endpoint_ctx_t *cx);
+} endpoints[] = {
+    {"provider/authorize", do_authorize},
+    {"callback", do_callback},
+    {"token", do_token},
+    {"revoke", do_revoke},
+};
+
+int ao2_endpoint_handle(request_rec *r, const ao2_dir_conf_t *dc,
+                        const char *rest)
+{
+    endpoint_ctx_t cx = {r, dc, NULL, ao2_global, NULL};
+    ao2_err_t *err;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
+        if (strcmp(rest, endpoints[i].path) == 0)
+            break;
+    }
+    if (i == sizeof(endpoints) / sizeof(endpoints[0]))
+        return ao2_reply_error(r, ao2_err_make(r->pool, HTTP_NOT_FOUND,
+                                               "not_found",
+                                               "no such OAuth2 endpoint"));
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        apr_table_setn(r->headers_out, "Allow", "GET, POST");
+        return ao2_reply_error(r, ao2_err_make(r->pool,
+                                               HTTP_METHOD_NOT_ALLOWED,
+                                               "invalid_request",
+                                               "use GET or POST"));
+    }
+    if (cx.g == NULL || cx.g->store == NULL)
+        return ao2_reply_error(r, ao2_err_make(r->pool,
+                                               HTTP_SERVICE_UNAVAILABLE,
+                                               "temporarily_unavailable",
+                                               "the module is not set up"));
+    cx.sc = ap_get_module_config(r->server->module_config, &api_oauth2_module);
+    if ((err = ao2_request_params(r, dc, &cx.params)))
+        return ao2_reply_error(r, err);
+    return endpoints[i].run(&cx);
+}

@@ -1,0 +1,254 @@
+#include "ao2_oauth2.h"
+
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <string.h>
+
+#include "ao2_crypto.h"
+#include "ao2_params.h"
+
+#define HTTP_BAD_GATEWAY 502
+
+char *ao2_pkce_challenge(apr_pool_t *p, const char *verifier)
+{
+    return ao2_sha256_b64url(p, verifier, strlen(verifier));
+}
+
+const char *ao2_form_add(apr_pool_t *p, const char *form, const char *key,
+                         const char *value)
+{
+    const char *pair = apr_pstrcat(p, ao2_url_encode(p, key), "=",
+                                   ao2_url_encode(p, value), NULL);
+    if (form == NULL || *form == '\0')
+        return pair;
+    return apr_pstrcat(p, form, "&", pair, NULL);
+}
+
+int ao2_scope_has(const char *scope, const char *word)
+{
+    apr_size_t wlen = strlen(word);
+    const char *s = scope;
+
+    if (scope == NULL || wlen == 0)
+        return 0;
+    while (*s) {
+        apr_size_t n;
+        while (*s == ' ')
+            s++;
+        n = strcspn(s, " ");
+        if (n == wlen && strncmp(s, word, n) == 0)
+            return 1;
+        s += n;
+    }
+    return 0;
+}
+
+char *ao2_authorize_url(apr_pool_t *p, const ao2_client_t *c,
+                        const char *redirect_uri, const char *state,
+                        const char *nonce, const char *code_challenge)
+{
+    const char *q = ao2_form_add(p, NULL, "response_type", "code");
+
+    q = ao2_form_add(p, q, "client_id", c->client_id);
+    q = ao2_form_add(p, q, "redirect_uri", redirect_uri);
+    if (c->scope && *c->scope)
+        q = ao2_form_add(p, q, "scope", c->scope);
+    q = ao2_form_add(p, q, "state", state);
+    q = ao2_form_add(p, q, "nonce", nonce);
+    q = ao2_form_add(p, q, "code_challenge", code_challenge);
+    q = ao2_form_add(p, q, "code_challenge_method", "S256");
+    if (ao2_scope_has(c->scope, "offline_access"))
+        q = ao2_form_add(p, q, "prompt", "consent");
+    if (c->extra_params && *c->extra_params)
+        q = apr_pstrcat(p, q, "&", c->extra_params, NULL);
+    return apr_pstrcat(p, c->provider->authorize_url,
+                       strchr(c->provider->authorize_url, '?') ? "&" : "?",
+                       q, NULL);
+}
+
+const char *ao2_client_credentials(apr_pool_t *p, const ao2_client_t *c,
+                                   const char **form)
+{
+    const char *userpass;
+
+    if (c->provider->auth_method == AO2_AUTH_CLIENT_SECRET_POST) {
+        *form = ao2_form_add(p, *form, "client_id", c->client_id);
+        *form = ao2_form_add(p, *form, "client_secret", c->client_secret);
+        return NULL;
+    }
+    userpass = apr_pstrcat(p, ao2_url_encode(p, c->client_id), ":",
+                           ao2_url_encode(p, c->client_secret), NULL);
+    return apr_pstrcat(
+        p, "Basic ",
+        ao2_b64_encode(p, (const unsigned char *)userpass, strlen(userpass)),
+        NULL);
+}
+
+const char *ao2_sanitize_error_code(const char *code, const char *fallback)
+{
+    const char *c;
+
+    if (code == NULL || *code == '\0' || strlen(code) > 64)
+        return fallback;
+    for (c = code; *c; c++) {
+        if (!(apr_islower(*c) || apr_isdigit(*c) || *c == '_' || *c == '.' ||
+              *c == '-'))
+            return fallback;
+    }
+    return code;
+}
+
+const char *ao2_sanitize_description(apr_pool_t *p, const char *text)
+{
+    char *out, *o;
+    apr_size_t i;
+
+    if (text == NULL)
+        return NULL;
+    out = o = apr_palloc(p, 201);
+    for (i = 0; text[i] && i < 200; i++)
+        *o++ = (text[i] >= 0x20 && text[i] < 0x7f) ? text[i] : '?';
+    *o = '\0';
+    return out;
+}
+
+ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status,
+                              const char *body, apr_size_t len)
+{
+    const char *why;
+    ao2_json_t *j;
+    const char *code, *desc;
+
+    if (http_status < 400 || http_status >= 500) {
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
+                            "the provider answered with HTTP %d",
+                            http_status);
+    }
+    j = ao2_json_parse_object(p, body, len, &why);
+    code = j ? ao2_json_str(j, "error") : NULL;
+    if (code == NULL) {
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
+                            "the provider answered HTTP %d without an "
+                            "OAuth2 error",
+                            http_status);
+    }
+    desc = ao2_sanitize_description(p, ao2_json_str(j, "error_description"));
+    /* Only 400 and 401 are OAuth2 refusals (RFC 6749 §5.2); keep others in
+     * the 4xx range the client understands. */
+    return ao2_err_make(p, http_status == 401 ? 401 : 400,
+                        ao2_sanitize_error_code(code, "invalid_request"),
+                        "provider: %s", desc ? desc : code);
+}
+
+ao2_err_t *ao2_parse_token_response(apr_pool_t *p, int http_status,
+                                    const char *body, apr_size_t len,
+                                    ao2_token_response_t *out)
+{
+    const char *why;
+    ao2_json_t *j;
+
+    memset(out, 0, sizeof(*out));
+    out->expires_in = -1;
+    if (http_status != 200)
+        return ao2_provider_error(p, http_status, body, len);
+    j = ao2_json_parse_object(p, body, len, &why);
+    if (j == NULL) {
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
+                            "the token endpoint answered something that is "
+                            "not JSON (%s)",
+                            why);
+    }
+    out->access_token = ao2_json_str(j, "access_token");
+    out->token_type = ao2_json_str(j, "token_type");
+    if (out->access_token == NULL || *out->access_token == '\0' ||
+        out->token_type == NULL) {
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
+                            "the token endpoint's answer has no access_token "
+                            "or token_type");
+    }
+    out->refresh_token = ao2_json_str(j, "refresh_token");
+    out->id_token = ao2_json_str(j, "id_token");
+    out->scope = ao2_json_str(j, "scope");
+    if (ao2_json_has(j, "expires_in") &&
+        (!ao2_json_int(j, "expires_in", &out->expires_in) ||
+         out->expires_in < 0 || out->expires_in > 10 * 365 * 86400)) {
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
+                            "the token endpoint's expires_in is not a "
+                            "sane number of seconds");
+    }
+    return NULL;
+}
+
+static ao2_err_t *id_token_error(apr_pool_t *p, const char *what)
+{
+    return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_id_token",
+                        "the provider's ID token %s", what);
+}
+
+ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
+                              const ao2_client_t *c, const char *expected_nonce,
+                              apr_time_t now, ao2_json_t **claims)
+{
+    const char *dot1, *dot2, *why, *iss, *azp, *nonce;
+    unsigned char *payload;
+    apr_size_t plen;
+    apr_int64_t exp;
+    ao2_json_t *j;
+    int naud;
+
+    dot1 = strchr(id_token, '.');
+    dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
+        return id_token_error(p, "is not a signed JWT");
+    if (ao2_b64url_decode(p, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1), &payload,
+                          &plen) != APR_SUCCESS)
+        return id_token_error(p, "payload is not base64url");
+    j = ao2_json_parse_object(p, (const char *)payload, plen, &why);
+    if (j == NULL)
+        return id_token_error(p, "payload is not a JSON object");
+
+    iss = ao2_json_str(j, "iss");
+    if (c->provider->issuer &&
+        (iss == NULL || strcmp(iss, c->provider->issuer) != 0))
+        return id_token_error(p, "was issued by someone else (iss)");
+    if (!ao2_json_str_or_array_has(j, "aud", c->client_id))
+        return id_token_error(p, "is meant for another client (aud)");
+    /* OIDC Core §3.1.3.7 steps 4-5: with several audiences azp must name
+     * us; when present it must name us in any case. */
+    naud = ao2_json_array_len(j, "aud");
+    azp = ao2_json_str(j, "azp");
+    if ((naud > 1 && azp == NULL) ||
+        (azp != NULL && strcmp(azp, c->client_id) != 0))
+        return id_token_error(p, "was issued to another party (azp)");
+    if (!ao2_json_int(j, "exp", &exp))
+        return id_token_error(p, "has no exp");
+    if (exp + AO2_ID_TOKEN_SKEW < (apr_int64_t)apr_time_sec(now))
+        return id_token_error(p, "has expired");
+    if (expected_nonce) {
+        nonce = ao2_json_str(j, "nonce");
+        if (nonce == NULL || !ao2_ct_equal(nonce, strlen(nonce), expected_nonce,
+                                           strlen(expected_nonce)))
+            return id_token_error(p, "does not carry our nonce");
+    }
+    *claims = j;
+    return NULL;
+}
+
+const char *ao2_claim_login(apr_pool_t *p, const ao2_json_t *claims,
+                            const char *claim)
+{
+    const char *v = ao2_json_str(claims, claim);
+    apr_int64_t n;
+    apr_size_t i;
+
+    if (v == NULL && ao2_json_int(claims, claim, &n))
+        v = apr_psprintf(p, "%" APR_INT64_T_FMT, n);
+    if (v == NULL || *v == '\0' || strlen(v) > AO2_MAX_CLAIM_LEN)
+        return NULL;
+    for (i = 0; v[i]; i++) {
+        /* Logins become request headers for Odoo: no controls, no DEL. */
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            return NULL;
+    }
+    return v;
+}

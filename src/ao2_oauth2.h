@@ -1,0 +1,108 @@
+/* Pure OAuth2 / OIDC protocol: authorization URLs, PKCE, client
+ * authentication, token, ID token and introspection answers. No httpd and
+ * no I/O, so every function here is unit-tested and fuzzed alone. */
+#ifndef AO2_OAUTH2_H
+#define AO2_OAUTH2_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "ao2_err.h"
+#include "ao2_json.h"
+
+typedef enum {
+    AO2_AUTH_CLIENT_SECRET_BASIC = 0,
+    AO2_AUTH_CLIENT_SECRET_POST = 1
+} ao2_client_auth_method_e;
+
+typedef struct ao2_provider {
+    const char *name;
+    const char *issuer; /* checked against the ID token's iss when set */
+    const char *authorize_url;
+    const char *token_url;
+    const char *revoke_url;     /* optional, RFC 7009 */
+    const char *userinfo_url;   /* optional */
+    const char *introspect_url; /* optional, RFC 7662 */
+    ao2_client_auth_method_e auth_method;
+} ao2_provider_t;
+
+typedef struct ao2_client {
+    const ao2_provider_t *provider;
+    const char *client_id;
+    const char *client_secret;
+    const char *scope; /* space-separated, may be NULL */
+    const char *extra_params; /* "k=v&k2=v2", already encoded, may be NULL */
+} ao2_client_t;
+
+/* What a token endpoint answered (RFC 6749 §5.1). */
+typedef struct ao2_token_response {
+    const char *access_token;
+    const char *refresh_token; /* NULL when none was sent */
+    const char *id_token;      /* NULL when none was sent */
+    const char *token_type;
+    const char *scope;         /* NULL when the provider did not say */
+    apr_int64_t expires_in;    /* -1 when the provider did not say */
+} ao2_token_response_t;
+
+#define AO2_PKCE_VERIFIER_BYTES 32 /* 43 base64url characters, RFC 7636 §4.1 */
+#define AO2_STATE_BYTES 32
+#define AO2_NONCE_BYTES 24
+#define AO2_MAX_CLAIM_LEN 256
+#define AO2_ID_TOKEN_SKEW 120 /* seconds of clock skew accepted */
+
+/* RFC 7636 S256: base64url(SHA-256(verifier)). */
+char *ao2_pkce_challenge(apr_pool_t *p, const char *verifier);
+
+/* The provider's authorization URL with response_type=code, state, nonce,
+ * PKCE S256 and, when the scope asks for offline_access, prompt=consent
+ * (OIDC Core §11: a refresh token needs explicit consent). */
+char *ao2_authorize_url(apr_pool_t *p, const ao2_client_t *c,
+                        const char *redirect_uri, const char *state,
+                        const char *nonce, const char *code_challenge);
+
+/* Adds the client's credentials to a token/revoke/introspect request the way
+ * its provider wants them: returns the Authorization header value for
+ * client_secret_basic (RFC 6749 §2.3.1: id and secret form-encoded first)
+ * or NULL, and appends client_id/client_secret to *form for _post. */
+const char *ao2_client_credentials(apr_pool_t *p, const ao2_client_t *c,
+                                   const char **form);
+
+/* Appends "&key=value" (or "key=value" to an empty form), encoded. */
+const char *ao2_form_add(apr_pool_t *p, const char *form, const char *key,
+                         const char *value);
+
+/* Interprets a token endpoint's answer. NULL on success; else the error to
+ * answer: a provider refusal (4xx with an RFC 6749 error) passes on as 4xx
+ * with the provider's code; anything else is 502. */
+ao2_err_t *ao2_parse_token_response(apr_pool_t *p, int http_status,
+                                    const char *body, apr_size_t len,
+                                    ao2_token_response_t *out);
+
+/* An error answer of the provider (token or revoke endpoint) as our error:
+ * 4xx kept with a sanitised code, 5xx and garbage become 502. */
+ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status,
+                              const char *body, apr_size_t len);
+
+/* Decodes the ID token's payload and checks iss (when the provider has an
+ * issuer), aud/azp against client_id, exp against now, and the nonce (when
+ * expected_nonce is not NULL) in constant time. The signature is not
+ * checked: the token came straight from the token endpoint over TLS (OIDC
+ * Core §3.1.3.7 step 6). 502 on failure. */
+ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
+                              const ao2_client_t *c, const char *expected_nonce,
+                              apr_time_t now, ao2_json_t **claims);
+
+/* A claim usable as an Odoo login: a string (or integer) of 1 to
+ * AO2_MAX_CLAIM_LEN printable characters. NULL otherwise. */
+const char *ao2_claim_login(apr_pool_t *p, const ao2_json_t *claims,
+                            const char *claim);
+
+/* RFC 6749 error codes are %x20-21 / %x23-5B / %x5D-7E; we are stricter
+ * and keep [a-z0-9_.-] of at most 64 characters, else "fallback". */
+const char *ao2_sanitize_error_code(const char *code, const char *fallback);
+/* Printable ASCII only, at most 200 characters; NULL stays NULL. */
+const char *ao2_sanitize_description(apr_pool_t *p, const char *text);
+
+/* True when the space-separated scope list contains word. */
+int ao2_scope_has(const char *scope, const char *word);
+
+#endif

@@ -1,0 +1,32 @@
+/* Request glue shared by the endpoints: bounded body reading, parameters
+ * from query + body, client authentication, JSON answers. */
+#ifndef AO2_REQUEST_H
+#define AO2_REQUEST_H
+
+#include <httpd.h>
+
+#include "ao2_config.h"
+#include "ao2_err.h"
+
+/* Parameters from the query string and a JSON or form body (also on GET).
+ * 413 past dc->max_body, 415 for another content type with a body. */
+ao2_err_t *ao2_request_params(request_rec *r, const ao2_dir_conf_t *dc,
+                              apr_table_t **params);
+
+/* The client this request acts for, authenticated per
+ * OAuth2ClientAuthentication (HTTP Basic or client_secret in the body,
+ * compared in constant time). */
+ao2_err_t *ao2_request_client(request_rec *r, const ao2_dir_conf_t *dc,
+                              const apr_table_t *params,
+                              const ao2_client_t **client);
+
+/* A required, bounded, printable parameter. */
+ao2_err_t *ao2_request_param(request_rec *r, const apr_table_t *params,
+                             const char *name, apr_size_t max_len,
+                             const char **value);
+
+/* Writes the answer; the handler then returns OK. */
+int ao2_reply_json(request_rec *r, int status, const char *json);
+int ao2_reply_error(request_rec *r, const ao2_err_t *err);
+
+#endif
