@@ -1,0 +1,51 @@
+/* The Bearer validation cache: short keys (a namespaced hash of the token,
+ * never the token) to small values with a TTL. Back-ends fill one small
+ * table; adding one is one file. Misses and errors look the same to the
+ * caller: the cache may lose anything, the token store stays the truth. */
+#ifndef AO2_CACHE_H
+#define AO2_CACHE_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#define AO2_CACHE_MAX_KEY 64
+#define AO2_CACHE_MAX_VALUE 512
+
+typedef struct ao2_cache ao2_cache_t;
+
+typedef struct ao2_cache_type {
+    const char *name; /* "shm", "memcache" */
+    /* Config time: arg is what follows "name:" ("" for none). NULL or an
+     * error message. */
+    const char *(*create)(ao2_cache_t **c, const char *arg, apr_pool_t *pconf);
+    /* post_config, as root (shared memory, mutexes). */
+    apr_status_t (*init)(ao2_cache_t *c, server_rec *s, apr_pool_t *pconf,
+                         apr_pool_t *ptemp);
+    /* Per child: reattach, build the connection pool. */
+    apr_status_t (*child_init)(ao2_cache_t *c, server_rec *s,
+                               apr_pool_t *pchild);
+    /* Copies at most *len bytes into buf; *len becomes the value's length.
+     * APR_NOTFOUND on a miss, an expired entry or any back-end trouble.
+     * Called on every protected request: no allocation, no pool. */
+    apr_status_t (*get)(ao2_cache_t *c, const char *key, apr_size_t klen,
+                        char *buf, apr_size_t *len);
+    apr_status_t (*set)(ao2_cache_t *c, const char *key, apr_size_t klen,
+                        const char *val, apr_size_t len, int ttl_seconds);
+    apr_status_t (*remove)(ao2_cache_t *c, const char *key, apr_size_t klen);
+} ao2_cache_type_t;
+
+struct ao2_cache {
+    const ao2_cache_type_t *type;
+    const char *spec;
+};
+
+/* "shm", "shm:ENTRIES", "memcache:HOST:PORT[,HOST:PORT...]". */
+const char *ao2_cache_create(ao2_cache_t **c, const char *spec,
+                             apr_pool_t *pconf);
+/* pre_config: registers the back-ends' mutex types. */
+apr_status_t ao2_cache_pre_config(apr_pool_t *pconf);
+
+extern const ao2_cache_type_t ao2_cache_shm;
+extern const ao2_cache_type_t ao2_cache_memcache;
+
+#endif
