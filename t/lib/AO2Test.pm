@@ -1,0 +1,400 @@
+package AO2Test;
+
+# Helpers for the mod_api_oauth2 Apache::Test suite.
+#
+#   use FindBin; use lib "$FindBin::Bin/lib";
+#   use Apache::Test qw(-withtestmore);
+#   use AO2Test;
+#
+#   my ($status, $json, $res) = api_call(POST => '/jsonapiext/oauth2/token',
+#       json => { client_id => 'api-client', client_user_identity => 'u1' },
+#       basic => [ 'api-client', 'api-secret' ]);
+#
+#   my ($status, $tok, $res, $info) = full_flow(api => '/jsonapiext', user => 'u1',
+#                                                login => 'alice');
+#
+# Everything talks to 127.0.0.1 only. The httpd under test is
+# http://127.0.0.1:<Apache::Test port> (the callback URLs registered at the
+# provider use 127.0.0.1, so never "localhost"); AO2_BASE_URL overrides it
+# (for the standalone t/provider/smoke.pl). The provider is
+# http://127.0.0.1:18531 (AO2_PROVIDER_URL overrides).
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Digest::SHA qw(sha256);
+use Exporter qw(import);
+use HTTP::Cookies ();
+use HTTP::Request ();
+use JSON::PP ();
+use LWP::UserAgent ();
+use MIME::Base64 qw(encode_base64url);
+use URI ();
+
+our @EXPORT = qw(
+    api_call base_url provider_url
+    provider_login provider_deny full_flow
+    provider_stats provider_stats_reset
+    provider_tokens provider_token_request provider_introspect provider_revoke
+    pkce_pair random_string authorization_url
+    json_encode json_decode
+);
+
+our $PROVIDER_URL = $ENV{AO2_PROVIDER_URL} || 'http://127.0.0.1:18531';
+our $TIMEOUT      = $ENV{AO2_HTTP_TIMEOUT} || 30;
+our $MAX_STEPS    = 20;    # Location hops in one provider_login
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+
+sub json_encode { $JSON->encode($_[0]) }
+sub json_decode { my $r = eval { $JSON->decode($_[0]) }; $r }
+
+sub provider_url { $PROVIDER_URL }
+
+my $base_url;
+sub base_url {
+    return $base_url if defined $base_url;
+    if ($ENV{AO2_BASE_URL}) {
+        ($base_url = $ENV{AO2_BASE_URL}) =~ s{/+\z}{};
+        return $base_url;
+    }
+    require Apache::Test;
+    my $port = Apache::Test::vars('port')
+        or croak 'AO2Test: no Apache::Test port (run under t/TEST or set AO2_BASE_URL)';
+    return $base_url = "http://127.0.0.1:$port";
+}
+
+sub _ua {
+    my (%opt) = @_;
+    my $ua = LWP::UserAgent->new(
+        agent        => 'ao2-test/1.0',
+        timeout      => $TIMEOUT,
+        max_redirect => 0,
+        keep_alive   => 0,
+        env_proxy    => 0,
+        %opt,
+    );
+    return $ua;
+}
+
+sub _abs_url {
+    my ($path) = @_;
+    return $path if $path =~ m{^https?://}i;
+    $path = "/$path" unless $path =~ m{^/};
+    return base_url() . $path;
+}
+
+sub _pairs {
+    my ($v) = @_;
+    return ref $v eq 'HASH' ? (map { $_ => $v->{$_} } sort keys %$v)
+         : ref $v eq 'ARRAY' ? @$v
+         : croak 'AO2Test: expected a hash or array ref';
+}
+
+sub _decode_response {
+    my ($res) = @_;
+    my $body = $res->decoded_content(charset => 'none') // $res->content // '';
+    return undef unless length $body;
+    return json_decode($body);
+}
+
+# api_call($method, $path_or_url, %opt) -> ($status, $json_or_undef, $response)
+#   json => {...}          JSON body (Content-Type: application/json)
+#   form => {...} or [...] urlencoded body
+#   query => {...} or [...] appended to the URL's query
+#   raw_body => '...', content_type => '...'   body sent as is
+#   basic => [user, pass]  HTTP Basic credentials
+#   bearer => 'token'      Authorization: Bearer token
+#   headers => {...} or [...]  extra request headers, sent exactly as spelled
+#                          (case and '_' kept; a list keeps order and duplicates)
+#   ua => $lwp_ua          use this user agent instead of a fresh one
+sub api_call {
+    my ($method, $path, %opt) = @_;
+    my $uri = URI->new(_abs_url($path));
+    if ($opt{query}) {
+        my @q = ($uri->query_form, _pairs($opt{query}));
+        $uri->query_form(\@q);
+    }
+    my $req = HTTP::Request->new(uc $method => $uri);
+    if (exists $opt{json}) {
+        $req->content($JSON->encode($opt{json}));
+        $req->content_type('application/json');
+    }
+    elsif ($opt{form}) {
+        my $u = URI->new('http:');
+        $u->query_form([_pairs($opt{form})]);
+        $req->content($u->query // '');
+        $req->content_type('application/x-www-form-urlencoded');
+    }
+    elsif (defined $opt{raw_body}) {
+        $req->content($opt{raw_body});
+    }
+    $req->content_type($opt{content_type}) if defined $opt{content_type};
+    $req->authorization_basic(@{ $opt{basic} }) if $opt{basic};
+    $req->header(Authorization => "Bearer $opt{bearer}") if defined $opt{bearer};
+    if ($opt{headers}) {
+        # Sent exactly as spelled (case, '_' kept), duplicates kept; the
+        # headers LWP manages itself replace its value instead.
+        local $HTTP::Headers::TRANSLATE_UNDERSCORE = 0;
+        my @h = _pairs($opt{headers});
+        while (my ($k, $v) = splice @h, 0, 2) {
+            if ($k =~ /^(?:content-type|content-length|authorization|host|user-agent)$/i) {
+                $req->header($k => $v);
+            }
+            else {
+                $req->push_header(($k =~ /^:/ ? $k : ":$k") => $v);
+            }
+        }
+    }
+    $req->header('Content-Length' => length($req->content // ''))
+        if length($req->content // '') || $req->method =~ /^(POST|PUT|PATCH)$/;
+
+    my $res = ($opt{ua} || _ua())->request($req);
+    return ($res->code, _decode_response($res), $res);
+}
+
+# --- provider helpers ---------------------------------------------------------
+
+sub random_string {
+    my ($n) = @_;
+    $n ||= 32;
+    open my $fh, '<:raw', '/dev/urandom' or croak "urandom: $!";
+    read($fh, my $buf, $n) == $n or croak 'short read from /dev/urandom';
+    close $fh;
+    return encode_base64url($buf);
+}
+
+# PKCE S256: returns ($verifier, $challenge)
+sub pkce_pair {
+    my $verifier  = random_string(32);
+    my $challenge = encode_base64url(sha256($verifier));
+    return ($verifier, $challenge);
+}
+
+# authorization_url(client_id => ..., redirect_uri => ..., [scope, state, nonce,
+# code_challenge, prompt]) -> URL of the provider's /auth with those parameters.
+sub authorization_url {
+    my (%p) = @_;
+    my $u = URI->new("$PROVIDER_URL/auth");
+    $u->query_form([
+        response_type         => 'code',
+        client_id             => $p{client_id},
+        redirect_uri          => $p{redirect_uri},
+        scope                 => $p{scope} // 'openid email offline_access',
+        state                 => $p{state} // random_string(16),
+        nonce                 => $p{nonce} // random_string(16),
+        code_challenge        => $p{code_challenge},
+        code_challenge_method => 'S256',
+        prompt                => $p{prompt} // 'consent',
+    ]);
+    return $u->as_string;
+}
+
+sub _is_provider_url {
+    my ($url) = @_;
+    my $p = URI->new($PROVIDER_URL);
+    my $u = URI->new($url);
+    return lc($u->scheme // '') eq lc $p->scheme
+        && lc($u->host // '') eq lc $p->host
+        && ($u->port // 0) == $p->port;
+}
+
+sub _snippet {
+    my ($res) = @_;
+    my $t = $res->decoded_content // '';
+    $t =~ s/<[^>]*>/ /g;
+    $t =~ s/\s+/ /g;
+    return substr($t, 0, 400);
+}
+
+# provider_login($authorization_url, %opt) -> URL the provider redirects the
+# browser to (the module's callback, with code & state or error), NOT fetched.
+#   login => 'alice', password => 'x'   what is typed into the login page
+#   consent => 1       press "Continue" on the consent page (0: abort there)
+#   deny => 0|1|'login'|'consent'      abort the interaction (the devInteractions
+#                      "[ Abort ]" link, GET /interaction/<uid>/abort) at the
+#                      first page (1 or 'login') or after logging in ('consent');
+#                      the provider then redirects with error=access_denied
+#   jar => HTTP::Cookies  reuse a browser session (default: a fresh jar)
+# In list context also returns the list of URLs visited. Dies on anything a
+# browser user would see as a provider error page.
+sub provider_login {
+    my ($url, %opt) = @_;
+    croak 'provider_login: no authorization URL' unless $url;
+    my $login    = $opt{login}    // 'alice';
+    my $password = $opt{password} // 'x';
+    my $consent  = exists $opt{consent} ? $opt{consent} : 1;
+    my $deny     = $opt{deny} // 0;
+    $deny = 'login' if $deny && $deny eq '1';
+    my $jar = $opt{jar} || HTTP::Cookies->new;
+    my $ua  = _ua(cookie_jar => $jar);
+
+    my @visited;
+    my $req = HTTP::Request->new(GET => $url);
+    for my $step (1 .. $MAX_STEPS) {
+        push @visited, $req->uri->as_string;
+        my $res = $ua->request($req);
+        if ($res->is_redirect) {
+            my $loc = $res->header('Location')
+                or croak "provider_login: redirect without Location at " . $req->uri;
+            my $next = URI->new_abs($loc, $req->uri)->as_string;
+            unless (_is_provider_url($next)) {
+                return wantarray ? ($next, \@visited) : $next;
+            }
+            $req = HTTP::Request->new(GET => $next);
+            next;
+        }
+        my $uri = URI->new($req->uri);
+        if ($res->code == 200 && $uri->path =~ m{^/interaction/([^/]+)$}) {
+            my $uid  = $1;
+            my $html = $res->decoded_content // '';
+            my ($prompt) = $html =~ /name="prompt"\s+value="([^"]+)"/;
+            croak "provider_login: no prompt on interaction page: " . _snippet($res)
+                unless $prompt;
+            my $abort = ($deny && ($deny eq 'login' || ($deny eq 'consent' && $prompt eq 'consent')))
+                     || ($prompt eq 'consent' && !$consent);
+            my $base = "$PROVIDER_URL/interaction/$uid";
+            if ($abort) {
+                $req = HTTP::Request->new(GET => "$base/abort");
+                next;
+            }
+            my $form = URI->new('http:');
+            if ($prompt eq 'login') {
+                $form->query_form([prompt => 'login', login => $login, password => $password]);
+            }
+            elsif ($prompt eq 'consent') {
+                $form->query_form([prompt => 'consent']);
+            }
+            else {
+                croak "provider_login: unknown prompt '$prompt'";
+            }
+            $req = HTTP::Request->new(POST => $base);
+            $req->content_type('application/x-www-form-urlencoded');
+            $req->content($form->query);
+            next;
+        }
+        croak sprintf 'provider_login: unexpected %s at %s: %s',
+            $res->status_line, $req->uri, _snippet($res);
+    }
+    croak "provider_login: more than $MAX_STEPS steps";
+}
+
+# provider_deny($authorization_url, %opt): provider_login that aborts at the
+# first interaction page -> callback URL carrying error=access_denied.
+# deny => 'consent' logs in first and aborts at the consent page.
+sub provider_deny {
+    my ($url, %opt) = @_;
+    return provider_login($url, deny => 'login', %opt);
+}
+
+# full_flow(%opt) -> ($status, $token_json, $response, \%info)
+#   api => '/jsonapiext', client_id => 'api-client', client_secret => 'api-secret'
+#   (undef: no client authentication), secret_in_body => 1 (client_secret in
+#   the JSON body instead of Basic), user => 'u1' (client_user_identity),
+#   login/password/consent/deny: as for provider_login,
+#   callback => sub { $url } to alter the callback URL before it is fetched,
+#   authorize_extra => {...} more fields for the authorize request.
+# $status/$token_json/$response are those of the last request made: the
+# callback's, or the authorize request's when that did not answer 200 with an
+# authorization_url. %info: step ('authorize'|'callback'), authorize (its
+# JSON), authorization_url, callback_url.
+sub full_flow {
+    my (%o) = @_;
+    my $api       = $o{api} // '/jsonapiext';
+    my $client_id = exists $o{client_id} ? $o{client_id} : 'api-client';
+    my $secret    = exists $o{client_secret} ? $o{client_secret} : 'api-secret';
+    my $user      = $o{user} // 'u1';
+    my %info      = (step => 'authorize');
+
+    my %body = (client_id => $client_id, client_user_identity => $user,
+                %{ $o{authorize_extra} || {} });
+    my %auth;
+    if (defined $secret) {
+        if ($o{secret_in_body}) { $body{client_secret} = $secret }
+        else                    { $auth{basic} = [$client_id, $secret] }
+    }
+    my ($st, $js, $res) = api_call(POST => "$api/oauth2/provider/authorize",
+                                   json => \%body, %auth);
+    $info{authorize} = $js;
+    unless ($st == 200 && ref $js eq 'HASH' && $js->{authorization_url}) {
+        return ($st, $js, $res, \%info);
+    }
+    $info{authorization_url} = $js->{authorization_url};
+
+    $info{step} = 'login';
+    my $cb = provider_login($js->{authorization_url},
+        map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(login password consent deny jar));
+    $cb = $o{callback}->($cb) if $o{callback};
+    $info{callback_url} = $cb;
+
+    $info{step} = 'callback';
+    ($st, $js, $res) = api_call(GET => $cb);
+    return wantarray ? ($st, $js, $res, \%info) : $js;
+}
+
+sub provider_stats {
+    my $res = _ua()->get("$PROVIDER_URL/__stats");
+    croak 'provider_stats: ' . $res->status_line unless $res->is_success;
+    return json_decode($res->decoded_content);
+}
+
+sub provider_stats_reset {
+    my $res = _ua()->post("$PROVIDER_URL/__stats/reset");
+    croak 'provider_stats_reset: ' . $res->status_line unless $res->is_success;
+    return json_decode($res->decoded_content);
+}
+
+# Direct calls to the provider, bypassing the module (e.g. to get a token the
+# module did not issue). Each returns ($status, $json, $response).
+#   client_id/client_secret: default api-client/api-secret;
+#   auth => 'basic' (default) or 'post'.
+sub provider_token_request {
+    my (%o) = @_;
+    my $id     = delete $o{client_id}     // 'api-client';
+    my $secret = delete $o{client_secret} // 'api-secret';
+    my $how    = delete $o{auth}          // 'basic';
+    my $path   = delete $o{path}          // '/token';
+    my @form   = map { $_ => $o{$_} } sort keys %o;
+    my %auth   = $how eq 'post' ? () : (basic => [$id, $secret]);
+    push @form, (client_id => $id, client_secret => $secret) if $how eq 'post';
+    return api_call(POST => "$PROVIDER_URL$path", form => \@form, %auth);
+}
+
+sub provider_introspect {
+    my ($token, %o) = @_;
+    return provider_token_request(path => '/token/introspection', token => $token,
+        client_id => 'rs-client', client_secret => 'rs-secret', %o);
+}
+
+sub provider_revoke {
+    my ($token, %o) = @_;
+    return provider_token_request(path => '/token/revocation', token => $token, %o);
+}
+
+# provider_tokens(%opt) -> ($status, $json, $response): a whole
+# authorization-code flow with PKCE straight against the provider, as any
+# other OAuth2 client would do it. Options: client_id, client_secret, auth,
+# redirect_uri (default: the /badsecret callback, which api-client has
+# registered and which the module never handles with a working secret),
+# scope, login, password.
+sub provider_tokens {
+    my (%o) = @_;
+    my $id     = $o{client_id}     // 'api-client';
+    my $secret = $o{client_secret} // 'api-secret';
+    my $redir  = $o{redirect_uri}  // 'http://127.0.0.1:8529/badsecret/oauth2/callback';
+    my ($verifier, $challenge) = pkce_pair();
+    my $state = random_string(16);
+    my $url = authorization_url(client_id => $id, redirect_uri => $redir,
+        scope => $o{scope}, state => $state, code_challenge => $challenge);
+    my $cb = provider_login($url, login => $o{login} // 'alice',
+                            password => $o{password} // 'x');
+    my %q = URI->new($cb)->query_form;
+    croak "provider_tokens: state mismatch" unless ($q{state} // '') eq $state;
+    croak "provider_tokens: no code: $cb" unless $q{code};
+    return provider_token_request(client_id => $id, client_secret => $secret,
+        auth => $o{auth} // 'basic', grant_type => 'authorization_code',
+        code => $q{code}, redirect_uri => $redir, code_verifier => $verifier);
+}
+
+1;

@@ -1,0 +1,261 @@
+// Test OAuth2 / OpenID Connect provider for the mod_api_oauth2 test suite.
+//
+//   node t/provider/server.mjs [--port 18531] [--access-ttl 3600] [--refresh-ttl 86400]
+//
+// Issuer: http://127.0.0.1:<port>. Endpoints: /auth, /token, /me,
+// /token/introspection, /token/revocation, /.well-known/openid-configuration.
+// devInteractions give login (any login, any password) and consent pages;
+// GET /interaction/<uid>/abort ends the flow with error=access_denied.
+// Test hooks: GET /__stats, POST /__stats/reset (request counters).
+// Environment overrides: AO2_PROVIDER_PORT, AO2_ACCESS_TTL, AO2_REFRESH_TTL.
+
+import crypto from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.AO2_PROVIDER_PORT || '18531' },
+    'access-ttl': { type: 'string', default: process.env.AO2_ACCESS_TTL || '3600' },
+    'refresh-ttl': { type: 'string', default: process.env.AO2_REFRESH_TTL || String(14 * 24 * 3600) },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
+  strict: true,
+});
+
+const port = Number.parseInt(args.port, 10);
+const accessTTL = Number.parseInt(args['access-ttl'], 10);
+const refreshTTL = Number.parseInt(args['refresh-ttl'], 10);
+const host = args.host;
+const issuer = `http://${host}:${port}`;
+
+const log = (...parts) => {
+  console.log(new Date().toISOString(), ...parts);
+};
+
+// Signing key generated at start: tokens from a previous run are meaningless.
+const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'ao2-test' };
+
+const apiRedirects = [
+  'http://127.0.0.1:8529/jsonapiext/oauth2/callback',
+  'http://127.0.0.1:8529/badsecret/oauth2/callback',
+  'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
+  'http://localhost:8080/jsonapiext/oauth2/callback',
+];
+
+const configuration = {
+  clients: [
+    {
+      client_id: 'api-client',
+      client_secret: 'api-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: apiRedirects,
+    },
+    {
+      client_id: 'post-client',
+      client_secret: 'post-secret',
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1:8529/seedapi/oauth2/callback'],
+    },
+    {
+      // Resource server: only authenticates to the introspection endpoint.
+      client_id: 'rs-client',
+      client_secret: 'rs-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+    },
+  ],
+  jwks: { keys: [jwk] },
+  cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+  },
+  scopes: ['openid', 'offline_access', 'email'],
+  async findAccount(ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return {
+          sub: id,
+          email: id.includes('@') ? id : `${id}@example.com`,
+          email_verified: true,
+        };
+      },
+    };
+  },
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    userinfo: { enabled: true },
+  },
+  pkce: { required: () => true },
+  rotateRefreshToken: () => true,
+  // A refresh token whenever offline_access was granted (needs prompt=consent).
+  issueRefreshToken: async (ctx, client, code) => (
+    client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access')
+  ),
+  ttl: {
+    AccessToken: () => accessTTL,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: () => refreshTTL,
+    Grant: 14 * 24 * 3600,
+    Interaction: 3600,
+    Session: 14 * 24 * 3600,
+  },
+};
+
+const provider = new Provider(issuer, configuration);
+provider.proxy = false;
+
+// ---- request counters for the tests -------------------------------------
+const counterNames = ['token', 'introspection', 'revocation', 'userinfo', 'auth'];
+const stats = Object.fromEntries(counterNames.map((n) => [n, 0]));
+const routeOf = {
+  '/token': 'token',
+  '/token/introspection': 'introspection',
+  '/token/revocation': 'revocation',
+  '/me': 'userinfo',
+  '/auth': 'auth',
+};
+
+// oidc-provider accepts client_secret_basic and client_secret_post
+// interchangeably for any client with a secret. The test provider is strict:
+// each client must use the method it is registered with, so that a module
+// configured with the wrong auth= is caught.
+const authMethodOf = Object.fromEntries(
+  configuration.clients.map((c) => [c.client_id, c.token_endpoint_auth_method]),
+);
+const clientAuthRoutes = new Set(['/token', '/token/introspection', '/token/revocation']);
+
+async function readRawBody(req, limit = 56 * 1024) {
+  const chunks = [];
+  let n = 0;
+  for await (const chunk of req) {
+    n += chunk.length;
+    if (n > limit) throw new Error('request entity too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function strictClientAuth(ctx) {
+  let used;
+  let clientId;
+  const authz = ctx.get('authorization');
+  if (/^basic /i.test(authz)) {
+    used = 'client_secret_basic';
+    const decoded = Buffer.from(authz.slice(6).trim(), 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    const rawId = (i === -1 ? decoded : decoded.slice(0, i)).replace(/\+/g, ' ');
+    try {
+      clientId = decodeURIComponent(rawId);
+    } catch {
+      clientId = rawId;
+    }
+  }
+  if (ctx.is('application/x-www-form-urlencoded')) {
+    // Parse here; oidc-provider then reuses ctx.req.body (it logs a one-time
+    // notice about an "already parsed request body").
+    const raw = await readRawBody(ctx.req);
+    ctx.req.body = Buffer.from(raw, 'utf8');
+    const form = new URLSearchParams(raw);
+    if (!used && form.has('client_secret')) {
+      used = 'client_secret_post';
+      clientId = form.get('client_id');
+    }
+  }
+  const registered = authMethodOf[clientId];
+  if (used && registered && used !== registered) {
+    log(`strict client auth: ${clientId} used ${used}, registered ${registered}`);
+    ctx.status = 401;
+    ctx.set('WWW-Authenticate', 'Basic realm="ao2-test-provider"');
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify({
+      error: 'invalid_client',
+      error_description: `client authentication failed (this client must use ${registered})`,
+    });
+    return false;
+  }
+  return true;
+}
+
+provider.use(async (ctx, next) => {
+  const started = Date.now();
+  if (ctx.path === '/__stats' && ctx.method === 'GET') {
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify(stats);
+    return;
+  }
+  if (ctx.path === '/__stats/reset' && ctx.method === 'POST') {
+    for (const n of counterNames) stats[n] = 0;
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify(stats);
+    return;
+  }
+  const counter = routeOf[ctx.path];
+  if (counter) stats[counter] += 1;
+  try {
+    if (ctx.method === 'POST' && clientAuthRoutes.has(ctx.path)) {
+      let ok;
+      try {
+        ok = await strictClientAuth(ctx);
+      } catch (err) {
+        log(`strict client auth: ${err.message}`);
+        ctx.status = 400;
+        ctx.type = 'application/json';
+        ctx.body = JSON.stringify({ error: 'invalid_request', error_description: 'could not read the request body' });
+        return;
+      }
+      if (!ok) return;
+    }
+    await next();
+  } finally {
+    log(`${ctx.method} ${ctx.path} -> ${ctx.status} (${Date.now() - started} ms)`);
+  }
+});
+
+// ---- logging -------------------------------------------------------------
+for (const ev of [
+  'authorization.error', 'grant.error', 'introspection.error', 'revocation.error',
+  'userinfo.error', 'end_session.error', 'backchannel.error', 'registration_read.error',
+]) {
+  provider.on(ev, (ctx, err) => {
+    log(`event ${ev}: ${err.error || err.name}: ${err.error_description || err.message}${
+      err.error_detail ? ` (${err.error_detail})` : ''}`);
+  });
+}
+provider.on('server_error', (ctx, err) => {
+  log('event server_error:', err && err.stack ? err.stack : err);
+});
+provider.on('grant.success', () => log('event grant.success'));
+provider.on('grant.revoked', (ctx, grantId) => log(`event grant.revoked ${grantId}`));
+
+process.on('uncaughtException', (err) => log('uncaughtException:', err && err.stack ? err.stack : err));
+process.on('unhandledRejection', (err) => log('unhandledRejection:', err && err.stack ? err.stack : err));
+
+const stop = (sig) => {
+  log(`got ${sig}, exiting`);
+  process.exit(0);
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGHUP', () => stop('SIGHUP'));
+
+const server = provider.listen(port, host, () => {
+  log(`oidc-provider listening, issuer ${issuer}, access TTL ${accessTTL}s, refresh TTL ${refreshTTL}s`);
+});
+server.on('error', (err) => {
+  log('listen error:', err.message);
+  process.exit(1);
+});
