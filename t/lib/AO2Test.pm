@@ -39,6 +39,7 @@ our @EXPORT = qw(
     provider_tokens provider_token_request provider_introspect provider_revoke
     pkce_pair random_string authorization_url
     json_encode json_decode
+    error_log_path error_log_mark error_log_text wait_for
 );
 
 our $PROVIDER_URL = $ENV{AO2_PROVIDER_URL} || 'http://127.0.0.1:18531';
@@ -100,6 +101,7 @@ sub _decode_response {
 }
 
 # api_call($method, $path_or_url, %opt) -> ($status, $json_or_undef, $response)
+# (in scalar context: the decoded JSON, or undef)
 #   json => {...}          JSON body (Content-Type: application/json)
 #   form => {...} or [...] urlencoded body
 #   query => {...} or [...] appended to the URL's query
@@ -151,7 +153,47 @@ sub api_call {
         if length($req->content // '') || $req->method =~ /^(POST|PUT|PATCH)$/;
 
     my $res = ($opt{ua} || _ua())->request($req);
-    return ($res->code, _decode_response($res), $res);
+    my $json = _decode_response($res);
+    return wantarray ? ($res->code, $json, $res) : $json;
+}
+
+# --- the test server's error_log ---------------------------------------------
+
+sub error_log_path {
+    return $ENV{AO2_ERROR_LOG} if $ENV{AO2_ERROR_LOG};
+    require Apache::Test;
+    my $logs = Apache::Test::vars('t_logs') or croak 'AO2Test: no t_logs (run under t/TEST)';
+    return "$logs/error_log";
+}
+
+# error_log_mark() -> current size; error_log_text($mark) -> what was logged
+# since (the whole file without a mark).
+sub error_log_mark { return -s error_log_path() || 0 }
+
+sub error_log_text {
+    my ($from) = @_;
+    my $file = error_log_path();
+    open my $fh, '<', $file or return '';
+    binmode $fh;
+    seek $fh, $from, 0 if $from;
+    local $/;
+    my $text = <$fh> // '';
+    close $fh;
+    return $text;
+}
+
+# wait_for(sub { ... }, $timeout_seconds = 10, $interval = 0.05): polls until
+# the sub returns true; returns its value, or false after the deadline.
+sub wait_for {
+    my ($cond, $timeout, $interval) = @_;
+    require Time::HiRes;
+    my $deadline = Time::HiRes::time() + ($timeout // 10);
+    while (1) {
+        my $v = eval { $cond->() };
+        return $v if $v;
+        return 0 if Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep($interval // 0.05);
+    }
 }
 
 # --- provider helpers ---------------------------------------------------------
@@ -288,7 +330,8 @@ sub provider_deny {
     return provider_login($url, deny => 'login', %opt);
 }
 
-# full_flow(%opt) -> ($status, $token_json, $response, \%info)
+# full_flow(%opt) -> ($status, $token_json, $response, \%info) in list context,
+#                    $token_json in scalar context
 #   api => '/jsonapiext', client_id => 'api-client', client_secret => 'api-secret'
 #   (undef: no client authentication), secret_in_body => 1 (client_secret in
 #   the JSON body instead of Basic), user => 'u1' (client_user_identity),
@@ -318,7 +361,7 @@ sub full_flow {
                                    json => \%body, %auth);
     $info{authorize} = $js;
     unless ($st == 200 && ref $js eq 'HASH' && $js->{authorization_url}) {
-        return ($st, $js, $res, \%info);
+        return wantarray ? ($st, $js, $res, \%info) : $js;
     }
     $info{authorization_url} = $js->{authorization_url};
 
@@ -346,7 +389,8 @@ sub provider_stats_reset {
 }
 
 # Direct calls to the provider, bypassing the module (e.g. to get a token the
-# module did not issue). Each returns ($status, $json, $response).
+# module did not issue). Each returns ($status, $json, $response), or just
+# $json in scalar context.
 #   client_id/client_secret: default api-client/api-secret;
 #   auth => 'basic' (default) or 'post'.
 sub provider_token_request {
@@ -358,7 +402,8 @@ sub provider_token_request {
     my @form   = map { $_ => $o{$_} } sort keys %o;
     my %auth   = $how eq 'post' ? () : (basic => [$id, $secret]);
     push @form, (client_id => $id, client_secret => $secret) if $how eq 'post';
-    return api_call(POST => "$PROVIDER_URL$path", form => \@form, %auth);
+    my @r = api_call(POST => "$PROVIDER_URL$path", form => \@form, %auth);
+    return wantarray ? @r : $r[1];
 }
 
 sub provider_introspect {
@@ -392,9 +437,10 @@ sub provider_tokens {
     my %q = URI->new($cb)->query_form;
     croak "provider_tokens: state mismatch" unless ($q{state} // '') eq $state;
     croak "provider_tokens: no code: $cb" unless $q{code};
-    return provider_token_request(client_id => $id, client_secret => $secret,
+    my @r = provider_token_request(client_id => $id, client_secret => $secret,
         auth => $o{auth} // 'basic', grant_type => 'authorization_code',
         code => $q{code}, redirect_uri => $redir, code_verifier => $verifier);
+    return wantarray ? @r : $r[1];
 }
 
 1;
