@@ -27,7 +27,7 @@ $(MODULE): $(SRCS) $(HDRS)
 	$(APXS) -c -o mod_api_oauth2.la \
 	    -Wc,"$(WARN) $(EXTRA_CFLAGS) $(PKG_CFLAGS) -Isrc" \
 	    $(SRCS) $(PKG_LIBS) >build.log 2>&1 || { cat build.log; exit 1; }
-	@grep -E 'warning|error' build.log || true
+	@grep -E '(warning|error):' build.log || true
 
 deps:
 	@tools/deps.sh

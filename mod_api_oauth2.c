@@ -5,10 +5,14 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_protocol.h>
 #include <http_request.h>
 #include <mpm_common.h>
 #include <ap_mpm.h>
+#include <ap_provider.h>
+#include <mod_auth.h>
 
+#include "ao2_bearer.h"
 #include "ao2_config.h"
 #include "ao2_endpoints.h"
 #include "ao2_http.h"
@@ -122,6 +126,18 @@ static void ao2_register_hooks(apr_pool_t *p)
     ap_hook_child_init(ao2_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access_ex(ao2_endpoint_access, NULL, NULL, APR_HOOK_FIRST,
                             AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_header_parser(ao2_bearer_strip_identity, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_check_authn(ao2_bearer_check, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(ao2_bearer_note_failure, NULL, NULL,
+                              APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(ao2_bearer_error_status, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "oauth2-scope",
+                              AUTHZ_PROVIDER_VERSION,
+                              &ao2_scope_authz_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
     /* Before mod_proxy: the endpoints never reach the backend. */
     ap_hook_handler(ao2_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

@@ -32,6 +32,13 @@ typedef struct ao2_cache_type {
     apr_status_t (*set)(ao2_cache_t *c, const char *key, apr_size_t klen,
                         const char *val, apr_size_t len, int ttl_seconds);
     apr_status_t (*remove)(ao2_cache_t *c, const char *key, apr_size_t klen);
+    /* Stores only when the key is absent (or expired), atomically across
+     * every process that shares the cache: APR_SUCCESS when stored,
+     * APR_EEXIST when someone else holds the key, another error when the
+     * back-end is unreachable. Used as a short lock so that concurrent
+     * first requests for one token make one lookup. */
+    apr_status_t (*add)(ao2_cache_t *c, const char *key, apr_size_t klen,
+                        const char *val, apr_size_t len, int ttl_seconds);
 } ao2_cache_type_t;
 
 struct ao2_cache {

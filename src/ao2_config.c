@@ -430,7 +430,7 @@ const char *ao2_cmd_state_ttl(cmd_parms *cmd, void *dc, const char *arg)
     ao2_server_conf_t *sc =
         ap_get_module_config(cmd->server->module_config, &api_oauth2_module);
     long v;
-    const char *err = parse_seconds(cmd, arg, 10, 3600, &v);
+    const char *err = parse_seconds(cmd, arg, 1, 3600, &v);
 
     if (err)
         return err;
@@ -633,7 +633,7 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     const char *err;
     int i;
 
-    if (g->apis->nelts == 0 && g->store == NULL)
+    if (g->apis->nelts == 0 && g->store == NULL && g->providers->nelts == 0)
         return OK; /* loaded, not used: create no files */
     if (g->store == NULL &&
         (err = ao2_store_create(&g->store, AO2_DEFAULT_STORE, pconf))) {

@@ -5,6 +5,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "ao2_cache.h"
 #include "ao2_crypto.h"
 #include "ao2_http.h"
 #include "ao2_oauth2.h"
@@ -25,6 +26,7 @@ typedef struct ao2_global {
     const char *key_file;          /* NULL: generated next to the store */
     ao2_keys_t keys;
     const char *cache_spec; /* "shm" or "memcache:h:p,..." */
+    ao2_cache_t *cache;     /* NULL: every Bearer check asks the store */
     int cache_ttl;
     int cache_neg_ttl;
     /* Locations with OAuth2API on, checked once all directives are read. */

@@ -7,6 +7,7 @@
 #include <http_protocol.h>
 #include <string.h>
 
+#include "ao2_bearer.h"
 #include "ao2_crypto.h"
 #include "ao2_http.h"
 #include "ao2_json.h"
@@ -82,13 +83,35 @@ static ao2_err_t *load_record(endpoint_ctx_t *cx, const char *key,
     return NULL;
 }
 
+/* An access token that was refreshed away or revoked here keeps an index
+ * entry that says so until it would have expired: the Bearer check then
+ * refuses it without asking the provider, which may still call it active. */
+static void bury_access_token(endpoint_ctx_t *cx, const ao2_record_t *old)
+{
+    apr_pool_t *p = cx->r->pool;
+    apr_int64_t until = old->expires_at ? old->expires_at
+                                        : now_sec() + cx->sc->record_ttl;
+    ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1};
+    apr_size_t len;
+    char *val = ao2_index_encode(p, &ix, &len);
+
+    if (until > now_sec())
+        ao2_store_set(cx->g->store, cx->r->server,
+                      ao2_index_key(p, old->access_token), val, len,
+                      apr_time_from_sec(until), p);
+    else
+        ao2_store_remove(cx->g->store, cx->r->server,
+                         ao2_index_key(p, old->access_token), p);
+    ao2_bearer_forget(old->access_token);
+}
+
 /* The record outlives its access token: the refresh token may still work. */
 static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
-                              const ao2_record_t *rec, const char *old_access)
+                              const ao2_record_t *rec, const ao2_record_t *old)
 {
     apr_pool_t *p = cx->r->pool;
     apr_int64_t keep = now_sec() + cx->sc->record_ttl;
-    ao2_index_t ix = {key, rec->login, rec->db, rec->scope, rec->expires_at};
+    ao2_index_t ix = {key, rec->login, rec->db, rec->scope, rec->expires_at, 0};
     apr_size_t len;
     char *val;
     apr_status_t rv;
@@ -110,9 +133,9 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
                        p);
     if (rv != APR_SUCCESS)
         return unavailable(cx, rv, "write an index entry");
-    if (old_access && strcmp(old_access, rec->access_token) != 0)
-        ao2_store_remove(cx->g->store, cx->r->server,
-                         ao2_index_key(p, old_access), p);
+    if (old && old->access_token &&
+        strcmp(old->access_token, rec->access_token) != 0)
+        bury_access_token(cx, old);
     return NULL;
 }
 
@@ -312,7 +335,7 @@ static ao2_err_t *take_state(endpoint_ctx_t *cx, const char *state,
 static int do_callback(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
-    const char *state, *code, *perror, *form, *auth, *key, *old = NULL;
+    const char *state, *code, *perror, *form, *auth, *key;
     const ao2_client_t *c;
     ao2_http_response_t resp;
     ao2_record_t rec, prev;
@@ -361,9 +384,8 @@ static int do_callback(endpoint_ctx_t *cx)
     if ((err = apply_tokens(cx, c, &resp, st.nonce, &rec)))
         return ao2_reply_error(cx->r, err);
     key = ao2_record_key(p, rec.api, rec.client_id, rec.user_identity);
-    if (load_record(cx, key, &prev) == NULL)
-        old = prev.access_token;
-    if ((err = save_record(cx, key, &rec, old)))
+    if ((err = save_record(cx, key, &rec,
+                           load_record(cx, key, &prev) ? NULL : &prev)))
         return ao2_reply_error(cx->r, err);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
                   "AO2E0004: tokens issued to client %s for login %s",
@@ -376,9 +398,9 @@ static int do_token(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
     const ao2_client_t *c;
-    const char *identity, *key, *form, *auth, *old;
+    const char *identity, *key, *form, *auth;
     ao2_http_response_t resp;
-    ao2_record_t rec;
+    ao2_record_t rec, old;
     ao2_err_t *err;
 
     if ((err = client_and_identity(cx, &c, &identity)))
@@ -397,9 +419,9 @@ static int do_token(endpoint_ctx_t *cx)
     if ((err = call_provider(cx, "token", c->provider->token_url, auth, form,
                              &resp)))
         return ao2_reply_error(cx->r, err);
-    old = rec.access_token;
+    old = rec;
     if ((err = apply_tokens(cx, c, &resp, NULL, &rec)) ||
-        (err = save_record(cx, key, &rec, old)))
+        (err = save_record(cx, key, &rec, &old)))
         return ao2_reply_error(cx->r, err);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
                   "AO2E0005: tokens refreshed for client %s, login %s",
@@ -452,8 +474,7 @@ static int do_revoke(endpoint_ctx_t *cx)
                                     "refresh_token"))) ||
          (err = revoke_at_provider(cx, c, rec.access_token, "access_token"))))
         return ao2_reply_error(cx->r, err);
-    ao2_store_remove(cx->g->store, cx->r->server,
-                     ao2_index_key(p, rec.access_token), p);
+    bury_access_token(cx, &rec);
     if (ao2_store_remove(cx->g->store, cx->r->server, key, p) != APR_SUCCESS)
         return ao2_reply_error(cx->r, unavailable(cx, APR_EGENERAL,
                                                   "delete a record"));

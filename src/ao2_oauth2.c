@@ -252,3 +252,72 @@ const char *ao2_claim_login(apr_pool_t *p, const ao2_json_t *claims,
     }
     return v;
 }
+
+int ao2_scope_covers(const char *granted, const char *required)
+{
+    const char *s = required;
+    char word[256];
+
+    while (*s) {
+        apr_size_t n;
+        while (*s == ' ')
+            s++;
+        n = strcspn(s, " ");
+        if (n == 0)
+            break;
+        if (n >= sizeof(word))
+            return 0;
+        memcpy(word, s, n);
+        word[n] = '\0';
+        if (!ao2_scope_has(granted, word))
+            return 0;
+        s += n;
+    }
+    return 1;
+}
+
+/* RFC 7662 §2.2 leaves token_type free-form; providers say "Bearer" or
+ * "access_token" for access tokens and name the other kinds otherwise. */
+static int names_access_token(const char *token_type)
+{
+    return token_type == NULL || strcasecmp(token_type, "Bearer") == 0 ||
+           strcasecmp(token_type, "access_token") == 0 ||
+           strcasecmp(token_type, "urn:ietf:params:oauth:token-type:"
+                                  "access_token") == 0;
+}
+
+ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
+                                   const char *body, apr_size_t len,
+                                   const char *login_claim, apr_int64_t now,
+                                   ao2_introspection_t *out)
+{
+    const char *why;
+    ao2_json_t *j;
+    int active = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (http_status != 200)
+        return ao2_provider_error(p, http_status, body, len);
+    j = ao2_json_parse_object(p, body, len, &why);
+    if (j == NULL || !ao2_json_bool(j, "active", &active))
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
+                            "the introspection answer has no boolean "
+                            "\"active\"");
+    if (!active)
+        return NULL;
+    if (ao2_json_has(j, "exp") &&
+        (!ao2_json_int(j, "exp", &out->expires_at) || out->expires_at <= now))
+        return NULL;
+    if (!names_access_token(ao2_json_str(j, "token_type")))
+        return NULL;
+    out->login = ao2_claim_login(p, j, login_claim);
+    if (out->login == NULL)
+        out->login = ao2_claim_login(p, j, "username");
+    if (out->login == NULL)
+        out->login = ao2_claim_login(p, j, "sub");
+    if (out->login == NULL)
+        return NULL; /* nobody to pass on to Odoo */
+    out->scope = ao2_json_str(j, "scope");
+    out->active = 1;
+    return NULL;
+}

@@ -102,6 +102,27 @@ const char *ao2_sanitize_error_code(const char *code, const char *fallback);
 /* Printable ASCII only, at most 200 characters; NULL stays NULL. */
 const char *ao2_sanitize_description(apr_pool_t *p, const char *text);
 
+/* What an RFC 7662 introspection answer says about a Bearer credential. */
+typedef struct ao2_introspection {
+    int active;             /* usable as an access token right now */
+    const char *login;      /* from the login claim, username or sub */
+    const char *scope;      /* may be NULL */
+    apr_int64_t expires_at; /* Unix seconds; 0 when the answer had no exp */
+} ao2_introspection_t;
+
+/* Interprets an introspection answer. A token counts as active only when
+ * "active" is true, "exp" (when present) is in the future and a
+ * "token_type", when present, names an access token: refresh and ID tokens
+ * are never Bearer credentials. NULL on success (active or not); an error
+ * (502) when the answer is not a valid introspection response. */
+ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
+                                   const char *body, apr_size_t len,
+                                   const char *login_claim, apr_int64_t now,
+                                   ao2_introspection_t *out);
+
+/* True when every space-separated word of required is in granted. */
+int ao2_scope_covers(const char *granted, const char *required);
+
 /* True when the space-separated scope list contains word. */
 int ao2_scope_has(const char *scope, const char *word);
 

@@ -160,6 +160,8 @@ char *ao2_index_encode(apr_pool_t *p, const ao2_index_t *ix, apr_size_t *len)
     set_opt(j, "db", ix->db);
     set_opt(j, "sc", ix->scope);
     ao2_json_set_int(j, "exp", ix->expires_at);
+    if (ix->revoked)
+        ao2_json_set_bool(j, "rv", 1);
     return with_version(p, ao2_json_dump(p, j), len);
 }
 
@@ -177,6 +179,7 @@ apr_status_t ao2_index_decode(apr_pool_t *p, const char *val, apr_size_t len,
     ix->scope = ao2_json_str(j, "sc");
     if (ix->record_key == NULL || !ao2_json_int(j, "exp", &ix->expires_at))
         return APR_EINVAL;
+    ao2_json_bool(j, "rv", &ix->revoked);
     return APR_SUCCESS;
 }
 

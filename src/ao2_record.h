@@ -62,6 +62,7 @@ typedef struct ao2_index {
     const char *db;
     const char *scope;
     apr_int64_t expires_at;
+    int revoked; /* a tombstone: refreshed away or revoked here */
 } ao2_index_t;
 
 char *ao2_index_encode(apr_pool_t *p, const ao2_index_t *ix, apr_size_t *len);

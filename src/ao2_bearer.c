@@ -1,0 +1,489 @@
+#include "ao2_bearer.h"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <string.h>
+
+#include "ao2_cache.h"
+#include "ao2_config.h"
+#include "ao2_crypto.h"
+#include "ao2_http.h"
+#include "ao2_oauth2.h"
+#include "ao2_record.h"
+#include "ao2_verdict.h"
+
+APLOG_USE_MODULE(api_oauth2);
+
+#define AO2_MAX_BEARER 4096
+#define NOTE_SCOPE "ao2-scope"
+#define NOTE_ERROR "ao2-error"
+#define NOTE_INSUFFICIENT "ao2-insufficient-scope"
+#define KEY_VERDICT "ao2v:"
+#define KEY_LOCK "ao2l:"
+#define KEY_LEN (5 + 43) /* prefix + base64url SHA-256 */
+
+/* The identity headers a backend could fold into the variables Odoo reads;
+ * compared with case and '-'/'_' folded. */
+static const char *const identity_headers[] = {
+    "remote-user", "x-odoo-login", "x-odoo-db", "x-oauth2-scope", NULL};
+
+static int folded_equal(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char ca = (*a == '_') ? '-' : apr_tolower(*a);
+        char cb = (*b == '_') ? '-' : apr_tolower(*b);
+        if (ca != cb)
+            return 0;
+    }
+    return *a == *b;
+}
+
+static int is_identity_header(const char *name)
+{
+    int i;
+
+    for (i = 0; identity_headers[i]; i++) {
+        if (folded_equal(name, identity_headers[i]))
+            return 1;
+    }
+    return 0;
+}
+
+static int collect_identity(void *names, const char *key, const char *value)
+{
+    if (is_identity_header(key))
+        APR_ARRAY_PUSH((apr_array_header_t *)names, const char *) = key;
+    return 1;
+}
+
+static int is_oauth2(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    return type && strcasecmp(type, AO2_AUTH_TYPE) == 0;
+}
+
+int ao2_bearer_strip_identity(request_rec *r)
+{
+    const ao2_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    apr_array_header_t *names;
+    int i;
+
+    if (dc->api != 1 && !is_oauth2(r))
+        return DECLINED;
+    names = apr_array_make(r->pool, 2, sizeof(const char *));
+    apr_table_do(collect_identity, names, r->headers_in, NULL);
+    for (i = 0; i < names->nelts; i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "AO2B0001: removed client-sent header %s",
+                      APR_ARRAY_IDX(names, i, const char *));
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
+    }
+    return DECLINED;
+}
+
+/* RFC 6750 §2.1: "Bearer" 1*SP b64token, nothing else. 1 found, 0 absent
+ * (or another scheme), -1 malformed. */
+static int bearer_token(request_rec *r, const char **token)
+{
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+    const char *t, *end;
+
+    if (h == NULL || strncasecmp(h, "Bearer", 6) != 0 ||
+        (h[6] != ' ' && h[6] != '\0'))
+        return 0;
+    t = h + 6;
+    while (*t == ' ')
+        t++;
+    end = t;
+    while (apr_isalnum(*end) || (*end && strchr("-._~+/", *end)))
+        end++;
+    if (end == t)
+        return -1;
+    while (*end == '=')
+        end++;
+    if (*end != '\0' || end - t > AO2_MAX_BEARER)
+        return -1;
+    *token = t;
+    return 1;
+}
+
+static const char *realm(request_rec *r)
+{
+    const char *name = ap_auth_name(r);
+    char *out, *o;
+
+    if (name == NULL)
+        return "api_oauth2";
+    out = o = apr_palloc(r->pool, strlen(name) + 1);
+    for (; *name; name++) {
+        if (*name != '"' && *name != '\\' && *name >= 0x20 && *name != 0x7f)
+            *o++ = *name;
+    }
+    *o = '\0';
+    return out;
+}
+
+static int unauthorized(request_rec *r, const char *error)
+{
+    if (error)
+        apr_table_setn(r->notes, NOTE_ERROR, error);
+    ao2_bearer_note_failure(r, AO2_AUTH_TYPE);
+    return HTTP_UNAUTHORIZED;
+}
+
+int ao2_bearer_note_failure(request_rec *r, const char *auth_type)
+{
+    const char *scope = apr_table_get(r->notes, NOTE_INSUFFICIENT);
+    const char *error = apr_table_get(r->notes, NOTE_ERROR);
+    const char *value;
+
+    if (auth_type == NULL || strcasecmp(auth_type, AO2_AUTH_TYPE) != 0)
+        return DECLINED;
+    if (scope)
+        value = apr_psprintf(r->pool,
+                             "Bearer realm=\"%s\", error=\"insufficient_scope\""
+                             ", scope=\"%s\"",
+                             realm(r), scope);
+    else if (error)
+        value = apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"%s\"",
+                             realm(r), error);
+    else
+        value = apr_psprintf(r->pool, "Bearer realm=\"%s\"", realm(r));
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", value);
+    return OK;
+}
+
+void ao2_bearer_error_status(request_rec *r)
+{
+    if (r->status == HTTP_UNAUTHORIZED &&
+        apr_table_get(r->notes, NOTE_INSUFFICIENT)) {
+        r->status = HTTP_FORBIDDEN;
+        r->status_line = NULL;
+    }
+}
+
+static int no_controls(const char *s, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+static void set_identity(request_rec *r, const char *name, const char *env,
+                         const char *value)
+{
+    if (value == NULL || *value == '\0')
+        return;
+    apr_table_setn(r->headers_in, name, value);
+    apr_table_setn(r->subprocess_env, env, value);
+}
+
+static int pass_identity(request_rec *r, const ao2_dir_conf_t *dc,
+                         const ao2_verdict_t *v)
+{
+    const char *login, *db, *scope;
+
+    if (!no_controls(v->login, v->login_len) || !no_controls(v->db, v->db_len) ||
+        !no_controls(v->scope, v->scope_len) || v->login_len == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "AO2B0002: identity with control characters refused");
+        return unauthorized(r, "invalid_token");
+    }
+    login = apr_pstrmemdup(r->pool, v->login, v->login_len);
+    db = v->db_len ? apr_pstrmemdup(r->pool, v->db, v->db_len) : dc->odoo_db;
+    scope = apr_pstrmemdup(r->pool, v->scope, v->scope_len);
+    r->user = (char *)login;
+    r->ap_auth_type = (char *)AO2_AUTH_TYPE;
+    apr_table_setn(r->notes, NOTE_SCOPE, scope);
+    set_identity(r, "Remote-User", "OAUTH2_LOGIN", login);
+    apr_table_setn(r->headers_in, "X-Odoo-Login", login);
+    set_identity(r, "X-Odoo-Db", "OAUTH2_DB", db);
+    set_identity(r, "X-OAuth2-Scope", "OAUTH2_SCOPE", scope);
+    return OK;
+}
+
+static const ao2_client_t *introspecting_client(const ao2_dir_conf_t *dc)
+{
+    int i;
+
+    for (i = 0; dc->clients && i < dc->clients->nelts; i++) {
+        const ao2_client_t *c = APR_ARRAY_IDX(dc->clients, i, ao2_client_t *);
+        if (c->provider->introspect_url)
+            return c;
+    }
+    return NULL;
+}
+
+typedef enum { FOUND, UNKNOWN, TROUBLE } lookup_e;
+
+/* The token store first: tokens issued here, and tombstones of tokens
+ * refreshed away or revoked here. */
+static lookup_e from_store(request_rec *r, const char *token, apr_int64_t now,
+                           ao2_verdict_t *v)
+{
+    ao2_global_t *g = ao2_global;
+    char *val;
+    apr_size_t len;
+    ao2_index_t ix;
+    apr_status_t rv = ao2_store_get(g->store, r->server,
+                                    ao2_index_key(r->pool, token), r->pool,
+                                    &val, &len);
+
+    if (APR_STATUS_IS_NOTFOUND(rv))
+        return UNKNOWN;
+    if (rv != APR_SUCCESS ||
+        ao2_index_decode(r->pool, val, len, &ix) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "AO2B0003: token store lookup failed");
+        return TROUBLE;
+    }
+    v->valid = !ix.revoked && (ix.expires_at == 0 || ix.expires_at > now);
+    v->expires_at = ix.expires_at ? ix.expires_at : now + g->cache_ttl;
+    v->login = ix.login ? ix.login : "";
+    v->login_len = strlen(v->login);
+    v->db = ix.db ? ix.db : "";
+    v->db_len = strlen(v->db);
+    v->scope = ix.scope ? ix.scope : "";
+    v->scope_len = strlen(v->scope);
+    return FOUND;
+}
+
+/* RFC 7662 at the provider, for tokens this module did not issue. */
+static lookup_e from_provider(request_rec *r, const ao2_dir_conf_t *dc,
+                              const char *token, apr_int64_t now,
+                              ao2_verdict_t *v)
+{
+    const ao2_client_t *c = introspecting_client(dc);
+    const ao2_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &api_oauth2_module);
+    const char *form, *auth, *why = "";
+    ao2_http_response_t resp;
+    ao2_introspection_t in;
+    ao2_err_t *err;
+    apr_status_t rv;
+
+    if (c == NULL)
+        return UNKNOWN;
+    form = ao2_form_add(r->pool, NULL, "token", token);
+    form = ao2_form_add(r->pool, form, "token_type_hint", "access_token");
+    auth = ao2_client_credentials(r->pool, c, &form);
+    rv = ao2_http_request(r->pool, &sc->http, "POST",
+                          c->provider->introspect_url, auth, form, &resp,
+                          &why);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "AO2B0004: introspection at %s: %s", c->provider->name,
+                      why);
+        return TROUBLE;
+    }
+    err = ao2_parse_introspection(
+        r->pool, resp.status, resp.body, resp.len,
+        dc->login_claim ? dc->login_claim : "email", now, &in);
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "AO2B0005: introspection at %s: %s", c->provider->name,
+                      err->description);
+        return TROUBLE;
+    }
+    if (!in.active)
+        return UNKNOWN;
+    v->valid = 1;
+    v->expires_at = in.expires_at ? in.expires_at : now + ao2_global->cache_ttl;
+    v->login = in.login;
+    v->login_len = strlen(in.login);
+    v->db = "";
+    v->db_len = 0;
+    v->scope = in.scope ? in.scope : "";
+    v->scope_len = strlen(v->scope);
+    return FOUND;
+}
+
+static void cache_key(char *out, const char *prefix, const char *token)
+{
+    unsigned char digest[AO2_SHA256_LEN];
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int i, o = 5;
+    apr_uint32_t acc = 0;
+    int bits = 0;
+
+    memcpy(out, prefix, 5);
+    ao2_sha256(token, strlen(token), digest);
+    for (i = 0; i < AO2_SHA256_LEN; i++) {
+        acc = (acc << 8) | digest[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = b64[(acc >> bits) & 0x3f];
+        }
+    }
+    if (bits)
+        out[o++] = b64[(acc << (6 - bits)) & 0x3f];
+    out[o] = '\0';
+}
+
+static void remember(ao2_cache_t *cache, const char *key,
+                     const ao2_verdict_t *v, apr_int64_t now)
+{
+    char buf[AO2_VERDICT_MAX];
+    apr_size_t len = ao2_verdict_encode(v, buf, sizeof(buf));
+    apr_int64_t ttl = v->valid ? ao2_global->cache_ttl
+                               : ao2_global->cache_neg_ttl;
+
+    /* Never beyond the token's own expiry. */
+    if (v->expires_at - now < ttl)
+        ttl = v->expires_at - now;
+    if (len && ttl > 0)
+        cache->type->set(cache, key, KEY_LEN, buf, len, (int)ttl);
+}
+
+static lookup_e resolve(request_rec *r, const ao2_dir_conf_t *dc,
+                        const char *token, apr_int64_t now, ao2_verdict_t *v)
+{
+    lookup_e found = from_store(r, token, now, v);
+
+    if (found == UNKNOWN)
+        found = from_provider(r, dc, token, now, v);
+    if (found == UNKNOWN) {
+        memset(v, 0, sizeof(*v));
+        v->login = v->db = v->scope = "";
+        v->expires_at = now + ao2_global->cache_neg_ttl;
+        found = FOUND;
+    }
+    return found;
+}
+
+static int cached(ao2_cache_t *cache, const char *key, char *buf,
+                  apr_int64_t now, ao2_verdict_t *v)
+{
+    apr_size_t len = AO2_VERDICT_MAX;
+
+    return cache->type->get(cache, key, KEY_LEN, buf, &len) == APR_SUCCESS &&
+           len <= AO2_VERDICT_MAX && ao2_verdict_decode(buf, len, v) &&
+           v->expires_at > now;
+}
+
+/* Concurrent first requests for one token make one lookup: the first takes
+ * a short lock entry in the cache (shared by all processes, and by all
+ * servers with memcache), the others wait for its verdict to appear. */
+static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
+                         const char *token, char *buf, ao2_verdict_t *v)
+{
+    ao2_cache_t *cache = ao2_global->cache;
+    const ao2_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &api_oauth2_module);
+    apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
+    char key[KEY_LEN + 1], lock[KEY_LEN + 1];
+    apr_time_t deadline;
+    lookup_e found;
+    int lock_ttl = (int)(sc->http.total_timeout_ms / 1000) + 2;
+
+    if (cache == NULL)
+        return resolve(r, dc, token, now, v);
+    cache_key(key, KEY_VERDICT, token);
+    if (cached(cache, key, buf, now, v))
+        return FOUND;
+    cache_key(lock, KEY_LOCK, token);
+    deadline = apr_time_now() + apr_time_from_msec(sc->http.total_timeout_ms) +
+               apr_time_from_sec(1);
+    while (cache->type->add(cache, lock, KEY_LEN, "1", 1, lock_ttl) ==
+           APR_EEXIST) {
+        if (apr_time_now() > deadline)
+            break; /* the lock holder is stuck: look it up ourselves */
+        apr_sleep(apr_time_from_msec(2));
+        if (cached(cache, key, buf, now, v))
+            return FOUND;
+    }
+    found = resolve(r, dc, token, now, v);
+    if (found == FOUND)
+        remember(cache, key, v, now);
+    cache->type->remove(cache, lock, KEY_LEN);
+    return found;
+}
+
+int ao2_bearer_check(request_rec *r)
+{
+    const ao2_dir_conf_t *dc;
+    const char *token;
+    char buf[AO2_VERDICT_MAX];
+    ao2_verdict_t v;
+    int rc;
+
+    if (!is_oauth2(r))
+        return DECLINED;
+    dc = ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    if (ao2_global == NULL || ao2_global->store == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "AO2B0006: AuthType oauth2 without a token store: "
+                      "configure OAuth2API or OAuth2TokenStore");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rc = bearer_token(r, &token);
+    if (rc == 0)
+        return unauthorized(r, NULL);
+    if (rc < 0)
+        return unauthorized(r, "invalid_token");
+    switch (validate(r, dc, token, buf, &v)) {
+        case TROUBLE:
+            return HTTP_SERVICE_UNAVAILABLE;
+        case UNKNOWN:
+        case FOUND:
+            break;
+    }
+    if (!v.valid)
+        return unauthorized(r, "invalid_token");
+    return pass_identity(r, dc, &v);
+}
+
+void ao2_bearer_forget(const char *access_token)
+{
+    char key[KEY_LEN + 1];
+
+    if (ao2_global == NULL || ao2_global->cache == NULL || !access_token)
+        return;
+    cache_key(key, KEY_VERDICT, access_token);
+    ao2_global->cache->type->remove(ao2_global->cache, key, KEY_LEN);
+}
+
+static authz_status scope_check(request_rec *r, const char *line,
+                                const void *parsed)
+{
+    const char *granted;
+
+    if (r->user == NULL)
+        return AUTHZ_DENIED_NO_USER;
+    granted = apr_table_get(r->notes, NOTE_SCOPE);
+    if (ao2_scope_covers(granted, line))
+        return AUTHZ_GRANTED;
+    apr_table_setn(r->notes, NOTE_INSUFFICIENT,
+                   apr_pstrdup(r->pool, line));
+    return AUTHZ_DENIED;
+}
+
+static const char *scope_parse(cmd_parms *cmd, const char *line,
+                               const void **parsed)
+{
+    const char *s;
+
+    for (s = line; *s == ' '; s++)
+        ;
+    if (*s == '\0')
+        return "Require oauth2-scope needs at least one scope";
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+            return "Require oauth2-scope: scopes are plain words";
+    }
+    return NULL;
+}
+
+const authz_provider ao2_scope_authz_provider = {&scope_check, &scope_parse};

@@ -1,0 +1,26 @@
+/* AuthType oauth2: the Bearer check in front of Odoo, the oauth2-scope
+ * authorization provider, and the identity passed on to the backend. */
+#ifndef AO2_BEARER_H
+#define AO2_BEARER_H
+
+#include <httpd.h>
+#include <mod_auth.h>
+
+#define AO2_AUTH_TYPE "oauth2"
+
+/* check_authn hook. */
+int ao2_bearer_check(request_rec *r);
+/* note_auth_failure hook: the WWW-Authenticate challenge (RFC 6750 §3). */
+int ao2_bearer_note_failure(request_rec *r, const char *auth_type);
+/* insert_error_filter hook: insufficient_scope is a 403, not a 401. */
+void ao2_bearer_error_status(request_rec *r);
+/* header_parser hook: client-sent identity headers never reach Odoo. */
+int ao2_bearer_strip_identity(request_rec *r);
+
+/* Require oauth2-scope WORD...: every word must be granted. */
+extern const authz_provider ao2_scope_authz_provider;
+
+/* Drops the cached validation of a token at once (revoke, refresh). */
+void ao2_bearer_forget(const char *access_token);
+
+#endif

@@ -1,0 +1,31 @@
+/* A cached Bearer validation: compact, versioned, read on every protected
+ * request, so it is binary and parsed without allocation. Pure. */
+#ifndef AO2_VERDICT_H
+#define AO2_VERDICT_H
+
+#include <apr.h>
+
+#define AO2_VERDICT_VERSION 1
+#define AO2_VERDICT_MAX 512
+#define AO2_VERDICT_MAX_LOGIN 255
+#define AO2_VERDICT_MAX_DB 255
+
+typedef struct ao2_verdict {
+    int valid;
+    apr_int64_t expires_at; /* Unix seconds; for rejections: until when */
+    /* Not NUL-terminated when decoded: they point into the cached bytes. */
+    const char *login;
+    apr_size_t login_len;
+    const char *db;
+    apr_size_t db_len;
+    const char *scope;
+    apr_size_t scope_len;
+} ao2_verdict_t;
+
+/* Returns the encoded length, or 0 when it does not fit in cap bytes. */
+apr_size_t ao2_verdict_encode(const ao2_verdict_t *v, char *buf,
+                              apr_size_t cap);
+/* 1 when buf holds a verdict of this version, 0 otherwise. */
+int ao2_verdict_decode(const char *buf, apr_size_t len, ao2_verdict_t *v);
+
+#endif
