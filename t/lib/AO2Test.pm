@@ -40,6 +40,7 @@ our @EXPORT = qw(
     pkce_pair random_string authorization_url
     json_encode json_decode
     error_log_path error_log_mark error_log_text wait_for
+    httpd_bin
 );
 
 our $PROVIDER_URL = $ENV{AO2_PROVIDER_URL} || 'http://127.0.0.1:18531';
@@ -156,6 +157,11 @@ sub api_call {
     my $json = _decode_response($res);
     return wantarray ? ($res->code, $json, $res) : $json;
 }
+
+# The httpd binary the suite runs: /usr/sbin/apache2, or under AO2_ASAN=1 a
+# wrapper that preloads the sanitizer runtimes (use it for `httpd -t` checks,
+# or an instrumented module will not load).
+sub httpd_bin { $ENV{APACHE_TEST_HTTPD} || '/usr/sbin/apache2' }
 
 # --- the test server's error_log ---------------------------------------------
 
