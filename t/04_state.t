@@ -52,11 +52,12 @@ is($st, 400, 'a state is gone after any use');
 
 # Expired state: the short-TTL virtual host gives states one second.
 Apache::TestRequest::module('ao2_short_state');
-$auth = authorize('/shortapi', 'state-3');
+my $short = 'http://' . Apache::TestRequest::hostport();
+$auth = authorize("$short/shortapi", 'state-3');
 is($auth->{expires_in}, 1, 'short state lifetime announced');
 my $deadline = time + 2;
 1 while time <= $deadline;    # wait for the state's expiry second to pass
-($st, $e) = api_call('GET', '/shortapi/oauth2/callback',
+($st, $e) = api_call('GET', "$short/shortapi/oauth2/callback",
     query => { state => $auth->{state}, code => 'x' });
 is($st, 400, 'expired state is 400');
 is($e->{error}, 'invalid_state', 'expired: invalid_state');

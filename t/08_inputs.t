@@ -73,6 +73,7 @@ is($st, 404, 'other paths under oauth2/ are 404');
 is($b->{error}, 'not_found', '404 is JSON from the module');
 ok(!exists $b->{headers}, 'the backend was not reached');
 
-($st, $b) = api_call('GET', '/jsonapiext/res.partner');
-is($st, 200, 'other API paths go to the backend');
-is($b->{path}, '/jsonapiext/res.partner', 'backend echoed the path');
+($st, $b, $res) = api_call('GET', '/jsonapiext/res.partner');
+is($st, 401, 'other API paths need a Bearer token');
+is($res->header('WWW-Authenticate'), 'Bearer realm="Test API"',
+   'challenge without an error when no token was sent');

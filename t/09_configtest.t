@@ -6,6 +6,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use File::Temp qw(tempdir);
+use AO2Test;
 
 my $top = "$FindBin::Bin/..";
 my $module = "$top/.libs/mod_api_oauth2.so";
@@ -47,9 +48,9 @@ my @cases = (
     [ 'API location without a client', "$provider\n<Location /api>\nOAuth2API on\n</Location>",
       qr/OAuth2API on: <Location \/api> has no OAuth2Client/ ],
     [ 'unknown provider key', "OAuth2Provider p authorize=https://a/b token=https://a/t colour=blue",
-      qr/unknown key "colour"/ ],
+      qr/OAuth2Provider p: unknown key "colour"/ ],
     [ 'discovery not yet supported', "OAuth2Provider p issuer=https://a",
-      qr/OIDC discovery/ ],
+      qr/OAuth2Provider p: OIDC discovery/ ],
     [ 'bad timeout', "OAuth2ProviderTimeout abc",
       qr/OAuth2ProviderTimeout: "abc" is not a whole number/ ],
     [ 'OAuth2API outside a Location', "$provider\n<Directory /tmp>\nOAuth2API on\n</Directory>",
@@ -65,7 +66,8 @@ for my $c (@cases) {
     open my $fh, '>', $file or die;
     print $fh $head, $body, "\n";
     close $fh;
-    my $out = `/usr/sbin/apache2 -t -f $file 2>&1`;
+    my $httpd = httpd_bin();
+    my $out = `$httpd -t -f $file 2>&1`;
     my $rc = $? >> 8;
     if (!defined $expect) {
         is($rc, 0, "$name passes -t") or diag $out;
