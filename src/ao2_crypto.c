@@ -1,0 +1,415 @@
+/* Everything that touches libcrypto lives here, so the OpenSSL surface the
+ * module depends on can be read (and audited) in one file. */
+#include "ao2_crypto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#define SEAL_NONCE_LEN 12
+#define SEAL_TAG_LEN   16
+#define SEAL_OVERHEAD  (SEAL_NONCE_LEN + SEAL_TAG_LEN)
+
+/* Sealed values are store records (AO2_STORE_MAX_VALUE is 16 KiB): a much
+ * larger bound still keeps every length inside an int for the EVP calls and
+ * stops a corrupted store from making us decode megabytes. */
+#define SEAL_MAX_PLAIN (1024 * 1024)
+#define SEAL_MAX_AAD   4096
+#define SEAL_MAX_TEXT  (((SEAL_MAX_PLAIN + SEAL_OVERHEAD) + 2) / 3 * 4)
+
+/* Changing this string changes every derived key: sealed data written under
+ * the old one would no longer open. */
+#define SEAL_KEY_INFO "mod_api_oauth2 seal v1"
+
+/* --- Branch-free character classes ---------------------------------------
+ *
+ * Base64 here carries tokens, client secrets and sealed secrets. A lookup
+ * table indexed by those bytes leaks them through the cache, so characters
+ * are mapped with masks instead (the technique of libsodium's codecs). Each
+ * macro yields 0xFF for true and 0 for false, for arguments in 0..255. */
+#define CT_EQ(x, y)                                                            \
+    ((((0U - ((unsigned int)(x) ^ (unsigned int)(y))) >> 8) & 0xFF) ^ 0xFF)
+#define CT_GT(x, y) ((((unsigned int)(y) - (unsigned int)(x)) >> 8) & 0xFF)
+#define CT_GE(x, y) (CT_GT(y, x) ^ 0xFF)
+#define CT_LT(x, y) CT_GT(y, x)
+#define CT_LE(x, y) CT_GE(y, x)
+
+#define B64_INVALID 0xFF
+
+typedef struct b64_alphabet {
+    unsigned char c62, c63;
+    int pad;
+} b64_alphabet_t;
+
+static const b64_alphabet_t b64url = {'-', '_', 0};
+static const b64_alphabet_t b64std = {'+', '/', 1};
+
+static unsigned char b64_char(const b64_alphabet_t *a, unsigned int x)
+{
+    return (unsigned char)((CT_LT(x, 26) & (x + 'A')) |
+                           (CT_GE(x, 26) & CT_LT(x, 52) & (x + ('a' - 26))) |
+                           (CT_GE(x, 52) & CT_LT(x, 62) & (x - (52 - '0'))) |
+                           (CT_EQ(x, 62) & a->c62) | (CT_EQ(x, 63) & a->c63));
+}
+
+/* 0..63, or B64_INVALID for a byte outside the alphabet (including '='). */
+static unsigned int b64url_value(unsigned int c)
+{
+    unsigned int x = (CT_GE(c, 'A') & CT_LE(c, 'Z') & (c - 'A')) |
+                     (CT_GE(c, 'a') & CT_LE(c, 'z') & (c - ('a' - 26))) |
+                     (CT_GE(c, '0') & CT_LE(c, '9') & (c + (52 - '0'))) |
+                     (CT_EQ(c, '-') & 62) | (CT_EQ(c, '_') & 63);
+
+    /* x is 0 both for 'A' and for every invalid byte: tell them apart. */
+    return x | (CT_EQ(x, 0) & (CT_EQ(c, 'A') ^ 0xFF));
+}
+
+static char *b64_encode(apr_pool_t *p, const b64_alphabet_t *a,
+                        const unsigned char *in, apr_size_t len)
+{
+    apr_size_t groups = len / 3, rest = len % 3, outlen, i;
+    char *out, *o;
+
+    if (groups > (APR_SIZE_MAX - 5) / 4) {
+        return NULL;
+    }
+    outlen = groups * 4 + (rest ? (a->pad ? 4 : rest + 1) : 0);
+    o = out = apr_palloc(p, outlen + 1);
+    for (i = 0; i < groups * 3; i += 3) {
+        unsigned int v = ((unsigned int)in[i] << 16) |
+                         ((unsigned int)in[i + 1] << 8) | in[i + 2];
+        *o++ = (char)b64_char(a, (v >> 18) & 63);
+        *o++ = (char)b64_char(a, (v >> 12) & 63);
+        *o++ = (char)b64_char(a, (v >> 6) & 63);
+        *o++ = (char)b64_char(a, v & 63);
+    }
+    if (rest) {
+        unsigned int v = (unsigned int)in[i] << 16;
+        if (rest == 2) {
+            v |= (unsigned int)in[i + 1] << 8;
+        }
+        *o++ = (char)b64_char(a, (v >> 18) & 63);
+        *o++ = (char)b64_char(a, (v >> 12) & 63);
+        if (rest == 2) {
+            *o++ = (char)b64_char(a, (v >> 6) & 63);
+        }
+        if (a->pad) {
+            *o++ = '=';
+            if (rest == 1) {
+                *o++ = '=';
+            }
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *ao2_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len)
+{
+    return b64_encode(p, &b64url, in, len);
+}
+
+char *ao2_b64_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len)
+{
+    return b64_encode(p, &b64std, in, len);
+}
+
+apr_status_t ao2_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
+                               unsigned char **out, apr_size_t *outlen)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    apr_size_t pad = 0, n, rest, len, i;
+    unsigned char *buf, *o;
+    unsigned int bad = 0;
+
+    *out = NULL;
+    *outlen = 0;
+    if (!in && inlen) {
+        return APR_EINVAL;
+    }
+    while (pad < inlen && pad < 3 && s[inlen - 1 - pad] == '=') {
+        pad++;
+    }
+    n = inlen - pad;
+    rest = n % 4;
+    /* Padding, when present, must be exactly what completes the last group:
+     * one accepted spelling per value keeps decoded values comparable. */
+    if (pad && (inlen % 4 != 0 || pad != 4 - rest)) {
+        return APR_EINVAL;
+    }
+    if (rest == 1) {
+        return APR_EINVAL;
+    }
+    len = n / 4 * 3 + (rest ? rest - 1 : 0);
+    o = buf = apr_palloc(p, len + 1);
+
+    for (i = 0; i + 4 <= n; i += 4) {
+        unsigned int a = b64url_value(s[i]), b = b64url_value(s[i + 1]),
+                     c = b64url_value(s[i + 2]), d = b64url_value(s[i + 3]);
+        unsigned int v = (a << 18) | (b << 12) | (c << 6) | d;
+        bad |= (a | b | c | d) & 0x80;
+        *o++ = (unsigned char)(v >> 16);
+        *o++ = (unsigned char)(v >> 8);
+        *o++ = (unsigned char)v;
+    }
+    if (rest) {
+        unsigned int a = b64url_value(s[i]), b = b64url_value(s[i + 1]);
+        unsigned int c = rest == 3 ? b64url_value(s[i + 2]) : 0;
+        unsigned int v = (a << 18) | (b << 12) | (c << 6);
+        bad |= (a | b | c) & 0x80;
+        /* Bits below the last whole byte must be zero, or several strings
+         * would decode to the same bytes. */
+        bad |= v & (rest == 2 ? 0xFFFF : 0xFF);
+        *o++ = (unsigned char)(v >> 16);
+        if (rest == 3) {
+            *o++ = (unsigned char)(v >> 8);
+        }
+    }
+    *o = '\0';
+    if (bad) {
+        OPENSSL_cleanse(buf, len);
+        return APR_EINVAL;
+    }
+    *out = buf;
+    *outlen = len;
+    return APR_SUCCESS;
+}
+
+int ao2_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t blen)
+{
+    /* Unequal lengths answer at once: the header promises only that the
+     * time does not depend on the contents. */
+    if (alen != blen) {
+        return 0;
+    }
+    if (alen == 0) {
+        return 1;
+    }
+    return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+/* Returns 0 on failure so the callers decide how to fail. */
+static int sha256(const void *data, apr_size_t len,
+                  unsigned char out[AO2_SHA256_LEN])
+{
+    unsigned int outlen = 0;
+
+    return EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) == 1 &&
+           outlen == AO2_SHA256_LEN;
+}
+
+void ao2_sha256(const void *data, apr_size_t len,
+                unsigned char out[AO2_SHA256_LEN])
+{
+    /* The interface has no way to report a failure, and any fixed output
+     * would make different inputs (token hashes used as store keys, PKCE
+     * challenges) compare equal. EVP_Digest fails only when it cannot
+     * allocate or libcrypto is misconfigured; httpd aborts on allocation
+     * failure as well. */
+    if (!sha256(data, len, out)) {
+        abort();
+    }
+}
+
+char *ao2_sha256_b64url(apr_pool_t *p, const void *data, apr_size_t len)
+{
+    unsigned char md[AO2_SHA256_LEN];
+
+    ao2_sha256(data, len, md);
+    return ao2_b64url_encode(p, md, sizeof(md));
+}
+
+apr_status_t ao2_random_bytes(void *buf, apr_size_t len)
+{
+    unsigned char *b = buf;
+
+    /* RAND_bytes takes an int length. */
+    while (len > 0) {
+        int chunk = len > 1024 * 1024 ? 1024 * 1024 : (int)len;
+        if (RAND_bytes(b, chunk) != 1) {
+            return APR_EGENERAL;
+        }
+        b += chunk;
+        len -= (apr_size_t)chunk;
+    }
+    return APR_SUCCESS;
+}
+
+char *ao2_random_b64url(apr_pool_t *p, apr_size_t nbytes)
+{
+    unsigned char *raw = apr_palloc(p, nbytes ? nbytes : 1);
+    char *text = NULL;
+
+    if (ao2_random_bytes(raw, nbytes) == APR_SUCCESS) {
+        text = ao2_b64url_encode(p, raw, nbytes);
+    }
+    /* The raw bytes are the secret (a PKCE verifier, say) and would
+     * otherwise stay in the pool until it is cleared. */
+    OPENSSL_cleanse(raw, nbytes);
+    return text;
+}
+
+apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
+                             apr_size_t len)
+{
+    EVP_KDF *kdf;
+    EVP_KDF_CTX *kctx = NULL;
+    OSSL_PARAM params[4];
+    char digest[] = "SHA256";
+    char info[] = SEAL_KEY_INFO;
+    int ok = 0;
+
+    if (!out || !master || len < AO2_MASTER_KEY_MIN) {
+        return APR_EINVAL;
+    }
+    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (kdf) {
+        kctx = EVP_KDF_CTX_new(kdf);
+        EVP_KDF_free(kdf);
+    }
+    if (kctx) {
+        /* No salt: the master key is already uniformly random (operators
+         * generate it), which is the case RFC 5869 §3.1 allows. */
+        params[0] =
+            OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+        params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                      (void *)master, len);
+        params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
+                                                      strlen(info));
+        params[3] = OSSL_PARAM_construct_end();
+        ok = EVP_KDF_derive(kctx, out->seal, sizeof(out->seal), params) == 1;
+        EVP_KDF_CTX_free(kctx);
+    }
+    if (!ok) {
+        OPENSSL_cleanse(out, sizeof(*out));
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Sets up AES-256-GCM in either direction with our nonce length and feeds the
+ * aad; 1 on success. */
+static int gcm_start(EVP_CIPHER_CTX *ctx, int encrypt, const ao2_keys_t *k,
+                     const unsigned char *nonce, const char *aad,
+                     apr_size_t aadlen)
+{
+    int outl;
+
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) !=
+            1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, SEAL_NONCE_LEN,
+                            NULL) != 1 ||
+        EVP_CipherInit_ex(ctx, NULL, NULL, k->seal, nonce, encrypt) != 1) {
+        return 0;
+    }
+    if (aadlen > 0 &&
+        EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *)aad,
+                         (int)aadlen) != 1) {
+        return 0;
+    }
+    return 1;
+}
+
+char *ao2_seal(apr_pool_t *p, const ao2_keys_t *k, const char *aad,
+               const void *plain, apr_size_t len)
+{
+    EVP_CIPHER_CTX *ctx;
+    unsigned char *raw, *ct;
+    apr_size_t aadlen;
+    int outl = 0, finl = 0, ok = 0;
+    char *text = NULL;
+
+    if (!k || (!plain && len) || len > SEAL_MAX_PLAIN) {
+        return NULL;
+    }
+    aad = aad ? aad : "";
+    aadlen = strlen(aad);
+    if (aadlen > SEAL_MAX_AAD) {
+        return NULL;
+    }
+    raw = apr_palloc(p, SEAL_OVERHEAD + len);
+    ct = raw + SEAL_NONCE_LEN;
+    /* A random 96-bit nonce per seal: with one key, collisions become likely
+     * only after about 2^32 seals (NIST SP 800-38D §8.3), far beyond the
+     * number of records a store holds between key changes. */
+    if (ao2_random_bytes(raw, SEAL_NONCE_LEN) != APR_SUCCESS) {
+        return NULL;
+    }
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx) {
+        ok = gcm_start(ctx, 1, k, raw, aad, aadlen) &&
+             (len == 0 ||
+              EVP_EncryptUpdate(ctx, ct, &outl, plain, (int)len) == 1) &&
+             EVP_EncryptFinal_ex(ctx, ct + outl, &finl) == 1 &&
+             (apr_size_t)outl + (apr_size_t)finl == len &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SEAL_TAG_LEN,
+                                 ct + len) == 1;
+        EVP_CIPHER_CTX_free(ctx);
+    }
+    if (ok) {
+        text = ao2_b64url_encode(p, raw, SEAL_OVERHEAD + len);
+    }
+    return text;
+}
+
+apr_status_t ao2_unseal(apr_pool_t *p, const ao2_keys_t *k, const char *aad,
+                        const char *sealed, char **plain, apr_size_t *len)
+{
+    EVP_CIPHER_CTX *ctx;
+    unsigned char *raw, *out;
+    apr_size_t rawlen, textlen, aadlen, ctlen;
+    int outl = 0, finl = 0, ok = 0;
+
+    *plain = NULL;
+    if (len) {
+        *len = 0;
+    }
+    if (!k || !sealed) {
+        return APR_EINVAL;
+    }
+    aad = aad ? aad : "";
+    aadlen = strlen(aad);
+    if (aadlen > SEAL_MAX_AAD) {
+        return APR_EINVAL;
+    }
+    textlen = strnlen(sealed, SEAL_MAX_TEXT + 1);
+    if (textlen > SEAL_MAX_TEXT ||
+        ao2_b64url_decode(p, sealed, textlen, &raw, &rawlen) != APR_SUCCESS ||
+        rawlen < SEAL_OVERHEAD) {
+        return APR_EINVAL;
+    }
+    ctlen = rawlen - SEAL_OVERHEAD;
+    out = apr_palloc(p, ctlen + 1);
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx) {
+        ok = gcm_start(ctx, 0, k, raw, aad, aadlen) &&
+             (ctlen == 0 ||
+              EVP_DecryptUpdate(ctx, out, &outl, raw + SEAL_NONCE_LEN,
+                                (int)ctlen) == 1) &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SEAL_TAG_LEN,
+                                 raw + SEAL_NONCE_LEN + ctlen) == 1 &&
+             EVP_DecryptFinal_ex(ctx, out + outl, &finl) == 1 &&
+             (apr_size_t)outl + (apr_size_t)finl == ctlen;
+        EVP_CIPHER_CTX_free(ctx);
+    }
+    if (!ok) {
+        /* GCM decrypts before it verifies: never leave unauthenticated
+         * plaintext behind in the pool. */
+        OPENSSL_cleanse(out, ctlen);
+        return APR_EGENERAL;
+    }
+    out[ctlen] = '\0';
+    *plain = (char *)out;
+    if (len) {
+        *len = ctlen;
+    }
+    return APR_SUCCESS;
+}

@@ -1,0 +1,6 @@
+/* Every unit-test suite, one line each: AO2_SUITE(x) runs the table
+ * ao2_suite_x that t/unit/test_x.c defines. Add a line for a new file. */
+AO2_SUITE(crypto)
+AO2_SUITE(json)
+AO2_SUITE(params)
+AO2_SUITE(cache_table)

@@ -1,0 +1,337 @@
+/* ao2_crypto: known answers from the RFCs, then the failure cases that
+ * matter for security (tampering, wrong key, wrong record). */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "ao2_crypto.h"
+#include "tap.h"
+
+static const char *hex(apr_pool_t *p, const unsigned char *b, apr_size_t len)
+{
+    char *out = apr_palloc(p, len * 2 + 1);
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        apr_snprintf(out + 2 * i, 3, "%02x", b[i]);
+    }
+    out[2 * len] = '\0';
+    return out;
+}
+
+static void sha256_known_answers(apr_pool_t *p)
+{
+    /* FIPS 180-2 appendix B.1 and the empty message. */
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"abc",
+         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"",
+         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    unsigned char md[AO2_SHA256_LEN];
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        ao2_sha256(cases[i].in, strlen(cases[i].in), md);
+        is_str(hex(p, md, sizeof(md)), cases[i].want, "sha256(\"%s\")",
+               cases[i].in);
+    }
+}
+
+static void pkce_rfc7636_appendix_b(apr_pool_t *p)
+{
+    const char *verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+    /* The challenge as RFC 7636 prints it; `openssl dgst -sha256 -binary |
+     * basenc --base64url` gives the same, so a copy that differs is wrong. */
+    is_str(ao2_sha256_b64url(p, verifier, strlen(verifier)),
+           "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+           "S256 challenge of the RFC 7636 verifier");
+}
+
+static void b64_known_answers(apr_pool_t *p)
+{
+    /* RFC 4648 §10, plus bytes that hit characters 62 and 63. */
+    static const struct {
+        const char *in;
+        apr_size_t len;
+        const char *url, *std;
+    } cases[] = {
+        {"", 0, "", ""},
+        {"f", 1, "Zg", "Zg=="},
+        {"fo", 2, "Zm8", "Zm8="},
+        {"foo", 3, "Zm9v", "Zm9v"},
+        {"foob", 4, "Zm9vYg", "Zm9vYg=="},
+        {"fooba", 5, "Zm9vYmE", "Zm9vYmE="},
+        {"foobar", 6, "Zm9vYmFy", "Zm9vYmFy"},
+        {"\xfb\xff", 2, "-_8", "+/8="},
+        {"\xff\xff\xff", 3, "____", "////"},
+        {"\0\0\0\0", 4, "AAAAAA", "AAAAAA=="},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        const unsigned char *in = (const unsigned char *)cases[i].in;
+        is_str(ao2_b64url_encode(p, in, cases[i].len), cases[i].url,
+               "b64url row %d", (int)i);
+        is_str(ao2_b64_encode(p, in, cases[i].len), cases[i].std, "b64 row %d",
+               (int)i);
+    }
+}
+
+static void b64url_round_trips(apr_pool_t *p)
+{
+    unsigned char all[256], *out;
+    apr_size_t len, outlen;
+    int failures = 0;
+
+    for (len = 0; len < sizeof(all); len++) {
+        all[len] = (unsigned char)len;
+    }
+    /* Every length 0..256 over every byte value, so each tail shape and each
+     * alphabet character is decoded at least once. */
+    for (len = 0; len <= sizeof(all); len++) {
+        const char *text = ao2_b64url_encode(p, all, len);
+        if (ao2_b64url_decode(p, text, strlen(text), &out, &outlen) !=
+                APR_SUCCESS ||
+            outlen != len || memcmp(out, all, len) != 0 || out[len] != '\0') {
+            failures++;
+        }
+    }
+    is_int(failures, 0,
+           "encode then decode gives the bytes back, lengths "
+           "0..256");
+}
+
+static void b64url_decode_accepts(apr_pool_t *p)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"", ""},           {"Zg", "f"},           {"Zg==", "f"},
+        {"Zm8", "fo"},      {"Zm8=", "fo"},        {"Zm9v", "foo"},
+        {"Zm9vYg", "foob"}, {"Zm9vYmE=", "fooba"},
+    };
+    unsigned char *out;
+    apr_size_t outlen, i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        apr_status_t rv = ao2_b64url_decode(p, cases[i].in, strlen(cases[i].in),
+                                            &out, &outlen);
+        is_int(rv, APR_SUCCESS, "decode \"%s\"", cases[i].in);
+        is_str(rv == APR_SUCCESS ? (const char *)out : NULL, cases[i].want,
+               "decode \"%s\" value", cases[i].in);
+    }
+    /* Only inlen bytes count: the rest of the buffer is not ours. */
+    ok(ao2_b64url_decode(p, "Zm9vYmFy", 4, &out, &outlen) == APR_SUCCESS &&
+           outlen == 3 && strcmp((const char *)out, "foo") == 0,
+       "decode stops at inlen");
+}
+
+static void b64url_decode_rejects(apr_pool_t *p)
+{
+    static const struct {
+        const char *in;
+        apr_size_t len;
+        const char *why;
+    } cases[] = {
+        {"Z", 1, "one character left over"},
+        {"Zm9vY", 5, "one character left over after groups"},
+        {"Zg=", 3, "incomplete padding"},
+        {"Zg===", 5, "too much padding"},
+        {"Zm9v=", 5, "padding after a full group"},
+        {"Zm9v====", 8, "a whole group of padding"},
+        {"====", 4, "padding only"},
+        {"=", 1, "one '='"},
+        {"Zg==Zg==", 8, "padding in the middle"},
+        {"Zh", 2, "non-zero bits after the last byte"},
+        {"Zm9=", 4, "non-zero bits after the last byte, padded"},
+        {"Zm9+", 4, "standard alphabet '+'"},
+        {"Zm9/", 4, "standard alphabet '/'"},
+        {"Zm 9v", 5, "space"},
+        {"Zm9v\n", 5, "newline"},
+        {"Zm\0v", 4, "NUL inside inlen"},
+        {"Zm9\xc3", 4, "byte above 0x7f"},
+        {"Zm9.", 4, "'.'"},
+    };
+    unsigned char *out = (unsigned char *)"x";
+    apr_size_t outlen = 7, i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        is_int(ao2_b64url_decode(p, cases[i].in, cases[i].len, &out, &outlen),
+               APR_EINVAL, "rejects: %s", cases[i].why);
+        ok(out == NULL && outlen == 0, "no output: %s", cases[i].why);
+    }
+}
+
+static void ct_equal_cases(apr_pool_t *p)
+{
+    static const struct {
+        const char *a, *b;
+        int want;
+    } cases[] = {
+        {"secret", "secret", 1},
+        {"secret", "secreT", 0},
+        {"secret", "Secret", 0},
+        {"secret", "secre", 0},
+        {"secre", "secret", 0},
+        {"", "", 1},
+        {"", "x", 0},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        is_int(ao2_ct_equal(cases[i].a, strlen(cases[i].a), cases[i].b,
+                            strlen(cases[i].b)),
+               cases[i].want, "ct_equal(\"%s\", \"%s\")", cases[i].a,
+               cases[i].b);
+    }
+    ok(ao2_ct_equal("a\0b", 3, "a\0c", 3) == 0, "bytes after a NUL count");
+}
+
+static void random_values(apr_pool_t *p)
+{
+    const char *a = ao2_random_b64url(p, 32), *b = ao2_random_b64url(p, 32);
+    unsigned char *out;
+    apr_size_t outlen;
+
+    ok(a && b, "random_b64url answers");
+    is_int(a ? strlen(a) : 0, 43, "32 bytes give 43 characters");
+    ok(a && b && strcmp(a, b) != 0, "two values differ");
+    ok(a && ao2_b64url_decode(p, a, strlen(a), &out, &outlen) == APR_SUCCESS &&
+           outlen == 32,
+       "value is base64url of 32 bytes");
+    is_str(ao2_random_b64url(p, 0), "", "zero bytes give an empty string");
+}
+
+static void keys_derive_cases(apr_pool_t *p)
+{
+    unsigned char master[32], other[32];
+    ao2_keys_t k1, k2;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(master); i++) {
+        master[i] = (unsigned char)i;
+        other[i] = (unsigned char)(i + 1);
+    }
+    is_int(ao2_keys_derive(&k1, master, 31), APR_EINVAL,
+           "a master key under 32 bytes is refused");
+    is_int(ao2_keys_derive(&k1, master, sizeof(master)), APR_SUCCESS,
+           "derives from 32 bytes");
+    /* HKDF-SHA256, no salt, info "mod_api_oauth2 seal v1", computed apart
+     * (Python hmac). Sealed data depends on this staying the same. */
+    is_str(hex(p, k1.seal, sizeof(k1.seal)),
+           "07f1046ff1779b2bf056043f3f191e18ecd6f42167ec7dc79bd38643dcca13e2",
+           "seal key known answer");
+    ao2_keys_derive(&k2, other, sizeof(other));
+    ok(memcmp(k1.seal, k2.seal, sizeof(k1.seal)) != 0,
+       "another master gives another key");
+}
+
+static void test_keys(ao2_keys_t *k, unsigned char seed)
+{
+    unsigned char master[AO2_MASTER_KEY_MIN];
+
+    memset(master, seed, sizeof(master));
+    ao2_keys_derive(k, master, sizeof(master));
+}
+
+static void seal_round_trips(apr_pool_t *p)
+{
+    static const struct {
+        const char *plain;
+        apr_size_t len;
+        const char *aad;
+    } cases[] = {
+        {"refresh-token-value", 19, "client:alice"},
+        {"", 0, "client:alice"},
+        {"with\0nul", 8, ""},
+        {"no aad", 6, NULL},
+    };
+    ao2_keys_t k;
+    apr_size_t i;
+
+    test_keys(&k, 1);
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        const char *sealed =
+            ao2_seal(p, &k, cases[i].aad, cases[i].plain, cases[i].len);
+        char *plain = NULL;
+        apr_size_t len = 0;
+
+        ok(sealed != NULL, "seal row %d", (int)i);
+        is_int(
+            ao2_unseal(p, &k, cases[i].aad, sealed ? sealed : "", &plain, &len),
+            APR_SUCCESS, "unseal row %d", (int)i);
+        ok(plain && len == cases[i].len &&
+               memcmp(plain, cases[i].plain, len) == 0 && plain[len] == '\0',
+           "row %d gives the plaintext back, NUL-terminated", (int)i);
+    }
+    ok(strcmp(ao2_seal(p, &k, "a", "same", 4), ao2_seal(p, &k, "a", "same", 4)),
+       "a fresh nonce each time: sealing twice differs");
+}
+
+static void unseal_refuses(apr_pool_t *p)
+{
+    const char *secret = "refresh-token-value";
+    ao2_keys_t k, wrong;
+    const char *sealed;
+    unsigned char *raw, *copy;
+    apr_size_t rawlen, len = 99, i;
+    char *plain = (char *)"x";
+    int failures = 0;
+
+    test_keys(&k, 1);
+    test_keys(&wrong, 2);
+    sealed = ao2_seal(p, &k, "client:alice", secret, strlen(secret));
+    is_int(ao2_unseal(p, &k, "client:bob", sealed, &plain, &len), APR_EGENERAL,
+           "another record's aad fails");
+    ok(plain == NULL && len == 0, "nothing comes back on failure");
+    is_int(ao2_unseal(p, &wrong, "client:alice", sealed, &plain, &len),
+           APR_EGENERAL, "another key fails");
+    is_int(ao2_unseal(p, &k, NULL, sealed, &plain, &len), APR_EGENERAL,
+           "missing aad fails");
+
+    /* Every single flipped bit, in the nonce, the ciphertext and the tag. */
+    ao2_b64url_decode(p, sealed, strlen(sealed), &raw, &rawlen);
+    copy = apr_palloc(p, rawlen);
+    for (i = 0; i < rawlen * 8; i++) {
+        memcpy(copy, raw, rawlen);
+        copy[i / 8] ^= (unsigned char)(1 << (i % 8));
+        if (ao2_unseal(p, &k, "client:alice",
+                       ao2_b64url_encode(p, copy, rawlen), &plain,
+                       &len) != APR_EGENERAL) {
+            failures++;
+        }
+    }
+    is_int(failures, 0, "each of %d flipped bits fails", (int)(rawlen * 8));
+
+    is_int(ao2_unseal(p, &k, "client:alice", ao2_b64url_encode(p, raw, 27),
+                      &plain, &len),
+           APR_EINVAL, "shorter than nonce and tag is not a sealed value");
+    is_int(ao2_unseal(p, &k, "client:alice", "", &plain, &len), APR_EINVAL,
+           "empty text is not a sealed value");
+    is_int(ao2_unseal(p, &k, "client:alice", "not base64!", &plain, &len),
+           APR_EINVAL, "text outside the alphabet is not a sealed value");
+    is_int(ao2_unseal(p, &k, "client:alice", ao2_b64url_encode(p, raw, 28),
+                      &plain, &len),
+           APR_EGENERAL, "nonce and tag alone do not verify");
+}
+
+const ao2_test_case_t ao2_suite_crypto[] = {
+    {"sha256 known answers", sha256_known_answers},
+    {"PKCE S256, RFC 7636 appendix B", pkce_rfc7636_appendix_b},
+    {"base64 known answers", b64_known_answers},
+    {"base64url round trips", b64url_round_trips},
+    {"base64url decode accepts", b64url_decode_accepts},
+    {"base64url decode rejects", b64url_decode_rejects},
+    {"constant-time compare", ct_equal_cases},
+    {"random values", random_values},
+    {"key derivation", keys_derive_cases},
+    {"seal round trips", seal_round_trips},
+    {"unseal refuses", unseal_refuses},
+    {NULL, NULL},
+};
