@@ -87,13 +87,23 @@ int ao2_bearer_strip_identity(request_rec *r)
     return DECLINED;
 }
 
-/* RFC 6750 §2.1: "Bearer" 1*SP b64token, nothing else. 1 found, 0 absent
- * (or another scheme), -1 malformed. */
+static int count_header(void *count, const char *key, const char *value)
+{
+    (*(int *)count)++;
+    return 1;
+}
+
+/* RFC 6750 §2.1: one "Bearer" 1*SP b64token, nothing else. 1 found, 0
+ * absent (or another scheme), -1 malformed or more than one credential. */
 static int bearer_token(request_rec *r, const char **token)
 {
     const char *h = apr_table_get(r->headers_in, "Authorization");
     const char *t, *end;
+    int headers = 0;
 
+    apr_table_do(count_header, &headers, r->headers_in, "Authorization", NULL);
+    if (headers > 1)
+        return -1;
     if (h == NULL || strncasecmp(h, "Bearer", 6) != 0 ||
         (h[6] != ' ' && h[6] != '\0'))
         return 0;
@@ -288,7 +298,8 @@ static lookup_e from_provider(request_rec *r, const ao2_dir_conf_t *dc,
     }
     err = ao2_parse_introspection(
         r->pool, resp.status, resp.body, resp.len,
-        dc->login_claim ? dc->login_claim : "email", now, &in);
+        dc->login_claim ? dc->login_claim : "email",
+        c->provider->introspect_requires_token_type, now, &in);
     if (err) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "AO2B0005: introspection at %s: %s", c->provider->name,

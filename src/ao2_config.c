@@ -318,6 +318,15 @@ static const char *provider_set(cmd_parms *cmd, ao2_provider_t *pv,
                                 cmd->cmd->name, pv->name, value);
         return NULL;
     }
+    if (strcmp(key, "introspect_token_type") == 0) {
+        if (strcmp(value, "required") && strcmp(value, "optional"))
+            return apr_psprintf(cmd->pool,
+                                "%s %s: introspect_token_type=%s is not "
+                                "required or optional",
+                                cmd->cmd->name, pv->name, value);
+        pv->introspect_requires_token_type = strcmp(value, "required") == 0;
+        return NULL;
+    }
     for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
         if (strcmp(key, urls[i].key) == 0) {
             if ((err = check_url(cmd, key, value)))
@@ -329,7 +338,8 @@ static const char *provider_set(cmd_parms *cmd, ao2_provider_t *pv,
     }
     return apr_psprintf(cmd->pool,
                         "%s %s: unknown key \"%s\" (issuer, authorize, token, "
-                        "revoke, userinfo, introspect, auth)",
+                        "revoke, userinfo, introspect, auth, "
+                        "introspect_token_type)",
                         cmd->cmd->name, pv->name, key);
 }
 

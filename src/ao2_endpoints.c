@@ -86,23 +86,28 @@ static ao2_err_t *load_record(endpoint_ctx_t *cx, const char *key,
 /* An access token that was refreshed away or revoked here keeps an index
  * entry that says so until it would have expired: the Bearer check then
  * refuses it without asking the provider, which may still call it active. */
-static void bury_access_token(endpoint_ctx_t *cx, const ao2_record_t *old)
+static void bury_token(endpoint_ctx_t *cx, const char *token,
+                       apr_int64_t until)
 {
     apr_pool_t *p = cx->r->pool;
-    apr_int64_t until = old->expires_at ? old->expires_at
-                                        : now_sec() + cx->sc->record_ttl;
     ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1};
     apr_size_t len;
     char *val = ao2_index_encode(p, &ix, &len);
 
     if (until > now_sec())
-        ao2_store_set(cx->g->store, cx->r->server,
-                      ao2_index_key(p, old->access_token), val, len,
-                      apr_time_from_sec(until), p);
+        ao2_store_set(cx->g->store, cx->r->server, ao2_index_key(p, token),
+                      val, len, apr_time_from_sec(until), p);
     else
-        ao2_store_remove(cx->g->store, cx->r->server,
-                         ao2_index_key(p, old->access_token), p);
-    ao2_bearer_forget(old->access_token);
+        ao2_store_remove(cx->g->store, cx->r->server, ao2_index_key(p, token),
+                         p);
+    ao2_bearer_forget(token);
+}
+
+static void bury_access_token(endpoint_ctx_t *cx, const ao2_record_t *old)
+{
+    bury_token(cx, old->access_token,
+               old->expires_at ? old->expires_at
+                               : now_sec() + cx->sc->record_ttl);
 }
 
 /* The record outlives its access token: the refresh token may still work. */
@@ -136,6 +141,12 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
     if (old && old->access_token &&
         strcmp(old->access_token, rec->access_token) != 0)
         bury_access_token(cx, old);
+    /* A refresh token is never a Bearer credential, whatever a provider's
+     * introspection says of it. */
+    if (rec->refresh_token &&
+        (old == NULL || old->refresh_token == NULL ||
+         strcmp(old->refresh_token, rec->refresh_token) != 0))
+        bury_token(cx, rec->refresh_token, keep);
     return NULL;
 }
 

@@ -278,9 +278,11 @@ int ao2_scope_covers(const char *granted, const char *required)
 
 /* RFC 7662 §2.2 leaves token_type free-form; providers say "Bearer" or
  * "access_token" for access tokens and name the other kinds otherwise. */
-static int names_access_token(const char *token_type)
+static int names_access_token(const char *token_type, int required)
 {
-    return token_type == NULL || strcasecmp(token_type, "Bearer") == 0 ||
+    if (token_type == NULL)
+        return !required;
+    return strcasecmp(token_type, "Bearer") == 0 ||
            strcasecmp(token_type, "access_token") == 0 ||
            strcasecmp(token_type, "urn:ietf:params:oauth:token-type:"
                                   "access_token") == 0;
@@ -288,7 +290,8 @@ static int names_access_token(const char *token_type)
 
 ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
                                    const char *body, apr_size_t len,
-                                   const char *login_claim, apr_int64_t now,
+                                   const char *login_claim,
+                                   int require_token_type, apr_int64_t now,
                                    ao2_introspection_t *out)
 {
     const char *why;
@@ -296,6 +299,11 @@ ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
     int active = 0;
 
     memset(out, 0, sizeof(*out));
+    /* A 400 is about the token we sent (oidc-provider: a JWT is an
+     * "unsupported_token_type"): not an access token it vouches for. Other
+     * refusals (our credentials, its own trouble) are the caller's to log. */
+    if (http_status == 400)
+        return NULL;
     if (http_status != 200)
         return ao2_provider_error(p, http_status, body, len);
     j = ao2_json_parse_object(p, body, len, &why);
@@ -308,7 +316,8 @@ ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
     if (ao2_json_has(j, "exp") &&
         (!ao2_json_int(j, "exp", &out->expires_at) || out->expires_at <= now))
         return NULL;
-    if (!names_access_token(ao2_json_str(j, "token_type")))
+    if (!names_access_token(ao2_json_str(j, "token_type"),
+                            require_token_type))
         return NULL;
     out->login = ao2_claim_login(p, j, login_claim);
     if (out->login == NULL)

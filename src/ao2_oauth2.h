@@ -23,6 +23,9 @@ typedef struct ao2_provider {
     const char *userinfo_url;   /* optional */
     const char *introspect_url; /* optional, RFC 7662 */
     ao2_client_auth_method_e auth_method;
+    /* Some providers (oidc-provider) answer introspection of a refresh token
+     * with no token_type: then only answers that name one count. */
+    int introspect_requires_token_type;
 } ao2_provider_t;
 
 typedef struct ao2_client {
@@ -117,7 +120,8 @@ typedef struct ao2_introspection {
  * (502) when the answer is not a valid introspection response. */
 ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
                                    const char *body, apr_size_t len,
-                                   const char *login_claim, apr_int64_t now,
+                                   const char *login_claim,
+                                   int require_token_type, apr_int64_t now,
                                    ao2_introspection_t *out);
 
 /* True when every space-separated word of required is in granted. */

@@ -45,6 +45,8 @@ const apiRedirects = [
   'http://localhost:8080/jsonapiext/oauth2/callback',
 ];
 
+const SHORT_ACCESS_TTL = 3;
+
 const configuration = {
   clients: [
     {
@@ -62,6 +64,15 @@ const configuration = {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: ['http://127.0.0.1:8529/seedapi/oauth2/callback'],
+    },
+    {
+      // Its access tokens live SHORT_ACCESS_TTL seconds: expiry tests.
+      client_id: 'short-client',
+      client_secret: 'short-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1:8529/shorttoken/oauth2/callback'],
     },
     {
       // Resource server: only authenticates to the introspection endpoint.
@@ -105,7 +116,9 @@ const configuration = {
     client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access')
   ),
   ttl: {
-    AccessToken: () => accessTTL,
+    AccessToken: (ctx, token, client) => (
+      client && client.clientId === 'short-client' ? SHORT_ACCESS_TTL : accessTTL
+    ),
     AuthorizationCode: 60,
     IdToken: 3600,
     RefreshToken: () => refreshTTL,
