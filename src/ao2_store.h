@@ -6,9 +6,10 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <apr_global_mutex.h>
 
 #define AO2_STORE_MAX_VALUE 16384 /* bytes, whole encoded record */
-#define AO2_STORE_MAX_KEY 128
+#define AO2_STORE_MAX_KEY   128
 
 typedef struct ao2_store ao2_store_t;
 
@@ -50,12 +51,26 @@ const char *ao2_store_create(ao2_store_t **st, const char *spec,
 /* Registers the back-ends' global mutexes; from pre_config. */
 apr_status_t ao2_store_pre_config(apr_pool_t *pconf);
 
+/* For the back-ends. One global mutex per store instance (type
+ * "api-oauth2-store", so the Mutex directive applies); created in init,
+ * reattached in child_init. */
+apr_status_t ao2_store_mutex_create(apr_global_mutex_t **mutex,
+                                    const ao2_store_t *st, server_rec *s,
+                                    apr_pool_t *pconf);
+apr_status_t ao2_store_mutex_child_init(apr_global_mutex_t **mutex,
+                                        apr_pool_t *pchild);
+/* APR_EINVAL unless 1..AO2_STORE_MAX_KEY bytes. */
+apr_status_t ao2_store_check_key(const char *key, apr_size_t *klen);
+
 extern const ao2_store_type_t ao2_store_dbm;
 extern const ao2_store_type_t ao2_store_socache;
 
-#define ao2_store_get(st, s, k, p, v, l) ((st)->type->get((st), (s), (k), (p), (v), (l)))
-#define ao2_store_set(st, s, k, v, l, e, p) ((st)->type->set((st), (s), (k), (v), (l), (e), (p)))
+#define ao2_store_get(st, s, k, p, v, l)                                       \
+    ((st)->type->get((st), (s), (k), (p), (v), (l)))
+#define ao2_store_set(st, s, k, v, l, e, p)                                    \
+    ((st)->type->set((st), (s), (k), (v), (l), (e), (p)))
 #define ao2_store_remove(st, s, k, p) ((st)->type->remove((st), (s), (k), (p)))
-#define ao2_store_take(st, s, k, p, v, l) ((st)->type->take((st), (s), (k), (p), (v), (l)))
+#define ao2_store_take(st, s, k, p, v, l)                                      \
+    ((st)->type->take((st), (s), (k), (p), (v), (l)))
 
 #endif
