@@ -7,7 +7,8 @@
 // devInteractions give login (any login, any password) and consent pages;
 // GET /interaction/<uid>/abort ends the flow with error=access_denied.
 // Test hooks: GET /__stats, POST /__stats/reset (request counters).
-// Environment overrides: AO2_PROVIDER_PORT, AO2_ACCESS_TTL, AO2_REFRESH_TTL.
+// Environment overrides: AO2_PROVIDER_PORT, AO2_ACCESS_TTL, AO2_REFRESH_TTL;
+// AO2_EXTRA_REDIRECTS adds redirect URIs (comma list) to api-client.
 
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -43,6 +44,9 @@ const apiRedirects = [
   'http://127.0.0.1:8529/badsecret/oauth2/callback',
   'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
   'http://localhost:8080/jsonapiext/oauth2/callback',
+  // More redirect URIs for api-client, comma-separated (e.g. the benchmark's
+  // httpd instances on their own ports: tools/bench.sh).
+  ...(process.env.AO2_EXTRA_REDIRECTS || '').split(',').map((u) => u.trim()).filter(Boolean),
 ];
 
 const SHORT_ACCESS_TTL = 3;
