@@ -13,6 +13,7 @@
 #include <mod_auth.h>
 
 #include "ao2_bearer.h"
+#include "ao2_cache.h"
 #include "ao2_config.h"
 #include "ao2_endpoints.h"
 #include "ao2_http.h"
@@ -70,7 +71,10 @@ static int ao2_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
     ao2_config_reset(pconf);
-    return ao2_store_pre_config(pconf) == APR_SUCCESS ? OK : !OK;
+    if (ao2_store_pre_config(pconf) != APR_SUCCESS ||
+        ao2_cache_pre_config(pconf) != APR_SUCCESS)
+        return !OK;
+    return OK;
 }
 
 static int ao2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -94,6 +98,12 @@ static void ao2_child_init(apr_pool_t *pchild, server_rec *s)
             APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "AO2M0001: cannot attach to the token store");
+    if (ao2_global && ao2_global->cache &&
+        ao2_global->cache->type->child_init(ao2_global->cache, s, pchild) !=
+            APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "AO2M0002: cannot attach to the validation cache; Bearer "
+                     "checks go to the token store");
 }
 
 static int ao2_handler(request_rec *r)

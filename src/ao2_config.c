@@ -30,7 +30,6 @@ static ao2_global_t *global_get(apr_pool_t *pconf)
         ao2_global = apr_pcalloc(pconf, sizeof(*ao2_global));
         ao2_global->providers = apr_array_make(pconf, 4, sizeof(void *));
         ao2_global->apis = apr_array_make(pconf, 4, sizeof(void *));
-        ao2_global->cache_spec = "shm";
         ao2_global->cache_ttl = AO2_DEFAULT_CACHE_TTL;
         ao2_global->cache_neg_ttl = AO2_DEFAULT_CACHE_NEG_TTL;
         apr_pool_cleanup_register(pconf, NULL, global_gone,
@@ -251,14 +250,9 @@ const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg)
 
     if (err)
         return err;
-    if (strcmp(arg, "shm") != 0 &&
-        (strncmp(arg, "memcache:", 9) != 0 || arg[9] == '\0'))
-        return apr_psprintf(cmd->pool,
-                            "%s: \"%s\" is neither shm nor "
-                            "memcache:HOST:PORT[,HOST:PORT...]",
-                            cmd->cmd->name, arg);
-    g->cache_spec = apr_pstrdup(cmd->pool, arg);
-    return NULL;
+    err = ao2_cache_create(&g->cache, arg, cmd->pool);
+    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err)
+               : NULL;
 }
 
 const char *ao2_cmd_cache_ttl(cmd_parms *cmd, void *dc, const char *arg)
@@ -662,6 +656,17 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                 : ap_runtime_dir_relative(ptemp, "api_oauth2.key");
         if (default_key(pconf, ptemp, s, g, path) != OK)
             return !OK;
+    }
+    if (g->cache == NULL &&
+        (err = ao2_cache_create(&g->cache, "shm", pconf))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0009: %s", err);
+        return !OK;
+    }
+    if (g->cache->type->init(g->cache, s, pconf, ptemp) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "AO2C0010: cannot set up the validation cache %s",
+                     g->cache->spec);
+        return !OK;
     }
     if (g->store->type->init(g->store, s, pconf, ptemp) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,

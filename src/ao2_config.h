@@ -25,8 +25,7 @@ typedef struct ao2_global {
     ao2_store_t *store;            /* NULL until configured or defaulted */
     const char *key_file;          /* NULL: generated next to the store */
     ao2_keys_t keys;
-    const char *cache_spec; /* "shm" or "memcache:h:p,..." */
-    ao2_cache_t *cache;     /* NULL: every Bearer check asks the store */
+    ao2_cache_t *cache; /* "shm" unless OAuth2Cache says otherwise */
     int cache_ttl;
     int cache_neg_ttl;
     /* Locations with OAuth2API on, checked once all directives are read. */
