@@ -405,38 +405,81 @@ static int do_callback(endpoint_ctx_t *cx)
                           ao2_record_token_info(p, &rec, now_sec()));
 }
 
+/* Concurrent refreshes of one identity, from any process (and any server
+ * sharing a memcache cache) make one refresh grant: rotating refresh tokens
+ * die when used twice. The first takes a short lock entry in the cache; the
+ * others wait for it, then answer the tokens it stored. A crashed holder's
+ * lock expires after one provider timeout. */
+static apr_status_t refresh_lock(endpoint_ctx_t *cx, const char *lock)
+{
+    ao2_cache_t *cache = cx->g->cache;
+    int ttl = (int)(cx->sc->http.total_timeout_ms / 1000) + 2;
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(ttl);
+    apr_status_t rv;
+
+    while ((rv = cache->type->add(cache, lock, strlen(lock), "1", 1, ttl)) ==
+               APR_EEXIST &&
+           apr_time_now() < deadline)
+        apr_sleep(apr_time_from_msec(10));
+    if (rv != APR_SUCCESS && rv != APR_EEXIST)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, cx->r,
+                      "AO2E0007: refresh lock unavailable (cache down?); "
+                      "refreshing without it");
+    return rv;
+}
+
 static int do_token(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
     const ao2_client_t *c;
-    const char *identity, *key, *form, *auth;
+    const char *identity, *key, *lock, *form, *auth, *seen;
     ao2_http_response_t resp;
     ao2_record_t rec, old;
     ao2_err_t *err;
+    apr_status_t locked;
 
     if ((err = client_and_identity(cx, &c, &identity)))
         return ao2_reply_error(cx->r, err);
     key = ao2_record_key(p, cx->dc->api_path, c->client_id, identity);
     if ((err = load_record(cx, key, &rec)))
         return ao2_reply_error(cx->r, err);
-    if (rec.refresh_token == NULL)
+    seen = rec.access_token;
+    lock = apr_pstrcat(p, "ao2r:", key + 2, NULL);
+    locked = refresh_lock(cx, lock);
+    if (locked == APR_EEXIST)
         return ao2_reply_error(
-            cx->r, ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_grant",
-                                "the provider issued no refresh token for "
-                                "this identity"));
-    form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
-    form = ao2_form_add(p, form, "refresh_token", rec.refresh_token);
-    auth = ao2_client_credentials(p, c, &form);
-    if ((err = call_provider(cx, "token", c->provider->token_url, auth, form,
-                             &resp)))
+            cx->r, ao2_err_make(p, HTTP_SERVICE_UNAVAILABLE,
+                                "temporarily_unavailable",
+                                "another refresh of this identity is still "
+                                "running"));
+    /* Reloaded under the lock: when the access token changed while we
+     * waited, the holder refreshed for us and its tokens are the answer. */
+    err = load_record(cx, key, &rec);
+    if (err || strcmp(rec.access_token, seen) != 0) {
+        /* answer as it stands */
+    }
+    else if (rec.refresh_token == NULL) {
+        err = ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_grant",
+                           "the provider issued no refresh token for this "
+                           "identity");
+    }
+    else {
+        form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
+        form = ao2_form_add(p, form, "refresh_token", rec.refresh_token);
+        auth = ao2_client_credentials(p, c, &form);
+        old = rec;
+        if (!(err = call_provider(cx, "token", c->provider->token_url, auth,
+                                  form, &resp)) &&
+            !(err = apply_tokens(cx, c, &resp, NULL, &rec)) &&
+            !(err = save_record(cx, key, &rec, &old)))
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
+                          "AO2E0005: tokens refreshed for client %s, login %s",
+                          c->client_id, rec.login);
+    }
+    if (locked == APR_SUCCESS)
+        cx->g->cache->type->remove(cx->g->cache, lock, strlen(lock));
+    if (err)
         return ao2_reply_error(cx->r, err);
-    old = rec;
-    if ((err = apply_tokens(cx, c, &resp, NULL, &rec)) ||
-        (err = save_record(cx, key, &rec, &old)))
-        return ao2_reply_error(cx->r, err);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
-                  "AO2E0005: tokens refreshed for client %s, login %s",
-                  c->client_id, rec.login);
     return ao2_reply_json(cx->r, HTTP_OK,
                           ao2_record_token_info(p, &rec, now_sec()));
 }

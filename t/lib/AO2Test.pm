@@ -36,7 +36,7 @@ our @EXPORT = qw(
     api_call base_url provider_url
     provider_login provider_deny full_flow
     provider_stats provider_stats_reset
-    provider_tokens provider_token_request provider_introspect provider_revoke
+    provider_delay provider_tokens provider_token_request provider_introspect provider_revoke
     pkce_pair random_string authorization_url
     json_encode json_decode
     error_log_path error_log_mark error_log_text wait_for
@@ -386,6 +386,15 @@ sub provider_stats {
     my $res = _ua()->get("$PROVIDER_URL/__stats");
     croak 'provider_stats: ' . $res->status_line unless $res->is_success;
     return json_decode($res->decoded_content);
+}
+
+# provider_delay('token', 300): the provider answers that endpoint 300 ms
+# late until provider_delay('token', 0).
+sub provider_delay {
+    my ($endpoint, $ms) = @_;
+    my $res = _ua()->post("$PROVIDER_URL/__delay?endpoint=$endpoint&ms=$ms");
+    croak "provider_delay: " . $res->status_line unless $res->is_success;
+    return 1;
 }
 
 sub provider_stats_reset {

@@ -6,7 +6,8 @@
 // /token/introspection, /token/revocation, /.well-known/openid-configuration.
 // devInteractions give login (any login, any password) and consent pages;
 // GET /interaction/<uid>/abort ends the flow with error=access_denied.
-// Test hooks: GET /__stats, POST /__stats/reset (request counters).
+// Test hooks: GET /__stats, POST /__stats/reset (request counters),
+// POST /__delay?endpoint=NAME&ms=N (answer that endpoint late).
 // Environment overrides: AO2_PROVIDER_PORT, AO2_ACCESS_TTL, AO2_REFRESH_TTL;
 // AO2_EXTRA_REDIRECTS adds redirect URIs (comma list) to api-client.
 
@@ -207,6 +208,8 @@ async function strictClientAuth(ctx) {
   return true;
 }
 
+const delays = {};
+
 provider.use(async (ctx, next) => {
   const started = Date.now();
   if (ctx.path === '/__stats' && ctx.method === 'GET') {
@@ -220,8 +223,25 @@ provider.use(async (ctx, next) => {
     ctx.body = JSON.stringify(stats);
     return;
   }
+  if (ctx.path === '/__delay' && ctx.method === 'POST') {
+    // POST /__delay?endpoint=token&ms=300: that endpoint answers late
+    // (concurrency and timeout tests); ms=0 ends it.
+    const name = ctx.query.endpoint;
+    const ms = Number.parseInt(ctx.query.ms, 10);
+    if (!counterNames.includes(name) || !(ms >= 0 && ms <= 60000)) {
+      ctx.status = 400;
+      return;
+    }
+    delays[name] = ms;
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify(delays);
+    return;
+  }
   const counter = routeOf[ctx.path];
   if (counter) stats[counter] += 1;
+  if (counter && delays[counter] > 0) {
+    await new Promise((resolve) => { setTimeout(resolve, delays[counter]); });
+  }
   try {
     if (ctx.method === 'POST' && clientAuthRoutes.has(ctx.path)) {
       let ok;
