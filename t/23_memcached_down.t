@@ -1,0 +1,67 @@
+# memcached stops mid-test: Bearer checks go on from the token store (never
+# open, never 500), and the cache is used again when memcached is back.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use AO2Test;
+use IO::Socket::INET;
+use POSIX ();
+
+plan tests => 11;
+
+my $MC_PORT = 18533;
+my @basic = (basic => ['api-client', 'api-secret']);
+sub get { (api_call('GET', '/jsonapiext/res.partner', bearer => $_[0]))[0] }
+
+sub mc_stat {
+    my ($name) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$MC_PORT", Timeout => 2)
+        or return undef;
+    print $s "stats\r\n";
+    my $value;
+    while (my $line = <$s>) {
+        $value = $1 if $line =~ /^STAT \Q$name\E (\d+)/;
+        last if $line =~ /^END/;
+    }
+    return $value;
+}
+sub mc_up { defined mc_stat('pid') }
+
+my $tok = full_flow(api => '/jsonapiext', client_id => 'api-client',
+                    client_secret => 'api-secret', user => 'mc-1', login => 'pia');
+is(get($tok->{access_token}), 200, 'token works with memcached up');
+ok(mc_stat('curr_items') > 0, 'the verdict went into memcached');
+
+# Stop the memcached the test run started.
+my $logs = Apache::Test::vars('t_logs');
+my ($mc_pid) = map { /^(\d+) memcached$/ ? $1 : () }
+               do { open my $f, '<', "$logs/services.pids" or die $!; <$f> };
+ok($mc_pid && kill('TERM', $mc_pid), 'memcached stopped');
+ok(wait_for(sub { !mc_up() }, 10), 'memcached is gone');
+
+is(get($tok->{access_token}), 200, 'valid token still passes, from the store');
+is(get('junk-' . random_string(16)), 401, 'unknown token still refused (never open)');
+my ($st) = api_call('POST', '/jsonapiext/oauth2/revoke',
+    json => { client_user_identity => 'mc-1' }, @basic);
+is($st, 200, 'revoke works without memcached');
+is(get($tok->{access_token}), 401, 'revoked token refused without memcached');
+
+# memcached comes back (this test owns it now and stops it at the end).
+my $new = fork // die "fork: $!";
+if ($new == 0) {
+    open STDOUT, '>>', "$logs/memcached.log"; open STDERR, '>&', \*STDOUT;
+    exec qw(memcached -l 127.0.0.1 -p), $MC_PORT, qw(-U 0 -u nobody -m 64) or POSIX::_exit(1);
+}
+END { if ($new) { kill 'TERM', $new; waitpid $new, 0 } }
+ok(wait_for(\&mc_up, 10), 'memcached is back');
+
+my $tok2 = full_flow(api => '/jsonapiext', client_id => 'api-client',
+                     client_secret => 'api-secret', user => 'mc-2', login => 'quin');
+# The module retries a failed server after a few seconds.
+ok(wait_for(sub { get($tok2->{access_token}) == 200 && (mc_stat('curr_items') // 0) > 0 }, 15),
+   'verdicts go to memcached again');
+my $hits = mc_stat('get_hits');
+get($tok2->{access_token});
+ok(mc_stat('get_hits') > $hits, 'and are read from it');
