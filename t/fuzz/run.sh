@@ -20,11 +20,15 @@ cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
         $(apu-1-config --includes) -I$top/src"
 libs="$(apr-1-config --link-ld --libs) -ljansson -lcrypto"
 srcs="$top/src/ao2_err.c $top/src/ao2_crypto.c $top/src/ao2_json.c
-      $top/src/ao2_params.c"
+      $top/src/ao2_params.c $top/src/ao2_oauth2.c $top/src/ao2_record.c
+      $top/src/ao2_verdict.c"
 
 # harness:max_len:dictionary. Form and JSON inputs go past the 8 KiB value
-# bound and the 64-field bound, or those paths are never reached.
-harnesses="form:40000:form.dict json:40000:json.dict b64url:4096: unseal:4096:"
+# bound and the 64-field bound, or those paths are never reached. Verdicts
+# go past AO2_VERDICT_MAX, which only the caller enforces.
+harnesses="form:40000:form.dict json:40000:json.dict b64url:4096: unseal:4096:
+           token_response:16384:oauth2.dict introspection:16384:oauth2.dict
+           id_token:16384: verdict:2048: store:8192:store.dict"
 
 for h in $harnesses; do
     name=${h%%:*}

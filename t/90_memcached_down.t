@@ -1,4 +1,6 @@
 # memcached stops mid-test: Bearer checks go on from the token store (never
+# Runs last of the httpd tests: it stops the run's memcached and owns the
+# one it starts again, which it stops when it ends.
 # open, never 500), and the cache is used again when memcached is back.
 use strict;
 use warnings FATAL => 'all';
