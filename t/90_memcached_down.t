@@ -1,7 +1,7 @@
 # memcached stops mid-test: Bearer checks go on from the token store (never
+# open, never 500), and the cache is used again when memcached is back.
 # Runs last of the httpd tests: it stops the run's memcached and owns the
 # one it starts again, which it stops when it ends.
-# open, never 500), and the cache is used again when memcached is back.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
