@@ -137,7 +137,8 @@ ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status,
      * the 4xx range the client understands. */
     return ao2_err_make(p, http_status == 401 ? 401 : 400,
                         ao2_sanitize_error_code(code, "invalid_request"),
-                        "provider: %s", desc ? desc : code);
+                        "provider: %s",
+                        desc ? desc : ao2_sanitize_description(p, code));
 }
 
 ao2_err_t *ao2_parse_token_response(apr_pool_t *p, int http_status,
@@ -222,7 +223,7 @@ ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
         return id_token_error(p, "was issued to another party (azp)");
     if (!ao2_json_int(j, "exp", &exp))
         return id_token_error(p, "has no exp");
-    if (exp + AO2_ID_TOKEN_SKEW < (apr_int64_t)apr_time_sec(now))
+    if (exp < (apr_int64_t)apr_time_sec(now) - AO2_ID_TOKEN_SKEW)
         return id_token_error(p, "has expired");
     if (expected_nonce) {
         nonce = ao2_json_str(j, "nonce");
