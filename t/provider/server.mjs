@@ -45,6 +45,9 @@ const apiRedirects = [
   'http://127.0.0.1:8529/badsecret/oauth2/callback',
   'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
   'http://localhost:8080/jsonapiext/oauth2/callback',
+  // t/30_two_servers.t: two more httpd servers sharing one store.
+  'http://127.0.0.1:18541/jsonapiext/oauth2/callback',
+  'http://127.0.0.1:18542/jsonapiext/oauth2/callback',
   // More redirect URIs for api-client, comma-separated (e.g. the benchmark's
   // httpd instances on their own ports: tools/bench.sh).
   ...(process.env.AO2_EXTRA_REDIRECTS || '').split(',').map((u) => u.trim()).filter(Boolean),

@@ -1,0 +1,101 @@
+# Two httpd servers with the same socache:memcache store, memcache cache and
+# key behave as one: a token issued through one works on the other, a
+# revoke or refresh on either takes effect on both.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use AO2Test;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+
+plan tests => 10;
+
+my $top = "$FindBin::Bin/..";
+my $module = "$top/.libs/mod_api_oauth2.so";
+my $dir = tempdir(CLEANUP => 1);
+chmod 0755, $dir;
+my $key = "$dir/shared.key";
+open my $k, '>', $key or die; print $k map { chr int rand 256 } 1 .. 32; close $k;
+chmod 0600, $key;
+my @ports = (18541, 18542);
+my $mods = '/usr/lib/apache2/modules';
+my $httpd = httpd_bin();
+
+sub conf_for {
+    my ($port) = @_;
+    my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
+    return <<"CONF";
+ServerRoot $dir
+ServerName 127.0.0.1
+PidFile $dir/httpd-$port.pid
+ErrorLog $dir/error-$port.log
+LogLevel info api_oauth2:debug
+Listen 127.0.0.1:$port
+${user}Mutex file:$dir default
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule authn_core_module $mods/mod_authn_core.so
+LoadModule authz_user_module $mods/mod_authz_user.so
+LoadModule proxy_module $mods/mod_proxy.so
+LoadModule proxy_http_module $mods/mod_proxy_http.so
+LoadModule socache_memcache_module $mods/mod_socache_memcache.so
+LoadModule api_oauth2_module $module
+OAuth2TokenStore socache:memcache:127.0.0.1:18533
+OAuth2StoreKey file:$key
+OAuth2Cache memcache:127.0.0.1:18533
+OAuth2Provider testop issuer=http://127.0.0.1:18531 authorize=http://127.0.0.1:18531/auth token=http://127.0.0.1:18531/token revoke=http://127.0.0.1:18531/token/revocation userinfo=http://127.0.0.1:18531/me introspect=http://127.0.0.1:18531/token/introspection introspect_token_type=required
+<Location /jsonapiext>
+    OAuth2API on
+    OAuth2Client testop api-client api-secret "scope=openid email offline_access"
+    OAuth2OdooDatabase shared
+    AuthType oauth2
+    Require valid-user
+    ProxyPass http://127.0.0.1:18532/jsonapiext
+</Location>
+CONF
+}
+
+sub port_open { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]", Timeout => 1) }
+
+my @started;
+END {
+    for my $port (@started) {
+        system($httpd, '-f', "$dir/httpd-$port.conf", '-k', 'stop');
+        wait_for(sub { !port_open($port) }, 10);
+    }
+}
+for my $port (@ports) {
+    open my $fh, '>', "$dir/httpd-$port.conf" or die;
+    print $fh conf_for($port);
+    close $fh;
+    system($httpd, '-f', "$dir/httpd-$port.conf", '-k', 'start') == 0
+        or BAIL_OUT("httpd on $port did not start: " . `cat $dir/error-$port.log`);
+    push @started, $port;
+}
+ok(wait_for(sub { port_open($ports[0]) && port_open($ports[1]) }, 20),
+   'two more servers listen');
+my ($a, $b) = map { "http://127.0.0.1:$_" } @ports;
+my @basic = (basic => ['api-client', 'api-secret']);
+sub get { (api_call('GET', "$_[0]/jsonapiext/res.partner", bearer => $_[1]))[0] }
+
+my $tok = full_flow(api => "$a/jsonapiext", client_id => 'api-client',
+                    client_secret => 'api-secret', user => 'shared-1', login => 'uma');
+ok($tok->{access_token}, 'tokens issued through server A');
+is(get($b, $tok->{access_token}), 200, 'the token works on server B');
+is(get($a, $tok->{access_token}), 200, 'and on server A');
+
+my ($st, $new) = api_call('POST', "$b/jsonapiext/oauth2/token",
+    json => { client_user_identity => 'shared-1' }, @basic);
+is($st, 200, 'server B refreshes the record server A made');
+is(get($a, $tok->{access_token}), 401, 'the refreshed-away token dies on A at once');
+is(get($a, $new->{access_token}), 200, 'the new token works on A');
+
+($st) = api_call('POST', "$a/jsonapiext/oauth2/revoke",
+    json => { client_user_identity => 'shared-1' }, @basic);
+is($st, 200, 'server A revokes');
+is(get($b, $new->{access_token}), 401, 'the revoked token dies on B at once');
+($st) = api_call('POST', "$b/jsonapiext/oauth2/token",
+    json => { client_user_identity => 'shared-1' }, @basic);
+is($st, 404, 'the record is gone for B too');
