@@ -53,15 +53,16 @@ static const command_rec ao2_directives[] = {
                  "on: serve <location>/oauth2/* here"),
     AP_INIT_TAKE_ARGV("OAuth2Client", ao2_cmd_client, NULL, ACCESS_CONF,
                       "PROVIDER CLIENT_ID CLIENT_SECRET [\"scope=...\"]"),
-    AP_INIT_TAKE1("OAuth2RedirectURI", ao2_cmd_redirect_uri, NULL,
-                  ACCESS_CONF, "the callback URL registered at the provider"),
+    AP_INIT_TAKE1("OAuth2RedirectURI", ao2_cmd_redirect_uri, NULL, ACCESS_CONF,
+                  "the callback URL registered at the provider"),
     AP_INIT_TAKE1("OAuth2LoginClaim", ao2_cmd_login_claim, NULL, ACCESS_CONF,
                   "claim that names the Odoo login (email)"),
     AP_INIT_TAKE1("OAuth2OdooDatabase", ao2_cmd_odoo_db, NULL, ACCESS_CONF,
                   "the Odoo database name given to clients and Odoo"),
     AP_INIT_FLAG("OAuth2ClientAuthentication", ao2_cmd_client_auth, NULL,
-                 ACCESS_CONF, "off: accept the original module's bare "
-                              "client_id requests"),
+                 ACCESS_CONF,
+                 "off: accept the original module's bare "
+                 "client_id requests"),
     AP_INIT_TAKE1("OAuth2MaxBodySize", ao2_cmd_max_body, NULL, ACCESS_CONF,
                   "bytes an endpoint request body may have (65536)"),
     {NULL},
@@ -145,20 +146,14 @@ static void ao2_register_hooks(apr_pool_t *p)
     ap_hook_insert_error_filter(ao2_bearer_error_status, NULL, NULL,
                                 APR_HOOK_MIDDLE);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "oauth2-scope",
-                              AUTHZ_PROVIDER_VERSION,
-                              &ao2_scope_authz_provider,
+                              AUTHZ_PROVIDER_VERSION, &ao2_scope_authz_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
     /* Before mod_proxy: the endpoints never reach the backend. */
     ap_hook_handler(ao2_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }
 
 AP_DECLARE_MODULE(api_oauth2) = {
-    STANDARD20_MODULE_STUFF,
-    ao2_create_dir_conf,
-    ao2_merge_dir_conf,
-    ao2_create_server_conf,
-    ao2_merge_server_conf,
-    ao2_directives,
-    ao2_register_hooks,
-    AP_MODULE_FLAG_NONE,
+    STANDARD20_MODULE_STUFF, ao2_create_dir_conf,   ao2_merge_dir_conf,
+    ao2_create_server_conf,  ao2_merge_server_conf, ao2_directives,
+    ao2_register_hooks,      AP_MODULE_FLAG_NONE,
 };

@@ -8,7 +8,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
-#define AO2_CACHE_MAX_KEY 64
+#define AO2_CACHE_MAX_KEY   64
 #define AO2_CACHE_MAX_VALUE 512
 
 typedef struct ao2_cache ao2_cache_t;

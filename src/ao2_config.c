@@ -98,13 +98,12 @@ void *ao2_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->api_file = api_from_add ? add->api_file : base->api_file;
     conf->api_line = api_from_add ? add->api_line : base->api_line;
     conf->clients = add->clients ? add->clients : base->clients;
-    conf->redirect_uri = add->redirect_uri ? add->redirect_uri
-                                           : base->redirect_uri;
-    conf->login_claim = add->login_claim ? add->login_claim
-                                         : base->login_claim;
+    conf->redirect_uri =
+        add->redirect_uri ? add->redirect_uri : base->redirect_uri;
+    conf->login_claim = add->login_claim ? add->login_claim : base->login_claim;
     conf->odoo_db = add->odoo_db ? add->odoo_db : base->odoo_db;
-    conf->client_auth = add->client_auth != -1 ? add->client_auth
-                                               : base->client_auth;
+    conf->client_auth =
+        add->client_auth != -1 ? add->client_auth : base->client_auth;
     MERGE_SET(max_body, max_body_set);
     return conf;
 }
@@ -160,8 +159,7 @@ static const char *parse_seconds(cmd_parms *cmd, const char *arg, long min,
 }
 
 /* An absolute http(s) URL with a host, no fragment, no user info. */
-static const char *check_url(cmd_parms *cmd, const char *what,
-                             const char *url)
+static const char *check_url(cmd_parms *cmd, const char *what, const char *url)
 {
     apr_uri_t u;
 
@@ -182,8 +180,7 @@ const char *ao2_cmd_token_store(cmd_parms *cmd, void *dc, const char *arg)
     if (err)
         return err;
     err = ao2_store_create(&g->store, arg, cmd->pool);
-    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err)
-               : NULL;
+    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err) : NULL;
 }
 
 /* Read at configuration time, as root: an unreadable or short key stops
@@ -231,16 +228,14 @@ const char *ao2_cmd_store_key(cmd_parms *cmd, void *dc, const char *arg)
     if (err)
         return err;
     if (strncmp(arg, "file:", 5) != 0 || arg[5] == '\0')
-        return apr_psprintf(cmd->pool,
-                            "%s: \"%s\" is not file:PATH", cmd->cmd->name,
-                            arg);
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not file:PATH",
+                            cmd->cmd->name, arg);
     g->key_file = ap_server_root_relative(cmd->pool, arg + 5);
     if (g->key_file == NULL)
         return apr_psprintf(cmd->pool, "%s: bad path %s", cmd->cmd->name,
                             arg + 5);
     err = load_key(cmd->pool, g->key_file, &g->keys);
-    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err)
-               : NULL;
+    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err) : NULL;
 }
 
 const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg)
@@ -251,8 +246,7 @@ const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg)
     if (err)
         return err;
     err = ao2_cache_create(&g->cache, arg, cmd->pool);
-    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err)
-               : NULL;
+    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err) : NULL;
 }
 
 const char *ao2_cmd_cache_ttl(cmd_parms *cmd, void *dc, const char *arg)
@@ -365,8 +359,9 @@ const char *ao2_cmd_provider(cmd_parms *cmd, void *dc, int argc,
                             "supported yet; also give authorize= and token=",
                             cmd->cmd->name, pv->name);
     if (pv->authorize_url == NULL || pv->token_url == NULL)
-        return apr_psprintf(cmd->pool, "%s %s: authorize= and token= are "
-                                       "required",
+        return apr_psprintf(cmd->pool,
+                            "%s %s: authorize= and token= are "
+                            "required",
                             cmd->cmd->name, pv->name);
     APR_ARRAY_PUSH(g->providers, ao2_provider_t *) = pv;
     return NULL;
@@ -393,8 +388,7 @@ const char *ao2_cmd_provider_timeout(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
-const char *ao2_cmd_provider_ca_file(cmd_parms *cmd, void *dc,
-                                     const char *arg)
+const char *ao2_cmd_provider_ca_file(cmd_parms *cmd, void *dc, const char *arg)
 {
     ao2_server_conf_t *sc =
         ap_get_module_config(cmd->server->module_config, &api_oauth2_module);
@@ -648,17 +642,16 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         const char *spec = g->store->spec;
         const char *path =
             strncmp(spec, "dbm:", 4) == 0
-                ? apr_pstrcat(ptemp,
-                              ap_make_dirstr_parent(
-                                  ptemp, ap_server_root_relative(ptemp,
-                                                                 spec + 4)),
-                              "store.key", NULL)
+                ? apr_pstrcat(
+                      ptemp,
+                      ap_make_dirstr_parent(
+                          ptemp, ap_server_root_relative(ptemp, spec + 4)),
+                      "store.key", NULL)
                 : ap_runtime_dir_relative(ptemp, "api_oauth2.key");
         if (default_key(pconf, ptemp, s, g, path) != OK)
             return !OK;
     }
-    if (g->cache == NULL &&
-        (err = ao2_cache_create(&g->cache, "shm", pconf))) {
+    if (g->cache == NULL && (err = ao2_cache_create(&g->cache, "shm", pconf))) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0009: %s", err);
         return !OK;
     }

@@ -11,13 +11,14 @@
 #include "ao2_oauth2.h"
 #include "ao2_store.h"
 
-#define AO2_DEFAULT_STATE_TTL 600          /* seconds an authorize is good for */
-#define AO2_DEFAULT_RECORD_TTL (30 * 86400) /* seconds a record outlives use */
-#define AO2_DEFAULT_MAX_BODY 65536
-#define AO2_DEFAULT_CONNECT_TIMEOUT 3000 /* ms */
-#define AO2_DEFAULT_TOTAL_TIMEOUT 10000  /* ms */
-#define AO2_DEFAULT_CACHE_TTL 300
-#define AO2_DEFAULT_CACHE_NEG_TTL 10
+#define AO2_DEFAULT_STATE_TTL  600 /* seconds an authorize is good for */
+#define AO2_DEFAULT_RECORD_TTL (30 * 86400) /* seconds a record outlives use   \
+                                             */
+#define AO2_DEFAULT_MAX_BODY        65536
+#define AO2_DEFAULT_CONNECT_TIMEOUT 3000  /* ms */
+#define AO2_DEFAULT_TOTAL_TIMEOUT   10000 /* ms */
+#define AO2_DEFAULT_CACHE_TTL       300
+#define AO2_DEFAULT_CACHE_NEG_TTL   10
 
 /* Process-wide: one store, one key, one set of providers per httpd. */
 typedef struct ao2_global {
@@ -42,8 +43,8 @@ typedef struct ao2_server_conf {
 } ao2_server_conf_t;
 
 typedef struct ao2_dir_conf {
-    const char *path;    /* the <Location> this config was made for */
-    int api;             /* -1 unset, 0 off, 1 on */
+    const char *path;     /* the <Location> this config was made for */
+    int api;              /* -1 unset, 0 off, 1 on */
     const char *api_path; /* where the endpoints live: the OAuth2API location */
     const char *api_file; /* where OAuth2API on was written, for messages */
     int api_line;
@@ -82,8 +83,7 @@ const char *ao2_cmd_provider(cmd_parms *cmd, void *dc, int argc,
                              char *const argv[]);
 const char *ao2_cmd_provider_timeout(cmd_parms *cmd, void *dc,
                                      const char *connect, const char *total);
-const char *ao2_cmd_provider_ca_file(cmd_parms *cmd, void *dc,
-                                     const char *arg);
+const char *ao2_cmd_provider_ca_file(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_provider_max_response(cmd_parms *cmd, void *dc,
                                           const char *arg);
 const char *ao2_cmd_state_ttl(cmd_parms *cmd, void *dc, const char *arg);

@@ -7,10 +7,10 @@
 #include <apr_pools.h>
 
 typedef struct ao2_http_opts {
-    long connect_timeout_ms;  /* default 3000 */
-    long total_timeout_ms;    /* default 10000 */
-    apr_size_t max_response;  /* bytes; larger answers fail with APR_ENOSPC */
-    const char *ca_file;      /* NULL: system CAs; verification always on */
+    long connect_timeout_ms; /* default 3000 */
+    long total_timeout_ms;   /* default 10000 */
+    apr_size_t max_response; /* bytes; larger answers fail with APR_ENOSPC */
+    const char *ca_file;     /* NULL: system CAs; verification always on */
 } ao2_http_opts_t;
 
 typedef struct ao2_http_response {

@@ -62,8 +62,8 @@ char *ao2_authorize_url(apr_pool_t *p, const ao2_client_t *c,
     if (c->extra_params && *c->extra_params)
         q = apr_pstrcat(p, q, "&", c->extra_params, NULL);
     return apr_pstrcat(p, c->provider->authorize_url,
-                       strchr(c->provider->authorize_url, '?') ? "&" : "?",
-                       q, NULL);
+                       strchr(c->provider->authorize_url, '?') ? "&" : "?", q,
+                       NULL);
 }
 
 const char *ao2_client_credentials(apr_pool_t *p, const ao2_client_t *c,
@@ -112,8 +112,8 @@ const char *ao2_sanitize_description(apr_pool_t *p, const char *text)
     return out;
 }
 
-ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status,
-                              const char *body, apr_size_t len)
+ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status, const char *body,
+                              apr_size_t len)
 {
     const char *why;
     ao2_json_t *j;
@@ -121,8 +121,7 @@ ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status,
 
     if (http_status < 400 || http_status >= 500) {
         return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
-                            "the provider answered with HTTP %d",
-                            http_status);
+                            "the provider answered with HTTP %d", http_status);
     }
     j = ao2_json_parse_object(p, body, len, &why);
     code = j ? ao2_json_str(j, "error") : NULL;
@@ -317,8 +316,7 @@ ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
     if (ao2_json_has(j, "exp") &&
         (!ao2_json_int(j, "exp", &out->expires_at) || out->expires_at <= now))
         return NULL;
-    if (!names_access_token(ao2_json_str(j, "token_type"),
-                            require_token_type))
+    if (!names_access_token(ao2_json_str(j, "token_type"), require_token_type))
         return NULL;
     out->login = ao2_claim_login(p, j, login_claim);
     if (out->login == NULL)

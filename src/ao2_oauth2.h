@@ -32,7 +32,7 @@ typedef struct ao2_client {
     const ao2_provider_t *provider;
     const char *client_id;
     const char *client_secret;
-    const char *scope; /* space-separated, may be NULL */
+    const char *scope;        /* space-separated, may be NULL */
     const char *extra_params; /* "k=v&k2=v2", already encoded, may be NULL */
 } ao2_client_t;
 
@@ -42,13 +42,14 @@ typedef struct ao2_token_response {
     const char *refresh_token; /* NULL when none was sent */
     const char *id_token;      /* NULL when none was sent */
     const char *token_type;
-    const char *scope;         /* NULL when the provider did not say */
-    apr_int64_t expires_in;    /* -1 when the provider did not say */
+    const char *scope;      /* NULL when the provider did not say */
+    apr_int64_t expires_in; /* -1 when the provider did not say */
 } ao2_token_response_t;
 
-#define AO2_PKCE_VERIFIER_BYTES 32 /* 43 base64url characters, RFC 7636 §4.1 */
-#define AO2_STATE_BYTES 32
-#define AO2_NONCE_BYTES 24
+#define AO2_PKCE_VERIFIER_BYTES 32 /* 43 base64url characters, RFC 7636 §4.1  \
+                                    */
+#define AO2_STATE_BYTES   32
+#define AO2_NONCE_BYTES   24
 #define AO2_MAX_CLAIM_LEN 256
 #define AO2_ID_TOKEN_SKEW 120 /* seconds of clock skew accepted */
 
@@ -82,8 +83,8 @@ ao2_err_t *ao2_parse_token_response(apr_pool_t *p, int http_status,
 
 /* An error answer of the provider (token or revoke endpoint) as our error:
  * 4xx kept with a sanitised code, 5xx and garbage become 502. */
-ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status,
-                              const char *body, apr_size_t len);
+ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status, const char *body,
+                              apr_size_t len);
 
 /* Decodes the ID token's payload and checks iss (when the provider has an
  * issuer), aud/azp against client_id, exp against now, and the nonce (when

@@ -8,7 +8,7 @@
 #include "ao2_err.h"
 
 #define AO2_PARAMS_MAX_FIELDS 64
-#define AO2_PARAMS_MAX_VALUE 8192
+#define AO2_PARAMS_MAX_VALUE  8192
 
 /* Percent-decodes in place ('+' is a space when plus_is_space). Returns -1
  * on a bad escape, else the new length. Rejects decoded NUL bytes. */
@@ -20,15 +20,15 @@ char *ao2_url_encode(apr_pool_t *p, const char *s);
 /* key=value&... into t (apr_table_add: repeated keys kept). A key that
  * appears twice is refused later by ao2_params_get; here only syntax and
  * bounds count. NULL on success, else a 400 invalid_request error. */
-ao2_err_t *ao2_params_parse_form(apr_pool_t *p, const char *buf,
-                                 apr_size_t len, apr_table_t *t);
+ao2_err_t *ao2_params_parse_form(apr_pool_t *p, const char *buf, apr_size_t len,
+                                 apr_table_t *t);
 /* A JSON object whose members are strings, integers or booleans. */
-ao2_err_t *ao2_params_parse_json(apr_pool_t *p, const char *buf,
-                                 apr_size_t len, apr_table_t *t);
+ao2_err_t *ao2_params_parse_json(apr_pool_t *p, const char *buf, apr_size_t len,
+                                 apr_table_t *t);
 
 /* The value of a parameter that must appear at most once; NULL when absent.
  * *err set (400 invalid_request) when it appears more than once. */
-const char *ao2_params_get(apr_pool_t *p, const apr_table_t *t,
-                           const char *key, ao2_err_t **err);
+const char *ao2_params_get(apr_pool_t *p, const apr_table_t *t, const char *key,
+                           ao2_err_t **err);
 
 #endif

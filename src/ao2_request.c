@@ -24,11 +24,9 @@ static ao2_err_t *read_body(request_rec *r, apr_off_t max, char **body,
     *body = NULL;
     *len = 0;
     if (cl && apr_atoi64(cl) > max)
-        return ao2_err_make(r->pool, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                            "invalid_request",
-                            "the body is larger than %" APR_OFF_T_FMT
-                            " bytes",
-                            max);
+        return ao2_err_make(
+            r->pool, HTTP_REQUEST_ENTITY_TOO_LARGE, "invalid_request",
+            "the body is larger than %" APR_OFF_T_FMT " bytes", max);
     if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK)
         return ao2_err_make(r->pool, HTTP_BAD_REQUEST, "invalid_request",
                             "the body cannot be read");
@@ -36,15 +34,13 @@ static ao2_err_t *read_body(request_rec *r, apr_off_t max, char **body,
         return NULL;
     /* One byte more than allowed tells "too large" from "exactly max". */
     buf = apr_palloc(r->pool, (apr_size_t)max + 2);
-    while ((n = ap_get_client_block(r, buf + got,
-                                    (apr_size_t)max + 1 - got)) > 0) {
+    while ((n = ap_get_client_block(r, buf + got, (apr_size_t)max + 1 - got)) >
+           0) {
         got += (apr_size_t)n;
         if (got > (apr_size_t)max)
-            return ao2_err_make(r->pool, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                "invalid_request",
-                                "the body is larger than %" APR_OFF_T_FMT
-                                " bytes",
-                                max);
+            return ao2_err_make(
+                r->pool, HTTP_REQUEST_ENTITY_TOO_LARGE, "invalid_request",
+                "the body is larger than %" APR_OFF_T_FMT " bytes", max);
     }
     if (n < 0)
         return ao2_err_make(r->pool, HTTP_BAD_REQUEST, "invalid_request",
@@ -75,8 +71,8 @@ ao2_err_t *ao2_request_params(request_rec *r, const ao2_dir_conf_t *dc,
     apr_size_t len;
 
     *params = t;
-    if (r->args && (err = ao2_params_parse_form(r->pool, r->args,
-                                                strlen(r->args), t)))
+    if (r->args &&
+        (err = ao2_params_parse_form(r->pool, r->args, strlen(r->args), t)))
         return err;
     if ((err = read_body(r, dc->max_body, &body, &len)))
         return err;
@@ -86,8 +82,7 @@ ao2_err_t *ao2_request_params(request_rec *r, const ao2_dir_conf_t *dc,
         return ao2_params_parse_json(r->pool, body, len, t);
     if (ct && media_type_is(ct, "application/x-www-form-urlencoded"))
         return ao2_params_parse_form(r->pool, body, len, t);
-    return ao2_err_make(r->pool, HTTP_UNSUPPORTED_MEDIA_TYPE,
-                        "invalid_request",
+    return ao2_err_make(r->pool, HTTP_UNSUPPORTED_MEDIA_TYPE, "invalid_request",
                         "send application/json or "
                         "application/x-www-form-urlencoded");
 }
@@ -106,8 +101,7 @@ ao2_err_t *ao2_request_param(request_rec *r, const apr_table_t *params,
                             "%s is missing", name);
     if (strlen(v) > max_len)
         return ao2_err_make(r->pool, HTTP_BAD_REQUEST, "invalid_request",
-                            "%s is longer than %" APR_SIZE_T_FMT
-                            " characters",
+                            "%s is longer than %" APR_SIZE_T_FMT " characters",
                             name, max_len);
     *value = v;
     return NULL;
@@ -196,9 +190,8 @@ ao2_err_t *ao2_request_client(request_rec *r, const ao2_dir_conf_t *dc,
     if (secret == NULL)
         return bad_client(r, 0, "client authentication is required");
     /* An unknown id costs the same comparison as a wrong secret. */
-    if (!ao2_ct_equal(secret, strlen(secret),
-                      c ? c->client_secret : "-", c ? strlen(c->client_secret)
-                                                    : 1) ||
+    if (!ao2_ct_equal(secret, strlen(secret), c ? c->client_secret : "-",
+                      c ? strlen(c->client_secret) : 1) ||
         c == NULL)
         return bad_client(r, basic > 0, "client authentication failed");
     *client = c;
@@ -225,8 +218,8 @@ int ao2_reply_error(request_rec *r, const ao2_err_t *err)
     ao2_json_set_str(j, "error", err->code);
     if (err->description)
         ao2_json_set_str(j, "error_description", err->description);
-    ap_log_rerror(APLOG_MARK, err->status >= 500 ? APLOG_ERR : APLOG_INFO, 0,
-                  r, "AO2R0001: %d %s: %s", err->status, err->code,
+    ap_log_rerror(APLOG_MARK, err->status >= 500 ? APLOG_ERR : APLOG_INFO, 0, r,
+                  "AO2R0001: %d %s: %s", err->status, err->code,
                   err->description ? err->description : "");
     return ao2_reply_json(r, err->status, ao2_json_dump(r->pool, j));
 }
