@@ -245,14 +245,15 @@ static lookup_e from_store(request_rec *r, const char *token, apr_int64_t now,
     char *val;
     apr_size_t len;
     ao2_index_t ix;
-    apr_status_t rv = ao2_store_get(g->store, r->server,
-                                    ao2_index_key(r->pool, token), r->pool,
-                                    &val, &len);
+    const char *ikey = ao2_index_key(r->pool, token);
+    apr_status_t rv =
+        ao2_store_get(g->store, r->server, ikey, r->pool, &val, &len);
 
     if (APR_STATUS_IS_NOTFOUND(rv))
         return UNKNOWN;
     if (rv != APR_SUCCESS ||
-        ao2_index_decode(r->pool, val, len, &ix) != APR_SUCCESS) {
+        (rv = ao2_index_decode(r->pool, &g->keys, ikey, val, len, &ix)) !=
+            APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "AO2B0003: token store lookup failed");
         return TROUBLE;
@@ -343,19 +344,37 @@ static void cache_key(char *out, const char *prefix, const char *token)
     out[o] = '\0';
 }
 
+/* A cache that other machines can write (memcached) could hand back any
+ * bytes: there a verdict carries a truncated HMAC over the cache key and
+ * the verdict, so that a forged or moved one is a miss. The node-local shm
+ * cache is as trusted as this process and does without. */
+static int authenticated(const ao2_cache_t *cache)
+{
+    return strcmp(cache->type->name, "shm") != 0;
+}
+
 static void remember(ao2_cache_t *cache, const char *key,
                      const ao2_verdict_t *v, apr_int64_t now)
 {
     char buf[AO2_VERDICT_MAX];
-    apr_size_t len = ao2_verdict_encode(v, buf, sizeof(buf));
+    int mac = authenticated(cache);
+    apr_size_t len =
+        ao2_verdict_encode(v, buf, sizeof(buf) - (mac ? AO2_MAC_TAG_LEN : 0));
     apr_int64_t ttl = v->valid ? ao2_global->cache_ttl
                                : ao2_global->cache_neg_ttl;
 
     /* Never beyond the token's own expiry. */
     if (v->expires_at - now < ttl)
         ttl = v->expires_at - now;
-    if (len && ttl > 0)
-        cache->type->set(cache, key, KEY_LEN, buf, len, (int)ttl);
+    if (len == 0 || ttl <= 0)
+        return;
+    if (mac) {
+        if (ao2_mac(&ao2_global->keys, key, KEY_LEN, buf, len,
+                    (unsigned char *)buf + len) != APR_SUCCESS)
+            return;
+        len += AO2_MAC_TAG_LEN;
+    }
+    cache->type->set(cache, key, KEY_LEN, buf, len, (int)ttl);
 }
 
 static lookup_e resolve(request_rec *r, const ao2_dir_conf_t *dc,
@@ -374,14 +393,27 @@ static lookup_e resolve(request_rec *r, const ao2_dir_conf_t *dc,
     return found;
 }
 
-static int cached(ao2_cache_t *cache, const char *key, char *buf,
-                  apr_int64_t now, ao2_verdict_t *v)
+static int cached(request_rec *r, ao2_cache_t *cache, const char *key,
+                  char *buf, apr_int64_t now, ao2_verdict_t *v)
 {
     apr_size_t len = AO2_VERDICT_MAX;
 
-    return cache->type->get(cache, key, KEY_LEN, buf, &len) == APR_SUCCESS &&
-           len <= AO2_VERDICT_MAX && ao2_verdict_decode(buf, len, v) &&
-           v->expires_at > now;
+    if (cache->type->get(cache, key, KEY_LEN, buf, &len) != APR_SUCCESS ||
+        len > AO2_VERDICT_MAX)
+        return 0;
+    if (authenticated(cache)) {
+        if (len < AO2_MAC_TAG_LEN ||
+            !ao2_mac_verify(&ao2_global->keys, key, KEY_LEN, buf,
+                            len - AO2_MAC_TAG_LEN,
+                            (unsigned char *)buf + len - AO2_MAC_TAG_LEN)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "AO2B0007: cached verdict without a valid MAC "
+                          "ignored");
+            return 0;
+        }
+        len -= AO2_MAC_TAG_LEN;
+    }
+    return ao2_verdict_decode(buf, len, v) && v->expires_at > now;
 }
 
 /* Concurrent first requests for one token make one lookup: the first takes
@@ -402,7 +434,7 @@ static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
     if (cache == NULL)
         return resolve(r, dc, token, now, v);
     cache_key(key, KEY_VERDICT, token);
-    if (cached(cache, key, buf, now, v))
+    if (cached(r, cache, key, buf, now, v))
         return FOUND;
     cache_key(lock, KEY_LOCK, token);
     deadline = apr_time_now() + apr_time_from_msec(sc->http.total_timeout_ms) +
@@ -412,7 +444,7 @@ static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
         if (apr_time_now() > deadline)
             break; /* the lock holder is stuck: look it up ourselves */
         apr_sleep(apr_time_from_msec(2));
-        if (cached(cache, key, buf, now, v))
+        if (cached(r, cache, key, buf, now, v))
             return FOUND;
     }
     found = resolve(r, dc, token, now, v);

@@ -28,6 +28,8 @@
 /* Changing this string changes every derived key: sealed data written under
  * the old one would no longer open. */
 #define SEAL_KEY_INFO "mod_api_oauth2 seal v1"
+/* The same for the key that authenticates cached verdicts. */
+#define MAC_KEY_INFO "mod_api_oauth2 verdict mac v1"
 
 /* --- Branch-free character classes ---------------------------------------
  *
@@ -257,14 +259,31 @@ char *ao2_random_b64url(apr_pool_t *p, apr_size_t nbytes)
     return text;
 }
 
+/* HKDF-SHA256 of the master key with info, into len bytes at out. No salt:
+ * the master key is already uniformly random (operators generate it), which
+ * is the case RFC 5869 §3.1 allows. 1 on success. */
+static int hkdf(EVP_KDF_CTX *kctx, const unsigned char *master,
+                apr_size_t masterlen, const char *info, unsigned char *out,
+                apr_size_t len)
+{
+    OSSL_PARAM params[4];
+    char digest[] = "SHA256";
+
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                  (void *)master, masterlen);
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                                  (void *)info, strlen(info));
+    params[3] = OSSL_PARAM_construct_end();
+    return EVP_KDF_derive(kctx, out, len, params) == 1;
+}
+
 apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
                              apr_size_t len)
 {
     EVP_KDF *kdf;
     EVP_KDF_CTX *kctx = NULL;
-    OSSL_PARAM params[4];
-    char digest[] = "SHA256";
-    char info[] = SEAL_KEY_INFO;
     int ok = 0;
 
     if (!out || !master || len < AO2_MASTER_KEY_MIN) {
@@ -276,16 +295,9 @@ apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
         EVP_KDF_free(kdf);
     }
     if (kctx) {
-        /* No salt: the master key is already uniformly random (operators
-         * generate it), which is the case RFC 5869 §3.1 allows. */
-        params[0] =
-            OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-        params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                                      (void *)master, len);
-        params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
-                                                      strlen(info));
-        params[3] = OSSL_PARAM_construct_end();
-        ok = EVP_KDF_derive(kctx, out->seal, sizeof(out->seal), params) == 1;
+        ok = hkdf(kctx, master, len, SEAL_KEY_INFO, out->seal,
+                  sizeof(out->seal)) &&
+             hkdf(kctx, master, len, MAC_KEY_INFO, out->mac, sizeof(out->mac));
         EVP_KDF_CTX_free(kctx);
     }
     if (!ok) {
@@ -293,6 +305,88 @@ apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t ao2_hmac_sha256(const void *key, apr_size_t keylen, const void *a,
+                             apr_size_t alen, const void *b, apr_size_t blen,
+                             unsigned char out[AO2_SHA256_LEN])
+{
+    /* A NULL key would mean "the key set before", of which a new context
+     * has none. */
+    const void *keybytes = key ? key : "";
+    EVP_MAC *mac;
+    EVP_MAC_CTX *ctx = NULL;
+    OSSL_PARAM params[2];
+    char digest[] = "SHA256";
+    size_t outlen = 0;
+    int ok = 0;
+
+    if (!out || (!key && keylen) || (!a && alen) || (!b && blen)) {
+        return APR_EINVAL;
+    }
+    /* Fetched per call, like the digests and ciphers here: no state of our
+     * own outlives the call (nor a DSO unload on restart). The fetch is a
+     * cached lookup, about 150 ns of the 0.9 us a verdict MAC takes. */
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac) {
+        ctx = EVP_MAC_CTX_new(mac);
+        EVP_MAC_free(mac);
+    }
+    if (ctx) {
+        params[0] =
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+        params[1] = OSSL_PARAM_construct_end();
+        ok = EVP_MAC_init(ctx, keybytes, keylen, params) == 1 &&
+             (alen == 0 || EVP_MAC_update(ctx, a, alen) == 1) &&
+             (blen == 0 || EVP_MAC_update(ctx, b, blen) == 1) &&
+             EVP_MAC_final(ctx, out, &outlen, AO2_SHA256_LEN) == 1 &&
+             outlen == AO2_SHA256_LEN;
+        /* Frees the keyed state with OPENSSL_clear_free. */
+        EVP_MAC_CTX_free(ctx);
+    }
+    if (!ok) {
+        OPENSSL_cleanse(out, AO2_SHA256_LEN);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ao2_mac(const ao2_keys_t *k, const void *a, apr_size_t alen,
+                     const void *b, apr_size_t blen,
+                     unsigned char tag[AO2_MAC_TAG_LEN])
+{
+    unsigned char full[AO2_SHA256_LEN];
+    apr_status_t rv;
+
+    if (!k || !tag) {
+        return APR_EINVAL;
+    }
+    rv = ao2_hmac_sha256(k->mac, sizeof(k->mac), a, alen, b, blen, full);
+    memcpy(tag, full, AO2_MAC_TAG_LEN);
+    OPENSSL_cleanse(full, sizeof(full));
+    return rv;
+}
+
+int ao2_mac_verify(const ao2_keys_t *k, const void *a, apr_size_t alen,
+                   const void *b, apr_size_t blen,
+                   const unsigned char tag[AO2_MAC_TAG_LEN])
+{
+    unsigned char want[AO2_MAC_TAG_LEN];
+    int good;
+
+    if (!tag || ao2_mac(k, a, alen, b, blen, want) != APR_SUCCESS) {
+        return 0;
+    }
+    good = CRYPTO_memcmp(want, tag, AO2_MAC_TAG_LEN) == 0;
+    OPENSSL_cleanse(want, sizeof(want));
+    return good;
+}
+
+void ao2_cleanse(void *buf, apr_size_t len)
+{
+    if (buf && len) {
+        OPENSSL_cleanse(buf, len);
+    }
 }
 
 /* Sets up AES-256-GCM in either direction with our nonce length and feeds the

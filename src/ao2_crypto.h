@@ -1,4 +1,5 @@
-/* The only libcrypto user: hashing, randomness, sealing secrets at rest. */
+/* The only libcrypto user: hashing, randomness, sealing values at rest,
+ * authenticating values in shared caches. */
 #ifndef AO2_CRYPTO_H
 #define AO2_CRYPTO_H
 
@@ -6,10 +7,12 @@
 
 #define AO2_SHA256_LEN 32
 #define AO2_MASTER_KEY_MIN 32
+#define AO2_MAC_TAG_LEN    16 /* truncated HMAC-SHA256 (RFC 2104 §5) */
 
 /* Keys derived from the operator's master key (HKDF-SHA256), one per use. */
 typedef struct ao2_keys {
-    unsigned char seal[32]; /* AES-256-GCM for secrets in the store */
+    unsigned char seal[32]; /* AES-256-GCM for values in the store */
+    unsigned char mac[32];  /* HMAC-SHA256 for values in shared caches */
 } ao2_keys_t;
 
 void ao2_sha256(const void *data, apr_size_t len,
@@ -40,6 +43,28 @@ int ao2_ct_equal(const void *a, apr_size_t alen, const void *b,
 
 apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
                              apr_size_t len);
+
+/* HMAC-SHA256 (RFC 2104) under key of the concatenation a || b; either part
+ * may be empty (NULL with length 0). APR_EINVAL for a NULL pointer with a
+ * length, APR_EGENERAL (and out zeroed) when libcrypto fails. */
+apr_status_t ao2_hmac_sha256(const void *key, apr_size_t keylen, const void *a,
+                             apr_size_t alen, const void *b, apr_size_t blen,
+                             unsigned char out[AO2_SHA256_LEN]);
+
+/* The first AO2_MAC_TAG_LEN bytes of HMAC-SHA256 under k->mac over a || b.
+ * The caller keeps the split unambiguous (a of a fixed length, say). */
+apr_status_t ao2_mac(const ao2_keys_t *k, const void *a, apr_size_t alen,
+                     const void *b, apr_size_t blen,
+                     unsigned char tag[AO2_MAC_TAG_LEN]);
+/* 1 when tag is ao2_mac of a || b, compared in constant time; 0 when it is
+ * not, and when the MAC cannot be computed. */
+int ao2_mac_verify(const ao2_keys_t *k, const void *a, apr_size_t alen,
+                   const void *b, apr_size_t blen,
+                   const unsigned char tag[AO2_MAC_TAG_LEN]);
+
+/* Overwrites len bytes at buf with zeros in a way the compiler keeps: for
+ * plaintext that held secrets. */
+void ao2_cleanse(void *buf, apr_size_t len);
 
 /* AES-256-GCM with a random 96-bit nonce; aad binds the ciphertext to its
  * record. Returns base64url(nonce | ciphertext | tag), NULL on failure. */

@@ -91,15 +91,15 @@ static void bury_token(endpoint_ctx_t *cx, const char *token,
 {
     apr_pool_t *p = cx->r->pool;
     ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1};
+    const char *ikey = ao2_index_key(p, token);
     apr_size_t len;
-    char *val = ao2_index_encode(p, &ix, &len);
+    char *val = ao2_index_encode(p, &cx->g->keys, ikey, &ix, &len);
 
-    if (until > now_sec())
-        ao2_store_set(cx->g->store, cx->r->server, ao2_index_key(p, token),
-                      val, len, apr_time_from_sec(until), p);
+    if (until > now_sec() && val != NULL)
+        ao2_store_set(cx->g->store, cx->r->server, ikey, val, len,
+                      apr_time_from_sec(until), p);
     else
-        ao2_store_remove(cx->g->store, cx->r->server, ao2_index_key(p, token),
-                         p);
+        ao2_store_remove(cx->g->store, cx->r->server, ikey, p);
     ao2_bearer_forget(token);
 }
 
@@ -117,6 +117,7 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
     apr_pool_t *p = cx->r->pool;
     apr_int64_t keep = now_sec() + cx->sc->record_ttl;
     ao2_index_t ix = {key, rec->login, rec->db, rec->scope, rec->expires_at, 0};
+    const char *ikey;
     apr_size_t len;
     char *val;
     apr_status_t rv;
@@ -130,12 +131,13 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
                        apr_time_from_sec(keep), p);
     if (rv != APR_SUCCESS)
         return unavailable(cx, rv, "write a record");
-    val = ao2_index_encode(p, &ix, &len);
-    rv = ao2_store_set(cx->g->store, cx->r->server,
-                       ao2_index_key(p, rec->access_token), val, len,
-                       apr_time_from_sec(rec->expires_at ? rec->expires_at
-                                                         : keep),
-                       p);
+    ikey = ao2_index_key(p, rec->access_token);
+    val = ao2_index_encode(p, &cx->g->keys, ikey, &ix, &len);
+    if (val == NULL)
+        return unavailable(cx, APR_EGENERAL, "seal an index entry");
+    rv = ao2_store_set(
+        cx->g->store, cx->r->server, ikey, val, len,
+        apr_time_from_sec(rec->expires_at ? rec->expires_at : keep), p);
     if (rv != APR_SUCCESS)
         return unavailable(cx, rv, "write an index entry");
     if (old && old->access_token &&

@@ -37,60 +37,59 @@ const char *ao2_state_key(apr_pool_t *p, const char *state)
                        NULL);
 }
 
-static char *with_version(apr_pool_t *p, const char *json, apr_size_t *len)
+/* Version byte, then the whole JSON sealed with the store key as aad: a
+ * value that is changed, forged or copied under another key does not open.
+ * The JSON text held secrets; it does not stay in the pool. */
+static char *seal_value(apr_pool_t *p, const ao2_keys_t *k, const char *key,
+                        const ao2_json_t *j, apr_size_t *len)
 {
-    apr_size_t n = strlen(json);
-    char *out = apr_palloc(p, n + 2);
+    char *json = ao2_json_dump(p, j), *sealed, *out;
+    apr_size_t n;
 
+    *len = 0;
+    if (json == NULL)
+        return NULL;
+    n = strlen(json);
+    sealed = (k && key) ? ao2_seal(p, k, key, json, n) : NULL;
+    ao2_cleanse(json, n);
+    if (sealed == NULL)
+        return NULL;
+    n = strlen(sealed);
+    out = apr_palloc(p, n + 2);
     out[0] = AO2_RECORD_VERSION;
-    memcpy(out + 1, json, n + 1);
+    memcpy(out + 1, sealed, n + 1);
     *len = n + 1;
     return out;
 }
 
-static ao2_json_t *without_version(apr_pool_t *p, const char *val,
-                                   apr_size_t len)
+/* The JSON object inside a stored value. NULL with *rv APR_EINVAL for what is
+ * not a value of ours (or not an object), APR_EGENERAL when the tag does not
+ * verify. */
+static ao2_json_t *open_value(apr_pool_t *p, const ao2_keys_t *k,
+                              const char *key, const char *val, apr_size_t len,
+                              apr_status_t *rv)
 {
+    ao2_json_t *j;
     const char *why;
-
-    if (len < 2 || val[0] != AO2_RECORD_VERSION)
-        return NULL;
-    return ao2_json_parse_object(p, val + 1, len - 1, &why);
-}
-
-static int set_sealed(apr_pool_t *p, ao2_json_t *j, const ao2_keys_t *k,
-                      const char *aad, const char *name, const char *secret)
-{
-    char *sealed;
-
-    if (secret == NULL)
-        return 1;
-    sealed = ao2_seal(p, k, apr_pstrcat(p, aad, "/", name, NULL), secret,
-                      strlen(secret));
-    if (sealed == NULL)
-        return 0;
-    ao2_json_set_str(j, name, sealed);
-    return 1;
-}
-
-/* APR_SUCCESS with *out NULL when the member is absent. */
-static apr_status_t get_sealed(apr_pool_t *p, const ao2_json_t *j,
-                               const ao2_keys_t *k, const char *aad,
-                               const char *name, const char **out)
-{
-    const char *sealed = ao2_json_str(j, name);
     char *plain;
-    apr_size_t len;
-    apr_status_t rv;
+    apr_size_t plainlen;
 
-    *out = NULL;
-    if (sealed == NULL)
-        return APR_SUCCESS;
-    rv = ao2_unseal(p, k, apr_pstrcat(p, aad, "/", name, NULL), sealed, &plain,
-                    &len);
-    if (rv == APR_SUCCESS)
-        *out = plain;
-    return rv;
+    *rv = APR_EINVAL;
+    if (k == NULL || key == NULL || val == NULL || len < 2 ||
+        val[0] != AO2_RECORD_VERSION)
+        return NULL;
+    /* Back-ends hand over bytes and a length: the sealed text fills them
+     * exactly, NUL-free, and is terminated here for ao2_unseal. */
+    if (memchr(val + 1, '\0', len - 1) != NULL)
+        return NULL;
+    *rv = ao2_unseal(p, k, key, apr_pstrmemdup(p, val + 1, len - 1), &plain,
+                     &plainlen);
+    if (*rv != APR_SUCCESS)
+        return NULL;
+    j = ao2_json_parse_object(p, plain, plainlen, &why);
+    ao2_cleanse(plain, plainlen);
+    *rv = j ? APR_SUCCESS : APR_EINVAL;
+    return j;
 }
 
 static void set_opt(ao2_json_t *j, const char *name, const char *v)
@@ -114,23 +113,22 @@ char *ao2_record_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
     set_opt(j, "db", rec->db);
     ao2_json_set_int(j, "iat", rec->issued_at);
     ao2_json_set_int(j, "exp", rec->expires_at);
-    if (!set_sealed(p, j, k, key, "at", rec->access_token) ||
-        !set_sealed(p, j, k, key, "rt", rec->refresh_token) ||
-        !set_sealed(p, j, k, key, "it", rec->id_token))
-        return NULL;
-    return with_version(p, ao2_json_dump(p, j), len);
+    set_opt(j, "at", rec->access_token);
+    set_opt(j, "rt", rec->refresh_token);
+    set_opt(j, "it", rec->id_token);
+    return seal_value(p, k, key, j, len);
 }
 
 apr_status_t ao2_record_decode(apr_pool_t *p, const ao2_keys_t *k,
                                const char *key, const char *val,
                                apr_size_t len, ao2_record_t *rec)
 {
-    ao2_json_t *j = without_version(p, val, len);
     apr_status_t rv;
+    ao2_json_t *j = open_value(p, k, key, val, len, &rv);
 
     memset(rec, 0, sizeof(*rec));
     if (j == NULL)
-        return APR_EINVAL;
+        return rv;
     rec->api = ao2_json_str(j, "api");
     rec->client_id = ao2_json_str(j, "cid");
     rec->user_identity = ao2_json_str(j, "cui");
@@ -139,19 +137,21 @@ apr_status_t ao2_record_decode(apr_pool_t *p, const ao2_keys_t *k,
     rec->scope = ao2_json_str(j, "sc");
     rec->login = ao2_json_str(j, "lg");
     rec->db = ao2_json_str(j, "db");
+    rec->access_token = ao2_json_str(j, "at");
+    rec->refresh_token = ao2_json_str(j, "rt");
+    rec->id_token = ao2_json_str(j, "it");
     if (rec->api == NULL || rec->client_id == NULL ||
         rec->user_identity == NULL || rec->provider == NULL ||
-        !ao2_json_int(j, "iat", &rec->issued_at) ||
-        !ao2_json_int(j, "exp", &rec->expires_at))
+        rec->access_token == NULL || !ao2_json_int(j, "iat", &rec->issued_at) ||
+        !ao2_json_int(j, "exp", &rec->expires_at)) {
+        memset(rec, 0, sizeof(*rec));
         return APR_EINVAL;
-    if ((rv = get_sealed(p, j, k, key, "at", &rec->access_token)) ||
-        (rv = get_sealed(p, j, k, key, "rt", &rec->refresh_token)) ||
-        (rv = get_sealed(p, j, k, key, "it", &rec->id_token)))
-        return rv;
-    return rec->access_token ? APR_SUCCESS : APR_EINVAL;
+    }
+    return APR_SUCCESS;
 }
 
-char *ao2_index_encode(apr_pool_t *p, const ao2_index_t *ix, apr_size_t *len)
+char *ao2_index_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
+                       const ao2_index_t *ix, apr_size_t *len)
 {
     ao2_json_t *j = ao2_json_object(p);
 
@@ -162,23 +162,27 @@ char *ao2_index_encode(apr_pool_t *p, const ao2_index_t *ix, apr_size_t *len)
     ao2_json_set_int(j, "exp", ix->expires_at);
     if (ix->revoked)
         ao2_json_set_bool(j, "rv", 1);
-    return with_version(p, ao2_json_dump(p, j), len);
+    return seal_value(p, k, key, j, len);
 }
 
-apr_status_t ao2_index_decode(apr_pool_t *p, const char *val, apr_size_t len,
+apr_status_t ao2_index_decode(apr_pool_t *p, const ao2_keys_t *k,
+                              const char *key, const char *val, apr_size_t len,
                               ao2_index_t *ix)
 {
-    ao2_json_t *j = without_version(p, val, len);
+    apr_status_t rv;
+    ao2_json_t *j = open_value(p, k, key, val, len, &rv);
 
     memset(ix, 0, sizeof(*ix));
     if (j == NULL)
-        return APR_EINVAL;
+        return rv;
     ix->record_key = ao2_json_str(j, "k");
     ix->login = ao2_json_str(j, "lg");
     ix->db = ao2_json_str(j, "db");
     ix->scope = ao2_json_str(j, "sc");
-    if (ix->record_key == NULL || !ao2_json_int(j, "exp", &ix->expires_at))
+    if (ix->record_key == NULL || !ao2_json_int(j, "exp", &ix->expires_at)) {
+        memset(ix, 0, sizeof(*ix));
         return APR_EINVAL;
+    }
     ao2_json_bool(j, "rv", &ix->revoked);
     return APR_SUCCESS;
 }
@@ -194,33 +198,33 @@ char *ao2_state_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
     ao2_json_set_str(j, "nonce", st->nonce);
     ao2_json_set_str(j, "ru", st->redirect_uri);
     ao2_json_set_int(j, "exp", st->expires_at);
-    if (!set_sealed(p, j, k, key, "cv", st->code_verifier))
-        return NULL;
-    return with_version(p, ao2_json_dump(p, j), len);
+    set_opt(j, "cv", st->code_verifier);
+    return seal_value(p, k, key, j, len);
 }
 
 apr_status_t ao2_state_decode(apr_pool_t *p, const ao2_keys_t *k,
                               const char *key, const char *val, apr_size_t len,
                               ao2_state_t *st)
 {
-    ao2_json_t *j = without_version(p, val, len);
     apr_status_t rv;
+    ao2_json_t *j = open_value(p, k, key, val, len, &rv);
 
     memset(st, 0, sizeof(*st));
     if (j == NULL)
-        return APR_EINVAL;
+        return rv;
     st->api = ao2_json_str(j, "api");
     st->client_id = ao2_json_str(j, "cid");
     st->user_identity = ao2_json_str(j, "cui");
     st->nonce = ao2_json_str(j, "nonce");
     st->redirect_uri = ao2_json_str(j, "ru");
-    if (st->api == NULL || st->client_id == NULL ||
-        st->user_identity == NULL || st->nonce == NULL ||
-        st->redirect_uri == NULL || !ao2_json_int(j, "exp", &st->expires_at))
+    st->code_verifier = ao2_json_str(j, "cv");
+    if (st->api == NULL || st->client_id == NULL || st->user_identity == NULL ||
+        st->nonce == NULL || st->redirect_uri == NULL ||
+        st->code_verifier == NULL || !ao2_json_int(j, "exp", &st->expires_at)) {
+        memset(st, 0, sizeof(*st));
         return APR_EINVAL;
-    if ((rv = get_sealed(p, j, k, key, "cv", &st->code_verifier)) != APR_SUCCESS)
-        return rv;
-    return st->code_verifier ? APR_SUCCESS : APR_EINVAL;
+    }
+    return APR_SUCCESS;
 }
 
 char *ao2_record_token_info(apr_pool_t *p, const ao2_record_t *rec,

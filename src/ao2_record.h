@@ -1,7 +1,10 @@
 /* What the store holds: token records, the access-token index and pending
- * authorization states, each a version byte followed by JSON. Secrets are
- * sealed with AES-256-GCM bound to the record's own key, so a value copied
- * under another key does not open. Pure: unit-tested without httpd. */
+ * authorization states, each a version byte followed by its whole JSON
+ * sealed with AES-256-GCM (ao2_seal) under the store key as aad. The store
+ * may be a memcached or redis that others can write: nothing in a value is
+ * read unless it was written with our key, under this very store key, so a
+ * value cannot be forged, altered or copied under another key (a record
+ * read as an index entry, say). Pure: unit-tested without httpd. */
 #ifndef AO2_RECORD_H
 #define AO2_RECORD_H
 
@@ -10,16 +13,17 @@
 #include "ao2_err.h"
 #include "ao2_json.h"
 
-#define AO2_RECORD_VERSION 0x01
+/* 0x01 was plain JSON with only the secrets sealed: no longer read. */
+#define AO2_RECORD_VERSION 0x02
 
 typedef struct ao2_record {
     const char *api; /* the <Location> that serves the endpoints */
     const char *client_id;
     const char *user_identity;
     const char *provider;
-    const char *access_token;  /* sealed at rest */
-    const char *refresh_token; /* sealed at rest, may be NULL */
-    const char *id_token;      /* sealed at rest, may be NULL */
+    const char *access_token;
+    const char *refresh_token; /* may be NULL */
+    const char *id_token;      /* may be NULL */
     const char *token_type;
     const char *scope;
     const char *login;
@@ -34,7 +38,7 @@ typedef struct ao2_state {
     const char *client_id;
     const char *user_identity;
     const char *nonce;
-    const char *code_verifier; /* sealed at rest */
+    const char *code_verifier;
     const char *redirect_uri;
     apr_int64_t expires_at;
 } ao2_state_t;
@@ -46,10 +50,14 @@ const char *ao2_record_key(apr_pool_t *p, const char *api,
 const char *ao2_index_key(apr_pool_t *p, const char *access_token);
 const char *ao2_state_key(apr_pool_t *p, const char *state);
 
+/* Encoders: the value to store under key (NUL-terminated too, not counted
+ * in *len), NULL when it cannot be sealed. Decoders: APR_EINVAL for what is
+ * not a value of ours (other version, truncated, not sealed text) or lacks
+ * a required member, APR_EGENERAL when the tag does not verify (another
+ * OAuth2StoreKey, tampered, or copied from another key); the output is all
+ * NULL and 0 on any failure. Strings live as long as p. */
 char *ao2_record_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
                         const ao2_record_t *rec, apr_size_t *len);
-/* APR_EINVAL for a damaged or foreign-version value, APR_EGENERAL when the
- * secrets do not open (other key). */
 apr_status_t ao2_record_decode(apr_pool_t *p, const ao2_keys_t *k,
                                const char *key, const char *val,
                                apr_size_t len, ao2_record_t *rec);
@@ -65,8 +73,10 @@ typedef struct ao2_index {
     int revoked; /* a tombstone: refreshed away or revoked here */
 } ao2_index_t;
 
-char *ao2_index_encode(apr_pool_t *p, const ao2_index_t *ix, apr_size_t *len);
-apr_status_t ao2_index_decode(apr_pool_t *p, const char *val, apr_size_t len,
+char *ao2_index_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
+                       const ao2_index_t *ix, apr_size_t *len);
+apr_status_t ao2_index_decode(apr_pool_t *p, const ao2_keys_t *k,
+                              const char *key, const char *val, apr_size_t len,
                               ao2_index_t *ix);
 
 char *ao2_state_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,

@@ -1,7 +1,20 @@
-/* ao2_record_decode, ao2_index_decode and ao2_state_decode on arbitrary
- * bytes, as a damaged or forged store value reaches them. Each must answer
- * success, APR_EINVAL or APR_EGENERAL, and what it accepts must survive
- * encoding and decoding again unchanged. */
+/* ao2_record_decode, ao2_index_decode and ao2_state_decode on what a store
+ * can hand back. Values are sealed whole (AES-256-GCM, the store key as
+ * aad), so random bytes never get past the tag; the input therefore says
+ * what it is:
+ *
+ *   0x01 then JSON  (what the seeds in corpus/store start with): the JSON is
+ *                   sealed here, as a writer holding the key would, under
+ *                   each kind's store key, and so reaches the checks behind
+ *                   the seal; it must decode or be APR_EINVAL, never
+ *                   APR_EGENERAL.
+ *   anything else:  the whole input is a store value, as someone without the
+ *                   key could write it: success (only for a real sealed
+ *                   value), APR_EINVAL or APR_EGENERAL.
+ *
+ * What is accepted must survive encoding and decoding again unchanged, open
+ * under its own store key only, and stop opening when any byte of it is
+ * changed. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -9,19 +22,48 @@
 #include "ao2_record.h"
 #include "fuzz.h"
 
-/* The seeds in corpus/store were sealed with this key under these names. */
 #define API   "/jsonapiext"
 #define CID   "client-1"
 #define CUI   "user@example.com"
 #define STATE "state-1"
+#define TOKEN "AT-access-0123456789abcdefghij"
+
+#define AS_PLAINTEXT 0x01
 
 static int same(const char *a, const char *b)
 {
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* The store value for plaintext under key, as ao2_record.c writes one. */
+static const char *sealed_value(apr_pool_t *p, const ao2_keys_t *k,
+                                const char *key, const char *plain,
+                                apr_size_t plainlen, apr_size_t *len)
+{
+    const char *sealed = ao2_seal(p, k, key, plain, plainlen);
+    char version[2] = {AO2_RECORD_VERSION, '\0'};
+    const char *val;
+
+    AO2_FUZZ_ASSERT(sealed != NULL);
+    val = apr_pstrcat(p, version, sealed, NULL);
+    *len = strlen(val);
+    return val;
+}
+
+/* One byte of an accepted encoding changed, at a place and in a way the
+ * input chooses: it must no longer open. */
+static char *tampered(apr_pool_t *p, const char *enc, apr_size_t enclen,
+                      apr_size_t seed)
+{
+    char *copy = apr_pmemdup(p, enc, enclen + 1);
+    unsigned char flip = (unsigned char)(1u << (seed % 8));
+
+    copy[seed % enclen] = (char)((unsigned char)copy[seed % enclen] ^ flip);
+    return copy;
+}
+
 static void record(apr_pool_t *p, const ao2_keys_t *k, const char *val,
-                   apr_size_t len)
+                   apr_size_t len, int sealed_here)
 {
     const char *key = ao2_record_key(p, API, CID, CUI);
     ao2_record_t r, again;
@@ -30,8 +72,10 @@ static void record(apr_pool_t *p, const ao2_keys_t *k, const char *val,
     apr_size_t enclen;
 
     AO2_FUZZ_ASSERT(rv == APR_SUCCESS || rv == APR_EINVAL ||
-                    rv == APR_EGENERAL);
+                    (rv == APR_EGENERAL && !sealed_here));
     if (rv != APR_SUCCESS) {
+        AO2_FUZZ_ASSERT(r.api == NULL && r.access_token == NULL &&
+                        r.login == NULL && r.scope == NULL);
         return;
     }
     AO2_FUZZ_ASSERT(r.api && r.client_id && r.user_identity && r.provider &&
@@ -53,32 +97,45 @@ static void record(apr_pool_t *p, const ao2_keys_t *k, const char *val,
     /* Sealed for this key only. */
     AO2_FUZZ_ASSERT(ao2_record_decode(p, k, ao2_record_key(p, API, CID, "x"),
                                       enc, enclen, &again) == APR_EGENERAL);
+    AO2_FUZZ_ASSERT(ao2_record_decode(p, k, key, tampered(p, enc, enclen, len),
+                                      enclen, &again) != APR_SUCCESS);
 }
 
-static void index_entry(apr_pool_t *p, const char *val, apr_size_t len)
+static void index_entry(apr_pool_t *p, const ao2_keys_t *k, const char *val,
+                        apr_size_t len, int sealed_here)
 {
+    const char *key = ao2_index_key(p, TOKEN);
     ao2_index_t ix, again;
-    apr_status_t rv = ao2_index_decode(p, val, len, &ix);
+    apr_status_t rv = ao2_index_decode(p, k, key, val, len, &ix);
     char *enc;
     apr_size_t enclen;
 
-    AO2_FUZZ_ASSERT(rv == APR_SUCCESS || rv == APR_EINVAL);
+    AO2_FUZZ_ASSERT(rv == APR_SUCCESS || rv == APR_EINVAL ||
+                    (rv == APR_EGENERAL && !sealed_here));
     if (rv != APR_SUCCESS) {
+        AO2_FUZZ_ASSERT(ix.record_key == NULL && ix.login == NULL &&
+                        ix.scope == NULL && ix.revoked == 0);
         return;
     }
     AO2_FUZZ_ASSERT(ix.record_key != NULL);
     AO2_FUZZ_ASSERT(ix.revoked == 0 || ix.revoked == 1);
-    enc = ao2_index_encode(p, &ix, &enclen);
+    enc = ao2_index_encode(p, k, key, &ix, &enclen);
     AO2_FUZZ_ASSERT(enc != NULL);
-    AO2_FUZZ_ASSERT(ao2_index_decode(p, enc, enclen, &again) == APR_SUCCESS);
+    AO2_FUZZ_ASSERT(ao2_index_decode(p, k, key, enc, enclen, &again) ==
+                    APR_SUCCESS);
     AO2_FUZZ_ASSERT(
         same(ix.record_key, again.record_key) && same(ix.login, again.login) &&
         same(ix.db, again.db) && same(ix.scope, again.scope) &&
         ix.expires_at == again.expires_at && ix.revoked == again.revoked);
+    /* Another token's entry does not open under this token's key. */
+    AO2_FUZZ_ASSERT(ao2_index_decode(p, k, ao2_index_key(p, "other"), enc,
+                                     enclen, &again) == APR_EGENERAL);
+    AO2_FUZZ_ASSERT(ao2_index_decode(p, k, key, tampered(p, enc, enclen, len),
+                                     enclen, &again) != APR_SUCCESS);
 }
 
 static void state(apr_pool_t *p, const ao2_keys_t *k, const char *val,
-                  apr_size_t len)
+                  apr_size_t len, int sealed_here)
 {
     const char *key = ao2_state_key(p, STATE);
     ao2_state_t st, again;
@@ -87,8 +144,10 @@ static void state(apr_pool_t *p, const ao2_keys_t *k, const char *val,
     apr_size_t enclen;
 
     AO2_FUZZ_ASSERT(rv == APR_SUCCESS || rv == APR_EINVAL ||
-                    rv == APR_EGENERAL);
+                    (rv == APR_EGENERAL && !sealed_here));
     if (rv != APR_SUCCESS) {
+        AO2_FUZZ_ASSERT(st.nonce == NULL && st.code_verifier == NULL &&
+                        st.redirect_uri == NULL);
         return;
     }
     AO2_FUZZ_ASSERT(st.api && st.client_id && st.user_identity && st.nonce &&
@@ -104,6 +163,10 @@ static void state(apr_pool_t *p, const ao2_keys_t *k, const char *val,
                     same(st.code_verifier, again.code_verifier) &&
                     same(st.redirect_uri, again.redirect_uri) &&
                     st.expires_at == again.expires_at);
+    AO2_FUZZ_ASSERT(ao2_state_decode(p, k, ao2_state_key(p, "state-2"), enc,
+                                     enclen, &again) == APR_EGENERAL);
+    AO2_FUZZ_ASSERT(ao2_state_decode(p, k, key, tampered(p, enc, enclen, len),
+                                     enclen, &again) != APR_SUCCESS);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -111,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static ao2_keys_t keys;
     static int have_keys;
     apr_pool_t *p;
-    const char *val = (const char *)data;
+    const char *in = (const char *)data;
 
     if (!have_keys) {
         unsigned char master[AO2_MASTER_KEY_MIN];
@@ -121,10 +184,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         have_keys = 1;
     }
     apr_pool_create(&p, ao2_fuzz_root);
-    /* Store back-ends hand over bytes and a length, not a C string. */
-    record(p, &keys, val, size);
-    index_entry(p, val, size);
-    state(p, &keys, val, size);
+    if (size > 0 && data[0] == AS_PLAINTEXT) {
+        const char *plain = in + 1;
+        apr_size_t plainlen = size - 1, len;
+        const char *val;
+
+        val = sealed_value(p, &keys, ao2_record_key(p, API, CID, CUI), plain,
+                           plainlen, &len);
+        record(p, &keys, val, len, 1);
+        val = sealed_value(p, &keys, ao2_index_key(p, TOKEN), plain, plainlen,
+                           &len);
+        index_entry(p, &keys, val, len, 1);
+        val = sealed_value(p, &keys, ao2_state_key(p, STATE), plain, plainlen,
+                           &len);
+        state(p, &keys, val, len, 1);
+    } else {
+        /* Store back-ends hand over bytes and a length, not a C string. */
+        record(p, &keys, in, size, 0);
+        index_entry(p, &keys, in, size, 0);
+        state(p, &keys, in, size, 0);
+    }
     apr_pool_destroy(p);
     return 0;
 }

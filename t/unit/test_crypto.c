@@ -208,6 +208,14 @@ static void random_values(apr_pool_t *p)
     is_str(ao2_random_b64url(p, 0), "", "zero bytes give an empty string");
 }
 
+static void test_keys(ao2_keys_t *k, unsigned char seed)
+{
+    unsigned char master[AO2_MASTER_KEY_MIN];
+
+    memset(master, seed, sizeof(master));
+    ao2_keys_derive(k, master, sizeof(master));
+}
+
 static void keys_derive_cases(apr_pool_t *p)
 {
     unsigned char master[32], other[32];
@@ -227,17 +235,110 @@ static void keys_derive_cases(apr_pool_t *p)
     is_str(hex(p, k1.seal, sizeof(k1.seal)),
            "07f1046ff1779b2bf056043f3f191e18ecd6f42167ec7dc79bd38643dcca13e2",
            "seal key known answer");
+    /* The same with info "mod_api_oauth2 verdict mac v1": cached verdicts
+     * written by one server verify on the others only while it holds. */
+    is_str(hex(p, k1.mac, sizeof(k1.mac)),
+           "cd7fb09799afe09f6bfac6f246b3f666c0a9d22b1dd64a88382b2d6d8bdd12f1",
+           "mac key known answer");
+    ok(memcmp(k1.seal, k1.mac, sizeof(k1.seal)) != 0,
+       "the seal and mac keys differ");
     ao2_keys_derive(&k2, other, sizeof(other));
     ok(memcmp(k1.seal, k2.seal, sizeof(k1.seal)) != 0,
        "another master gives another key");
+    ok(memcmp(k1.mac, k2.mac, sizeof(k1.mac)) != 0,
+       "another master gives another mac key");
 }
 
-static void test_keys(ao2_keys_t *k, unsigned char seed)
+static void hmac_known_answers(apr_pool_t *p)
 {
-    unsigned char master[AO2_MASTER_KEY_MIN];
+    /* RFC 4231 §4.3 (test case 2), §4.2 and §4.7 (a key longer than a
+     * block, hashed first). */
+    static const char tc2_data[] = "what do ya want for nothing?";
+    static const char tc6_data[] =
+        "Test Using Larger Than Block-Size Key - Hash Key First";
+    unsigned char key[131], md[AO2_SHA256_LEN];
+    apr_size_t split;
+    int failures = 0;
 
-    memset(master, seed, sizeof(master));
-    ao2_keys_derive(k, master, sizeof(master));
+    is_int(ao2_hmac_sha256("Jefe", 4, tc2_data, strlen(tc2_data), NULL, 0, md),
+           APR_SUCCESS, "RFC 4231 test case 2 computes");
+    is_str(hex(p, md, sizeof(md)),
+           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+           "RFC 4231 test case 2");
+    /* The two parts are one message, wherever it is split. */
+    for (split = 0; split <= strlen(tc2_data); split++) {
+        unsigned char again[AO2_SHA256_LEN];
+        if (ao2_hmac_sha256("Jefe", 4, tc2_data, split, tc2_data + split,
+                            strlen(tc2_data) - split, again) != APR_SUCCESS ||
+            memcmp(again, md, sizeof(md)) != 0) {
+            failures++;
+        }
+    }
+    is_int(failures, 0, "test case 2 split in two at every place");
+
+    memset(key, 0x0b, 20);
+    ao2_hmac_sha256(key, 20, NULL, 0, "Hi There", 8, md);
+    is_str(hex(p, md, sizeof(md)),
+           "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+           "RFC 4231 test case 1");
+    memset(key, 0xaa, sizeof(key));
+    ao2_hmac_sha256(key, sizeof(key), tc6_data, strlen(tc6_data), NULL, 0, md);
+    is_str(hex(p, md, sizeof(md)),
+           "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+           "RFC 4231 test case 6 (131-byte key)");
+    is_int(ao2_hmac_sha256(NULL, 4, "x", 1, NULL, 0, md), APR_EINVAL,
+           "a NULL key with a length: APR_EINVAL");
+    is_int(ao2_hmac_sha256("k", 1, NULL, 1, NULL, 0, md), APR_EINVAL,
+           "NULL data with a length: APR_EINVAL");
+}
+
+static void mac_verify_cases(apr_pool_t *p)
+{
+    static const char key[] =
+        "ao2v:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    static const char val[] = "verdict";
+    ao2_keys_t k, other;
+    unsigned char tag[AO2_MAC_TAG_LEN], bad[AO2_MAC_TAG_LEN];
+    unsigned char full[AO2_SHA256_LEN];
+    apr_size_t i;
+    int failures = 0;
+
+    test_keys(&k, 1);
+    test_keys(&other, 2);
+    is_int(ao2_mac(&k, key, strlen(key), val, strlen(val), tag), APR_SUCCESS,
+           "mac computes");
+    /* Python: hmac.new(HKDF(b"\x01" * 32, info), key + val, sha256),
+     * first 16 bytes. */
+    is_str(hex(p, tag, sizeof(tag)), "f1dee4fb521641c29b33d72e913f6fb7",
+           "mac known answer");
+    ao2_hmac_sha256(k.mac, sizeof(k.mac), key, strlen(key), val, strlen(val),
+                    full);
+    ok(memcmp(full, tag, sizeof(tag)) == 0,
+       "the tag is the start of HMAC-SHA256 under the mac key");
+    ok(ao2_mac_verify(&k, key, strlen(key), val, strlen(val), tag),
+       "the tag verifies");
+    ok(!ao2_mac_verify(&other, key, strlen(key), val, strlen(val), tag),
+       "not under another master key");
+    ok(!ao2_mac_verify(&k, "ao2v:y", 6, val, strlen(val), tag),
+       "not under another cache key");
+    ok(!ao2_mac_verify(&k, key, strlen(key), "verdicT", 7, tag),
+       "not for another value");
+    ok(!ao2_mac_verify(&k, key, strlen(key), val, strlen(val) - 1, tag),
+       "not for a shorter value");
+    for (i = 0; i < sizeof(tag) * 8; i++) {
+        memcpy(bad, tag, sizeof(tag));
+        bad[i / 8] ^= (unsigned char)(1 << (i % 8));
+        failures += ao2_mac_verify(&k, key, strlen(key), val, strlen(val), bad);
+    }
+    is_int(failures, 0, "each of %d flipped tag bits fails",
+           (int)(sizeof(tag) * 8));
+    ok(!ao2_mac_verify(NULL, key, strlen(key), val, strlen(val), tag),
+       "no keys: fails");
+    ok(!ao2_mac_verify(&k, key, strlen(key), val, strlen(val), NULL),
+       "no tag: fails");
+    ok(ao2_mac(&k, NULL, 0, NULL, 0, tag) == APR_SUCCESS &&
+           ao2_mac_verify(&k, NULL, 0, NULL, 0, tag),
+       "an empty message has a tag too");
 }
 
 static void seal_round_trips(apr_pool_t *p)
@@ -331,6 +432,8 @@ const ao2_test_case_t ao2_suite_crypto[] = {
     {"constant-time compare", ct_equal_cases},
     {"random values", random_values},
     {"key derivation", keys_derive_cases},
+    {"HMAC-SHA256 known answers, RFC 4231", hmac_known_answers},
+    {"mac and verify", mac_verify_cases},
     {"seal round trips", seal_round_trips},
     {"unseal refuses", unseal_refuses},
     {NULL, NULL},
