@@ -19,13 +19,13 @@
 
 APLOG_USE_MODULE(api_oauth2);
 
-#define AO2_MAX_BEARER 4096
-#define NOTE_SCOPE "ao2-scope"
-#define NOTE_ERROR "ao2-error"
+#define AO2_MAX_BEARER    4096
+#define NOTE_SCOPE        "ao2-scope"
+#define NOTE_ERROR        "ao2-error"
 #define NOTE_INSUFFICIENT "ao2-insufficient-scope"
-#define KEY_VERDICT "ao2v:"
-#define KEY_LOCK "ao2l:"
-#define KEY_LEN (5 + 43) /* prefix + base64url SHA-256 */
+#define KEY_VERDICT       "ao2v:"
+#define KEY_LOCK          "ao2l:"
+#define KEY_LEN           (5 + 43) /* prefix + base64url SHA-256 */
 
 /* The identity headers a backend could fold into the variables Odoo reads;
  * compared with case and '-'/'_' folded. */
@@ -203,7 +203,8 @@ static int pass_identity(request_rec *r, const ao2_dir_conf_t *dc,
 {
     const char *login, *db, *scope;
 
-    if (!no_controls(v->login, v->login_len) || !no_controls(v->db, v->db_len) ||
+    if (!no_controls(v->login, v->login_len) ||
+        !no_controls(v->db, v->db_len) ||
         !no_controls(v->scope, v->scope_len) || v->login_len == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "AO2B0002: identity with control characters refused");
@@ -251,12 +252,18 @@ static lookup_e from_store(request_rec *r, const char *token, apr_int64_t now,
 
     if (APR_STATUS_IS_NOTFOUND(rv))
         return UNKNOWN;
-    if (rv != APR_SUCCESS ||
-        (rv = ao2_index_decode(r->pool, &g->keys, ikey, val, len, &ix)) !=
-            APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "AO2B0003: token store lookup failed");
         return TROUBLE;
+    }
+    /* Not ours to trust (forged, older format, other OAuth2StoreKey): as if
+     * absent, so the provider decides. */
+    if (ao2_index_decode(r->pool, &g->keys, ikey, val, len, &ix) !=
+        APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "AO2B0008: an index entry does not open; ignored");
+        return UNKNOWN;
     }
     v->valid = !ix.revoked && (ix.expires_at == 0 || ix.expires_at > now);
     v->expires_at = ix.expires_at ? ix.expires_at : now + g->cache_ttl;
@@ -289,18 +296,17 @@ static lookup_e from_provider(request_rec *r, const ao2_dir_conf_t *dc,
     form = ao2_form_add(r->pool, form, "token_type_hint", "access_token");
     auth = ao2_client_credentials(r->pool, c, &form);
     rv = ao2_http_request(r->pool, &sc->http, "POST",
-                          c->provider->introspect_url, auth, form, &resp,
-                          &why);
+                          c->provider->introspect_url, auth, form, &resp, &why);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "AO2B0004: introspection at %s: %s", c->provider->name,
                       why);
         return TROUBLE;
     }
-    err = ao2_parse_introspection(
-        r->pool, resp.status, resp.body, resp.len,
-        dc->login_claim ? dc->login_claim : "email",
-        c->provider->introspect_requires_token_type, now, &in);
+    err = ao2_parse_introspection(r->pool, resp.status, resp.body, resp.len,
+                                  dc->login_claim ? dc->login_claim : "email",
+                                  c->provider->introspect_requires_token_type,
+                                  now, &in);
     if (err) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "AO2B0005: introspection at %s: %s", c->provider->name,
@@ -360,8 +366,8 @@ static void remember(ao2_cache_t *cache, const char *key,
     int mac = authenticated(cache);
     apr_size_t len =
         ao2_verdict_encode(v, buf, sizeof(buf) - (mac ? AO2_MAC_TAG_LEN : 0));
-    apr_int64_t ttl = v->valid ? ao2_global->cache_ttl
-                               : ao2_global->cache_neg_ttl;
+    apr_int64_t ttl =
+        v->valid ? ao2_global->cache_ttl : ao2_global->cache_neg_ttl;
 
     /* Never beyond the token's own expiry. */
     if (v->expires_at - now < ttl)
@@ -447,8 +453,11 @@ static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
         if (cached(r, cache, key, buf, now, v))
             return FOUND;
     }
-    found = resolve(r, dc, token, now, v);
-    if (found == FOUND)
+    /* The previous holder may have stored its verdict just before we took
+     * the lock. */
+    if (cached(r, cache, key, buf, now, v))
+        found = FOUND;
+    else if ((found = resolve(r, dc, token, now, v)) == FOUND)
         remember(cache, key, v, now);
     cache->type->remove(cache, lock, KEY_LEN);
     return found;
@@ -508,8 +517,7 @@ static authz_status scope_check(request_rec *r, const char *line,
     granted = apr_table_get(r->notes, NOTE_SCOPE);
     if (ao2_scope_covers(granted, line))
         return AUTHZ_GRANTED;
-    apr_table_setn(r->notes, NOTE_INSUFFICIENT,
-                   apr_pstrdup(r->pool, line));
+    apr_table_setn(r->notes, NOTE_INSUFFICIENT, apr_pstrdup(r->pool, line));
     return AUTHZ_DENIED;
 }
 

@@ -5,7 +5,7 @@
 
 #include <apr_pools.h>
 
-#define AO2_SHA256_LEN 32
+#define AO2_SHA256_LEN     32
 #define AO2_MASTER_KEY_MIN 32
 #define AO2_MAC_TAG_LEN    16 /* truncated HMAC-SHA256 (RFC 2104 §5) */
 
@@ -28,8 +28,7 @@ apr_status_t ao2_random_bytes(void *buf, apr_size_t len);
  * CSPRNG failure. */
 char *ao2_random_b64url(apr_pool_t *p, apr_size_t nbytes);
 
-char *ao2_b64url_encode(apr_pool_t *p, const unsigned char *in,
-                        apr_size_t len);
+char *ao2_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len);
 /* Accepts input with or without '=' padding; NUL-terminates *out (not
  * counted in *outlen). APR_EINVAL on any character outside the alphabet. */
 apr_status_t ao2_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,

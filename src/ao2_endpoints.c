@@ -18,8 +18,8 @@
 APLOG_USE_MODULE(api_oauth2);
 
 #define AO2_MAX_IDENTITY 256
-#define AO2_MAX_CODE 4096
-#define AO2_MAX_STATE 256
+#define AO2_MAX_CODE     4096
+#define AO2_MAX_STATE    256
 
 /* What every endpoint needs about the request it serves. */
 typedef struct endpoint_ctx {
@@ -59,8 +59,8 @@ static ao2_err_t *unavailable(endpoint_ctx_t *cx, apr_status_t rv,
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, cx->r,
                   "AO2E0001: token store: cannot %s", what);
     return ao2_err_make(cx->r->pool, HTTP_SERVICE_UNAVAILABLE,
-                        "temporarily_unavailable",
-                        "the token store cannot %s", what);
+                        "temporarily_unavailable", "the token store cannot %s",
+                        what);
 }
 
 static ao2_err_t *load_record(endpoint_ctx_t *cx, const char *key,
@@ -78,16 +78,23 @@ static ao2_err_t *load_record(endpoint_ctx_t *cx, const char *key,
     if (rv != APR_SUCCESS)
         return unavailable(cx, rv, "read a record");
     rv = ao2_record_decode(cx->r->pool, &cx->g->keys, key, val, len, rec);
-    if (rv != APR_SUCCESS)
-        return unavailable(cx, rv, "open a record (other OAuth2StoreKey?)");
+    if (rv != APR_SUCCESS) {
+        /* Written under another OAuth2StoreKey, an older format or forged:
+         * unusable, so the client authorizes again. */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, cx->r,
+                      "AO2E0008: a token record does not open; treated as "
+                      "absent");
+        return ao2_err_make(cx->r->pool, HTTP_NOT_FOUND, "not_found",
+                            "no usable tokens are stored for this "
+                            "client_user_identity");
+    }
     return NULL;
 }
 
 /* An access token that was refreshed away or revoked here keeps an index
  * entry that says so until it would have expired: the Bearer check then
  * refuses it without asking the provider, which may still call it active. */
-static void bury_token(endpoint_ctx_t *cx, const char *token,
-                       apr_int64_t until)
+static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until)
 {
     apr_pool_t *p = cx->r->pool;
     ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1};
@@ -158,8 +165,8 @@ static ao2_err_t *call_provider(endpoint_ctx_t *cx, const char *what,
 {
     const char *why = "";
     apr_status_t rv =
-        ao2_http_request(cx->r->pool, &cx->sc->http, form ? "POST" : "GET",
-                         url, authorization, form, resp, &why);
+        ao2_http_request(cx->r->pool, &cx->sc->http, form ? "POST" : "GET", url,
+                         authorization, form, resp, &why);
 
     if (rv == APR_SUCCESS)
         return NULL;
@@ -172,10 +179,9 @@ static ao2_err_t *call_provider(endpoint_ctx_t *cx, const char *what,
                             "time",
                             what);
     if (rv == APR_ENOSPC)
-        return ao2_err_make(cx->r->pool, HTTP_BAD_GATEWAY,
-                            "invalid_provider_response",
-                            "the provider's %s endpoint answered too much",
-                            what);
+        return ao2_err_make(
+            cx->r->pool, HTTP_BAD_GATEWAY, "invalid_provider_response",
+            "the provider's %s endpoint answered too much", what);
     return ao2_err_make(cx->r->pool, HTTP_BAD_GATEWAY,
                         "temporarily_unavailable",
                         "the provider's %s endpoint cannot be reached", what);
@@ -235,16 +241,14 @@ static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, const ao2_client_t *c,
     apr_int64_t now = now_sec();
     ao2_err_t *err;
 
-    err = ao2_parse_token_response(p, resp->status, resp->body, resp->len,
-                                   &tr);
+    err = ao2_parse_token_response(p, resp->status, resp->body, resp->len, &tr);
     if (err)
         return err;
     if (strcasecmp(tr.token_type, "Bearer") != 0)
         return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
                             "the provider issued a non-Bearer token");
-    if (tr.id_token &&
-        (err = ao2_check_id_token(p, tr.id_token, c, nonce, apr_time_now(),
-                                  &claims)))
+    if (tr.id_token && (err = ao2_check_id_token(p, tr.id_token, c, nonce,
+                                                 apr_time_now(), &claims)))
         return err;
     rec->access_token = tr.access_token;
     if (tr.refresh_token)
@@ -275,10 +279,10 @@ static const char *redirect_uri(endpoint_ctx_t *cx)
 {
     if (cx->dc->redirect_uri)
         return cx->dc->redirect_uri;
-    return ap_construct_url(cx->r->pool,
-                            apr_pstrcat(cx->r->pool, cx->dc->api_path,
-                                        "/oauth2/callback", NULL),
-                            cx->r);
+    return ap_construct_url(
+        cx->r->pool,
+        apr_pstrcat(cx->r->pool, cx->dc->api_path, "/oauth2/callback", NULL),
+        cx->r);
 }
 
 static int do_authorize(endpoint_ctx_t *cx)
@@ -299,8 +303,8 @@ static int do_authorize(endpoint_ctx_t *cx)
     st.nonce = ao2_random_b64url(p, AO2_NONCE_BYTES);
     st.code_verifier = ao2_random_b64url(p, AO2_PKCE_VERIFIER_BYTES);
     if (!state || !st.nonce || !st.code_verifier)
-        return ao2_reply_error(cx->r, unavailable(cx, APR_EGENERAL,
-                                                  "get random bytes"));
+        return ao2_reply_error(
+            cx->r, unavailable(cx, APR_EGENERAL, "get random bytes"));
     st.api = cx->dc->api_path;
     st.client_id = c->client_id;
     st.redirect_uri = redirect_uri(cx);
@@ -361,19 +365,20 @@ static int do_callback(endpoint_ctx_t *cx)
         return ao2_reply_error(cx->r, err);
     perror = apr_table_get(cx->params, "error");
     if (perror) {
-        const char *code_out = ao2_sanitize_error_code(perror, "invalid_request");
+        const char *code_out =
+            ao2_sanitize_error_code(perror, "invalid_request");
         const char *desc = ao2_sanitize_description(
             p, apr_table_get(cx->params, "error_description"));
         return ao2_reply_error(
-            cx->r, ao2_err_make(p,
-                                strcmp(code_out, "access_denied") == 0
-                                    ? HTTP_FORBIDDEN
-                                    : HTTP_BAD_REQUEST,
-                                code_out, "provider: %s",
-                                desc ? desc : code_out));
+            cx->r,
+            ao2_err_make(p,
+                         strcmp(code_out, "access_denied") == 0
+                             ? HTTP_FORBIDDEN
+                             : HTTP_BAD_REQUEST,
+                         code_out, "provider: %s", desc ? desc : code_out));
     }
-    if ((err = ao2_request_param(cx->r, cx->params, "code", AO2_MAX_CODE,
-                                 &code)))
+    if ((err =
+             ao2_request_param(cx->r, cx->params, "code", AO2_MAX_CODE, &code)))
         return ao2_reply_error(cx->r, err);
     c = ao2_dir_find_client(cx->dc, st.client_id);
     if (c == NULL)
@@ -450,22 +455,20 @@ static int do_token(endpoint_ctx_t *cx)
     locked = refresh_lock(cx, lock);
     if (locked == APR_EEXIST)
         return ao2_reply_error(
-            cx->r, ao2_err_make(p, HTTP_SERVICE_UNAVAILABLE,
-                                "temporarily_unavailable",
-                                "another refresh of this identity is still "
-                                "running"));
+            cx->r,
+            ao2_err_make(p, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
+                         "another refresh of this identity is still "
+                         "running"));
     /* Reloaded under the lock: when the access token changed while we
      * waited, the holder refreshed for us and its tokens are the answer. */
     err = load_record(cx, key, &rec);
     if (err || strcmp(rec.access_token, seen) != 0) {
         /* answer as it stands */
-    }
-    else if (rec.refresh_token == NULL) {
+    } else if (rec.refresh_token == NULL) {
         err = ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_grant",
                            "the provider issued no refresh token for this "
                            "identity");
-    }
-    else {
+    } else {
         form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
         form = ao2_form_add(p, form, "refresh_token", rec.refresh_token);
         auth = ao2_client_credentials(p, c, &form);
@@ -532,8 +535,8 @@ static int do_revoke(endpoint_ctx_t *cx)
         return ao2_reply_error(cx->r, err);
     bury_access_token(cx, &rec);
     if (ao2_store_remove(cx->g->store, cx->r->server, key, p) != APR_SUCCESS)
-        return ao2_reply_error(cx->r, unavailable(cx, APR_EGENERAL,
-                                                  "delete a record"));
+        return ao2_reply_error(
+            cx->r, unavailable(cx, APR_EGENERAL, "delete a record"));
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
                   "AO2E0006: tokens revoked for client %s, login %s",
                   c->client_id, rec.login);
@@ -571,16 +574,15 @@ int ao2_endpoint_handle(request_rec *r, const ao2_dir_conf_t *dc,
                                                "no such OAuth2 endpoint"));
     if (r->method_number != M_GET && r->method_number != M_POST) {
         apr_table_setn(r->headers_out, "Allow", "GET, POST");
-        return ao2_reply_error(r, ao2_err_make(r->pool,
-                                               HTTP_METHOD_NOT_ALLOWED,
+        return ao2_reply_error(r, ao2_err_make(r->pool, HTTP_METHOD_NOT_ALLOWED,
                                                "invalid_request",
                                                "use GET or POST"));
     }
     if (cx.g == NULL || cx.g->store == NULL)
-        return ao2_reply_error(r, ao2_err_make(r->pool,
-                                               HTTP_SERVICE_UNAVAILABLE,
-                                               "temporarily_unavailable",
-                                               "the module is not set up"));
+        return ao2_reply_error(r,
+                               ao2_err_make(r->pool, HTTP_SERVICE_UNAVAILABLE,
+                                            "temporarily_unavailable",
+                                            "the module is not set up"));
     cx.sc = ap_get_module_config(r->server->module_config, &api_oauth2_module);
     if ((err = ao2_request_params(r, dc, &cx.params)))
         return ao2_reply_error(r, err);

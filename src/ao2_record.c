@@ -11,10 +11,9 @@ static const char *hashed_key(apr_pool_t *p, const char *prefix,
     int i;
 
     for (i = 0; i < n; i++)
-        buf = apr_psprintf(p, "%s%" APR_SIZE_T_FMT ":%s", buf,
-                           strlen(parts[i]), parts[i]);
-    return apr_pstrcat(p, prefix, ao2_sha256_b64url(p, buf, strlen(buf)),
-                       NULL);
+        buf = apr_psprintf(p, "%s%" APR_SIZE_T_FMT ":%s", buf, strlen(parts[i]),
+                           parts[i]);
+    return apr_pstrcat(p, prefix, ao2_sha256_b64url(p, buf, strlen(buf)), NULL);
 }
 
 const char *ao2_record_key(apr_pool_t *p, const char *api,
@@ -120,8 +119,8 @@ char *ao2_record_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
 }
 
 apr_status_t ao2_record_decode(apr_pool_t *p, const ao2_keys_t *k,
-                               const char *key, const char *val,
-                               apr_size_t len, ao2_record_t *rec)
+                               const char *key, const char *val, apr_size_t len,
+                               ao2_record_t *rec)
 {
     apr_status_t rv;
     ao2_json_t *j = open_value(p, k, key, val, len, &rv);
@@ -240,8 +239,8 @@ char *ao2_record_token_info(apr_pool_t *p, const ao2_record_t *rec,
         ao2_json_set_int(j, "expires_at", rec->expires_at);
     }
     set_opt(j, "scope", rec->scope);
-    ao2_json_set_str(j, "token_type", rec->token_type ? rec->token_type
-                                                      : "Bearer");
+    ao2_json_set_str(j, "token_type",
+                     rec->token_type ? rec->token_type : "Bearer");
     set_opt(j, "id_token", rec->id_token);
     set_opt(j, "db", rec->db);
     set_opt(j, "login", rec->login);

@@ -59,8 +59,8 @@ const char *ao2_state_key(apr_pool_t *p, const char *state);
 char *ao2_record_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
                         const ao2_record_t *rec, apr_size_t *len);
 apr_status_t ao2_record_decode(apr_pool_t *p, const ao2_keys_t *k,
-                               const char *key, const char *val,
-                               apr_size_t len, ao2_record_t *rec);
+                               const char *key, const char *val, apr_size_t len,
+                               ao2_record_t *rec);
 
 /* The index entry for an access token: enough to answer a Bearer check
  * without opening the record. */

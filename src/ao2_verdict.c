@@ -14,8 +14,7 @@ static char *put_str(char *o, const char *s, apr_size_t n)
     return o + 2 + n;
 }
 
-apr_size_t ao2_verdict_encode(const ao2_verdict_t *v, char *buf,
-                              apr_size_t cap)
+apr_size_t ao2_verdict_encode(const ao2_verdict_t *v, char *buf, apr_size_t cap)
 {
     apr_size_t need = 2 + 8 + 6 + v->login_len + v->db_len + v->scope_len;
     apr_uint64_t exp = (apr_uint64_t)v->expires_at;

@@ -5,10 +5,10 @@
 
 #include <apr.h>
 
-#define AO2_VERDICT_VERSION 1
-#define AO2_VERDICT_MAX 512
+#define AO2_VERDICT_VERSION   1
+#define AO2_VERDICT_MAX       512
 #define AO2_VERDICT_MAX_LOGIN 256 /* AO2_MAX_CLAIM_LEN */
-#define AO2_VERDICT_MAX_DB 255
+#define AO2_VERDICT_MAX_DB    255
 
 typedef struct ao2_verdict {
     int valid;
