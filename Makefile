@@ -46,7 +46,7 @@ configtest: $(MODULE)
 	@tools/loadcheck.sh $(MODULE)
 
 test: deps
-	$(MAKE) clean-module all t/unit/run configtest
+	$(MAKE) format-check clean-module all t/unit/run configtest
 	tools/test.sh
 
 asan: deps

@@ -11,10 +11,10 @@
 #include "ao2_oauth2.h"
 #include "ao2_store.h"
 
-#define AO2_DEFAULT_STATE_TTL  600 /* seconds an authorize is good for */
-#define AO2_DEFAULT_RECORD_TTL (30 * 86400) /* seconds a record outlives use   \
-                                             */
-#define AO2_DEFAULT_MAX_BODY        65536
+/* Seconds, unless said otherwise. */
+#define AO2_DEFAULT_STATE_TTL       600
+#define AO2_DEFAULT_RECORD_TTL      (30 * 86400)
+#define AO2_DEFAULT_MAX_BODY        65536 /* bytes */
 #define AO2_DEFAULT_CONNECT_TIMEOUT 3000  /* ms */
 #define AO2_DEFAULT_TOTAL_TIMEOUT   10000 /* ms */
 #define AO2_DEFAULT_CACHE_TTL       300

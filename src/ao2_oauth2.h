@@ -46,12 +46,13 @@ typedef struct ao2_token_response {
     apr_int64_t expires_in; /* -1 when the provider did not say */
 } ao2_token_response_t;
 
-#define AO2_PKCE_VERIFIER_BYTES 32 /* 43 base64url characters, RFC 7636 §4.1  \
-                                    */
-#define AO2_STATE_BYTES   32
-#define AO2_NONCE_BYTES   24
-#define AO2_MAX_CLAIM_LEN 256
-#define AO2_ID_TOKEN_SKEW 120 /* seconds of clock skew accepted */
+/* PKCE verifier: 43 base64url characters (RFC 7636 §4.1). */
+#define AO2_PKCE_VERIFIER_BYTES 32
+#define AO2_STATE_BYTES         32
+#define AO2_NONCE_BYTES         24
+#define AO2_MAX_CLAIM_LEN       256
+/* Seconds of clock skew accepted on the ID token's exp. */
+#define AO2_ID_TOKEN_SKEW 120
 
 /* RFC 7636 S256: base64url(SHA-256(verifier)). */
 char *ao2_pkce_challenge(apr_pool_t *p, const char *verifier);
