@@ -1,0 +1,886 @@
+#!/usr/bin/env bash
+# make bench: throughput and latency of mod_api_oauth2's Bearer check against
+# an unprotected location on the same server, and against the peer modules
+# mod_auth_openidc and mod_oauth2 (Debian packages) doing the same job.
+#
+#   tools/bench.sh                  # everything (about 10 minutes)
+#   BENCH_ROUNDS=5 BENCH_SECONDS=10 tools/bench.sh
+#   BENCH_SKIP_RSS=1 tools/bench.sh # without the 1,000,000-request RSS run
+#   BENCH_VARIANTS=plain,ao2-shm-hit BENCH_SKIP_RSS=1 BENCH_SKIP_CHECKS=1 tools/bench.sh
+#
+# Settings (environment):
+#   BENCH_ROUNDS (3)         rounds; every variant runs once per round, interleaved
+#   BENCH_SECONDS (5)        wrk duration per variant per round
+#   BENCH_WARMUP_SECONDS (1) one unrecorded run of every variant before the rounds
+#   BENCH_CONNECTIONS (32)   wrk connections (always one wrk thread)
+#   BENCH_FIRST_TOKENS (1000) module-issued tokens of the first-seen variant
+#   BENCH_BAD_TOKENS (1000)  distinct bad tokens of the rotation variant
+#   BENCH_RSS_FIRST (100000), BENCH_RSS_TOTAL (1000000)  RSS checkpoints
+#   BENCH_SKIP_RSS=1, BENCH_SKIP_CHECKS=1, BENCH_SKIP_PEERS=1
+#   BENCH_VARIANTS           comma list: only these variants (plain is always kept)
+#   BENCH_HTTPD_CPU (0), BENCH_LOAD_CPU (1)   cores for httpd / everything else
+#
+# What runs (all on 127.0.0.1, everything under bench/results/run/, which is
+# wiped at start; all of it is stopped on exit, however the script ends):
+#   provider      node t/provider/server.mjs :28531 (the test suite's OP), core 1
+#   https proxy   node bench/https-proxy.mjs :28534 -> provider (for the peers), core 1
+#   memcached     :28533, core 1
+#   backend       httpd :28532 serving the same 2-byte file (behind ProxyPass), core 1
+#   ao2-shm       httpd :28540 with this module, OAuth2Cache shm          } core 0
+#   ao2-mc        httpd :28541, OAuth2Cache memcache:127.0.0.1:28533      } (taskset)
+#   ao2-first     httpd :28542, OAuth2Cache shm:64 (store lookups)        }
+#   oidc-shm/-mc  httpd :28550/:28551 with mod_auth_openidc (AuthType oauth20)
+#   oauth2-shm/-mc httpd :28552/:28553 with mod_oauth2 (OAuth2TokenVerify introspect)
+# Every httpd: mpm_event, 2 children x 32 threads, keep-alive without limit,
+# no access log, the same 2-byte response "ok" for every variant. The peer
+# modules are loaded only into their own instances.
+#
+# Output: a table on stdout, also written to bench/results/bench-<date>.md and
+# bench/results/latest.md; raw data and logs in bench/results/run/.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+umask 022
+
+ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECONDS:-5}
+WARMUP=${BENCH_WARMUP_SECONDS:-1}
+CONNS=${BENCH_CONNECTIONS:-32}
+FIRST_TOKENS=${BENCH_FIRST_TOKENS:-1000}
+BAD_TOKENS=${BENCH_BAD_TOKENS:-1000}
+RSS_FIRST=${BENCH_RSS_FIRST:-100000}
+RSS_TOTAL=${BENCH_RSS_TOTAL:-1000000}
+SKIP_RSS=${BENCH_SKIP_RSS:-0}
+SKIP_CHECKS=${BENCH_SKIP_CHECKS:-0}
+SKIP_PEERS=${BENCH_SKIP_PEERS:-0}
+ONLY=${BENCH_VARIANTS:-}
+HTTPD_CPU=${BENCH_HTTPD_CPU:-0}
+LOAD_CPU=${BENCH_LOAD_CPU:-1}
+NEG_TTL=10      # OAuth2CacheNegativeTTL of the ao2 instances
+CACHE_TTL=300   # OAuth2CacheTTL
+CONCURRENT_TOKENS=3   # fresh foreign tokens for the concurrent-first-request check
+
+for v in ROUNDS SECS WARMUP CONNS FIRST_TOKENS BAD_TOKENS RSS_FIRST RSS_TOTAL HTTPD_CPU LOAD_CPU; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || { echo "tools/bench.sh: $v must be a number" >&2; exit 2; }
+done
+((ROUNDS >= 1 && SECS >= 1 && WARMUP >= 1 && CONNS >= 1 && FIRST_TOKENS >= 1 && BAD_TOKENS >= 1)) ||
+    { echo "tools/bench.sh: rounds, seconds, connections and token counts must be >= 1" >&2; exit 2; }
+((RSS_TOTAL > RSS_FIRST)) || { echo "tools/bench.sh: BENCH_RSS_TOTAL must exceed BENCH_RSS_FIRST" >&2; exit 2; }
+
+P_PROVIDER=28531 P_BACKEND=28532 P_MEMCACHED=28533 P_TLS=28534 P_DEAD=28539
+declare -A PORT=(
+    [ao2-shm]=28540 [ao2-mc]=28541 [ao2-first]=28542
+    [oidc-shm]=28550 [oidc-mc]=28551 [oauth2-shm]=28552 [oauth2-mc]=28553
+    [backend]=$P_BACKEND
+)
+PROVIDER_URL=http://127.0.0.1:$P_PROVIDER
+MODULE=$top/.libs/mod_api_oauth2.so
+APACHE=/usr/sbin/apache2
+MODDIR=/usr/lib/apache2/modules
+
+results=$top/bench/results
+run=$results/run
+logs=$run/logs
+lua=$top/bench/wrk
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Packages (idempotent; one apt-get update, only when something is missing)
+# ---------------------------------------------------------------------------
+install_packages() {
+    local pkgs=(apache2 wrk memcached openssl curl libapache2-mod-auth-openidc libapache2-mod-oauth2)
+    local missing=() p st sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    for p in "${pkgs[@]}"; do
+        st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+        [ "$st" = installed ] || missing+=("$p")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    $sudo apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        "${missing[@]}" >/dev/null
+    # The packages enable their module in Debian's own apache2 configuration;
+    # the benchmark loads them into its own instances only.
+    if command -v a2dismod >/dev/null 2>&1; then
+        for p in "${missing[@]}"; do
+            case $p in
+                libapache2-mod-auth-openidc) $sudo a2dismod -q auth_openidc >/dev/null 2>&1 || true ;;
+                libapache2-mod-oauth2) $sudo a2dismod -q oauth2 >/dev/null 2>&1 || true ;;
+            esac
+        done
+    fi
+    # Debian starts the services it installs: the benchmark runs its own.
+    for p in memcached apache2; do
+        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+            $sudo systemctl stop "$p" >/dev/null 2>&1 || true
+        elif [ -x "/etc/init.d/$p" ]; then
+            $sudo "/etc/init.d/$p" stop >/dev/null 2>&1 || true
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Processes: everything started is recorded and stopped on exit
+# ---------------------------------------------------------------------------
+svc_pids=()      # background services (node, memcached)
+wrk_pid=         # the wrk running now (wrk_run, wrk_count)
+wrk_line=        # the BENCH line of its report
+httpd_names=()   # httpd instances started (their pid files are in $logs)
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_port PORT WHAT [PID]: until something listens; fails after 30 s or
+# when PID (the process that should listen) is gone.
+wait_port() {
+    local port=$1 what=$2 pid=${3:-} i
+    for ((i = 0; i < 600; i++)); do
+        port_open "$port" && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            log "$what exited before listening on $port"
+            return 1
+        fi
+        sleep 0.05
+    done
+    log "$what not listening on 127.0.0.1:$port after 30 s"
+    return 1
+}
+
+# wait_gone PID [SECONDS]: until the process is gone; 1 if it is still there.
+wait_gone() {
+    local pid=$1 n=$((${2:-10} * 20)) i
+    for ((i = 0; i < n; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+record_pid() { echo "$1 $2" >>"$run/pids"; }
+
+# start_service NAME PORT CMD...: on core LOAD_CPU, output to $logs/NAME.log.
+start_service() {
+    local name=$1 port=$2
+    shift 2
+    port_open "$port" && die "port 127.0.0.1:$port ($name) is already in use"
+    taskset -c "$LOAD_CPU" "$@" </dev/null >"$logs/$name.log" 2>&1 &
+    local pid=$!
+    svc_pids+=("$pid")
+    record_pid "$pid" "$port"
+    wait_port "$port" "$name" "$pid" || { tail -n 20 "$logs/$name.log" >&2; die "$name did not start"; }
+}
+
+httpd_pid() {
+    local f="$logs/$1.pid"
+    if [ -s "$f" ]; then head -n1 "$f"; fi
+}
+
+# start_httpd NAME CPU: configtest, start pinned, wait for the port. Returns 1
+# (with the reason in $logs/NAME.start) when it does not come up.
+start_httpd() {
+    local name=$1 cpu=$2 conf=$run/conf/$1.conf port=${PORT[$1]}
+    port_open "$port" && die "port 127.0.0.1:$port ($name) is already in use"
+    if ! "$APACHE" -t -f "$conf" >"$logs/$name.start" 2>&1; then
+        return 1
+    fi
+    httpd_names+=("$name")
+    if ! taskset -c "$cpu" "$APACHE" -f "$conf" -k start >>"$logs/$name.start" 2>&1; then
+        return 1
+    fi
+    local i pid=
+    for ((i = 0; i < 200; i++)); do
+        pid=$(httpd_pid "$name")
+        [ -n "$pid" ] && break
+        sleep 0.05
+    done
+    [ -n "$pid" ] || { echo "no pid file" >>"$logs/$name.start"; return 1; }
+    record_pid "$pid" "$conf"
+    wait_port "$port" "httpd $name" "$pid" >>"$logs/$name.start" 2>&1 || {
+        tail -n 5 "$logs/$name.error_log" >>"$logs/$name.start" 2>/dev/null || true
+        return 1
+    }
+}
+
+children_of() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' || true; }
+
+stop_httpd() {
+    local name=$1 pid kids
+    pid=$(httpd_pid "$name")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kids=$(children_of "$pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" 10; then
+        log "httpd $name (pid $pid) ignores SIGTERM, killing it"
+        # shellcheck disable=SC2086 # a list of pids
+        kill -KILL "$pid" $kids 2>/dev/null || true
+    fi
+    for k in $kids; do wait_gone "$k" 5 || kill -KILL "$k" 2>/dev/null || true; done
+    rm -f "$logs/$name.pid"
+}
+
+cleanup() {
+    local rc=$? name pid
+    trap - EXIT INT TERM
+    set +e
+    [ -n "$wrk_pid" ] && kill -INT "$wrk_pid" 2>/dev/null
+    # everything at once, then wait for each (and kill what does not go)
+    local all=() p
+    for name in "${httpd_names[@]}"; do
+        p=$(httpd_pid "$name")
+        [ -n "$p" ] || continue
+        # shellcheck disable=SC2207 # pids
+        all+=("$p" $(children_of "$p"))
+        kill -TERM "$p" 2>/dev/null
+    done
+    for pid in "${svc_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; all+=("$pid"); done
+    for pid in "${all[@]}"; do wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null; done
+    rm -f "$run/pids" "$logs"/*.pid
+    [ "$rc" -eq 0 ] || log "stopped (exit $rc); logs in $logs"
+    exit "$rc"
+}
+
+# Leftovers of a run that was killed without cleaning up: stop them when they
+# are still what we started (the recorded port or config is on their command
+# line), by pid.
+reap_stale() {
+    [ -f "$run/pids" ] || return 0
+    local pid mark
+    while read -r pid mark; do
+        [[ $pid =~ ^[0-9]+$ ]] || continue
+        [ -r "/proc/$pid/cmdline" ] || continue
+        if tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$mark"; then
+            log "stopping leftover process $pid ($mark) of an earlier run"
+            kill -TERM "$pid" 2>/dev/null || true
+            wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done <"$run/pids"
+    rm -f "$run/pids"
+}
+
+# ---------------------------------------------------------------------------
+# httpd configurations
+# ---------------------------------------------------------------------------
+conf_common() { # NAME
+    local name=$1
+    cat <<EOF
+# Generated by tools/bench.sh: instance $name.
+ServerRoot "$run"
+ServerName 127.0.0.1
+Listen 127.0.0.1:${PORT[$name]}
+PidFile "$logs/$name.pid"
+DefaultRuntimeDir "$run/rt/$name"
+ErrorLog "$logs/$name.error_log"
+LogLevel warn
+User nobody
+Group nogroup
+LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+LoadModule authz_core_module $MODDIR/mod_authz_core.so
+LoadModule authn_core_module $MODDIR/mod_authn_core.so
+LoadModule authz_user_module $MODDIR/mod_authz_user.so
+LoadModule alias_module $MODDIR/mod_alias.so
+LoadModule mime_module $MODDIR/mod_mime.so
+TypesConfig /etc/mime.types
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 32
+MinSpareThreads 32
+MaxSpareThreads 64
+MaxRequestWorkers 64
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 30
+Timeout 30
+HostnameLookups Off
+DocumentRoot "$run/htdocs"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "$run/htdocs">
+    Require all granted
+</Directory>
+# No access log; only responses other than 200 and 401 are logged, to count them.
+LogFormat "%>s %U" odd
+CustomLog "$logs/$name.odd_log" odd "expr=%{REQUEST_STATUS} !~ /^(200|401)\$/"
+Alias /plain "$run/htdocs/r"
+EOF
+}
+
+conf_ao2() { # NAME CACHE
+    local name=$1 cache=$2 p=$PROVIDER_URL
+    conf_common "$name"
+    cat <<EOF
+LoadModule proxy_module $MODDIR/mod_proxy.so
+LoadModule proxy_http_module $MODDIR/mod_proxy_http.so
+LoadModule api_oauth2_module $MODULE
+OAuth2TokenStore dbm:$run/var/$name/tokens
+OAuth2StoreKey file:$run/var/store.key
+OAuth2ProviderTimeout 2 5
+OAuth2Cache $cache
+OAuth2CacheTTL $CACHE_TTL
+OAuth2CacheNegativeTTL $NEG_TTL
+OAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
+Alias /api/r "$run/htdocs/r"
+<Location /api>
+    OAuth2API on
+    OAuth2Client testop api-client api-secret "scope=openid email"
+    OAuth2LoginClaim email
+    OAuth2OdooDatabase benchdb
+    AuthType oauth2
+    AuthName bench
+    Require valid-user
+</Location>
+<Location /api/proxy>
+    ProxyPass http://127.0.0.1:$P_BACKEND/r
+</Location>
+<Location /proxy-plain>
+    ProxyPass http://127.0.0.1:$P_BACKEND/r
+</Location>
+EOF
+}
+
+conf_oidc() { # NAME shm|memcache
+    local name=$1 cache=$2
+    conf_common "$name"
+    cat <<EOF
+LoadModule auth_openidc_module $MODDIR/mod_auth_openidc.so
+OIDCOAuthIntrospectionEndpoint https://127.0.0.1:$P_TLS/token/introspection
+OIDCOAuthIntrospectionEndpointAuth client_secret_basic
+OIDCOAuthClientID rs-client
+OIDCOAuthClientSecret rs-secret
+OIDCOAuthSSLValidateServer Off
+OIDCCryptoPassphrase bench-$(cat "$run/var/passphrase")
+OIDCCacheType $cache
+EOF
+    [ "$cache" = memcache ] && echo "OIDCMemCacheServers \"127.0.0.1:$P_MEMCACHED\""
+    cat <<EOF
+Alias /r "$run/htdocs/r"
+<Location /r>
+    AuthType oauth20
+    Require valid-user
+</Location>
+EOF
+}
+
+conf_oauth2() { # NAME shm|memcache
+    local name=$1 cache=$2 url=https://127.0.0.1:$P_TLS/token/introspection
+    local opts="introspect.auth=client_secret_basic&client_id=rs-client&client_secret=rs-secret&introspect.ssl_verify=false&verify.cache=tok"
+    conf_common "$name"
+    echo "LoadModule oauth2_module $MODDIR/mod_oauth2.so"
+    # A fixed passphrase: otherwise each child makes its own and cannot read
+    # what another child encrypted into the shared cache.
+    echo "OAuth2CryptoPassphrase bench-$(cat "$run/var/passphrase")"
+    if [ "$cache" = memcache ]; then
+        echo "OAuth2Cache memcache name=tok&config_string=--SERVER=127.0.0.1:$P_MEMCACHED"
+    else
+        echo "OAuth2Cache shm name=tok"
+    fi
+    cat <<EOF
+Alias /r "$run/htdocs/r"
+<Location /r>
+    AuthType oauth2
+    OAuth2TokenVerify introspect $url $opts
+    Require valid-user
+</Location>
+EOF
+}
+
+conf_backend() {
+    conf_common backend
+    echo "Alias /r \"$run/htdocs/r\""
+}
+
+# ---------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------
+prov_reset() { curl -sf -m 10 -X POST "$PROVIDER_URL/__stats/reset" >/dev/null; }
+prov_raw() { curl -sf -m 10 "$PROVIDER_URL/__stats"; }
+# -> "introspection total", once the counters stop moving: requests the
+# server still had queued when wrk stopped reach the provider after it.
+prov_stats() {
+    local a b i
+    a=$(prov_raw) || return 1
+    for ((i = 0; i < 100; i++)); do
+        sleep 0.1
+        b=$(prov_raw) || return 1
+        [ "$a" = "$b" ] && break
+        a=$b
+    done
+    perl -MJSON::PP -e '
+        my $s = decode_json($ARGV[0]); my $t = 0; $t += $_ for values %$s;
+        print(($s->{introspection} // 0), " $t\n")' "$b"
+}
+
+fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
+since() { tail -c +"$(($2 + 1))" "$1" 2>/dev/null || true; } # FILE OFFSET
+
+# rss_children NAME -> "sum_kB pids"
+rss_children() {
+    local pid kids k sum=0 r
+    pid=$(httpd_pid "$1")
+    kids=$(children_of "$pid" | sort -n | tr '\n' ' ')
+    for k in $kids; do
+        r=$(awk '/^VmRSS:/ {print $2}' "/proc/$k/status" 2>/dev/null || echo 0)
+        sum=$((sum + ${r:-0}))
+    done
+    echo "$sum ${kids% }"
+}
+
+# wrk_run OUT DURATION URL SCRIPT [VAR=value...]: one wrk run; the BENCH line
+# of its report is left in $wrk_line. wrk runs in the background and we wait
+# for it: a signal to this script is handled at once, and cleanup stops wrk
+# ($wrk_pid; timeout passes the signal on). Not to be called in a subshell.
+wrk_run() {
+    local out=$1 dur=$2 url=$3 script=$4
+    shift 4
+    env BENCH_LUA_DIR="$lua" "$@" timeout $((dur + 60)) taskset -c "$LOAD_CPU" \
+        wrk -t1 -c"$CONNS" -d"${dur}s" --latency --timeout 5s -s "$lua/$script" "$url" \
+        >"$out" 2>&1 &
+    wrk_pid=$!
+    wait "$wrk_pid" || true
+    wrk_pid=
+    wrk_line=$(grep -m1 '^BENCH ' "$out" || echo "BENCH failed=1")
+}
+
+# wrk_count OUT URL COUNT TOKEN: exactly COUNT requests (count.lua marks the
+# end with a file; wrk then gets SIGINT and reports); the BENCH line is left
+# in $wrk_line. Not to be called in a subshell either.
+wrk_count() {
+    local out=$1 url=$2 count=$3 tok=$4 mark=$run/var/count.done
+    rm -f "$mark"
+    env BENCH_LUA_DIR="$lua" BENCH_TOKEN="$tok" BENCH_COUNT="$count" BENCH_DONE_FILE="$mark" \
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d3600s --latency --timeout 5s \
+        -s "$lua/count.lua" "$url" >"$out" 2>&1 &
+    wrk_pid=$!
+    # ends with wrk at the latest (its -d bounds it)
+    while kill -0 "$wrk_pid" 2>/dev/null && [ ! -e "$mark" ]; do sleep 0.1; done
+    kill -INT "$wrk_pid" 2>/dev/null || true
+    wait "$wrk_pid" || true
+    wrk_pid=
+    wrk_line=$(grep -m1 '^BENCH ' "$out" || echo "BENCH failed=1")
+}
+
+# Variants: instance, path, wrk script, token source, expected status, base.
+declare -A V_INST V_PATH V_SCRIPT V_TOKEN V_EXPECT V_BASE V_DESC
+ALL_VARIANTS=()
+variant() { # NAME INSTANCE PATH SCRIPT TOKEN EXPECT BASE DESCRIPTION
+    ALL_VARIANTS+=("$1")
+    V_INST[$1]=$2 V_PATH[$1]=$3 V_SCRIPT[$1]=$4 V_TOKEN[$1]=$5 V_EXPECT[$1]=$6
+    V_BASE[$1]=$7 V_DESC[$1]=$8
+}
+variant plain         ao2-shm    /plain       fixed.lua  none          200 plain       "unprotected location, same file (the limit)"
+variant ao2-shm-hit   ao2-shm    /api/r       fixed.lua  mod:ao2-shm   200 plain       "this module, cache hit, OAuth2Cache shm"
+variant ao2-mc-hit    ao2-mc     /api/r       fixed.lua  mod:ao2-mc    200 plain       "this module, cache hit, OAuth2Cache memcache"
+variant ao2-first     ao2-first  /api/r       rotate.lua first         200 plain       "this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation, shm:64 cache (store lookups)"
+variant ao2-bad-1     ao2-shm    /api/r       fixed.lua  bad1          401 plain       "this module, invalid-token flood: one bad token repeated"
+variant ao2-bad-rot   ao2-shm    /api/r       rotate.lua badrot        401 plain       "this module, invalid-token flood: $BAD_TOKENS distinct bad tokens in rotation"
+variant proxy-plain   ao2-shm    /proxy-plain fixed.lua  none          200 proxy-plain "unprotected ProxyPass to the backend httpd"
+variant ao2-proxy     ao2-shm    /api/proxy   fixed.lua  mod:ao2-shm   200 proxy-plain "this module (shm, cache hit) in front of the same ProxyPass"
+variant oidc-shm      oidc-shm   /r           fixed.lua  foreign       200 plain       "mod_auth_openidc, introspection, OIDCCacheType shm"
+variant oidc-mc       oidc-mc    /r           fixed.lua  foreign       200 plain       "mod_auth_openidc, introspection, OIDCCacheType memcache"
+variant oauth2-shm    oauth2-shm /r           fixed.lua  foreign       200 plain       "mod_oauth2, introspect, OAuth2Cache shm"
+variant oauth2-mc     oauth2-mc  /r           fixed.lua  foreign       200 plain       "mod_oauth2, introspect, OAuth2Cache memcache"
+variant oidc-bad-1    oidc-shm   /r           fixed.lua  bad1          401 plain       "mod_auth_openidc, one bad token repeated"
+variant oauth2-bad-1  oauth2-shm /r           fixed.lua  bad1          401 plain       "mod_oauth2, one bad token repeated"
+
+declare -A BROKEN   # variant or instance -> why it is not measured
+declare -A TOKEN    # token source -> token
+VARIANTS=()
+
+select_variants() {
+    local v
+    for v in "${ALL_VARIANTS[@]}"; do
+        if [ -n "$ONLY" ] && [ "$v" != plain ] && [[ ",$ONLY," != *",$v,"* ]]; then
+            continue
+        fi
+        if [ "$SKIP_PEERS" = 1 ] && [[ $v == oidc-* || $v == oauth2-* ]]; then
+            continue
+        fi
+        VARIANTS+=("$v")
+    done
+    # a base must run when anything that refers to it does; keep the list's order
+    local want=" ${VARIANTS[*]} "
+    for v in "${VARIANTS[@]}"; do want+="${V_BASE[$v]} "; done
+    VARIANTS=()
+    for v in "${ALL_VARIANTS[@]}"; do
+        [[ $want == *" $v "* ]] && VARIANTS+=("$v")
+    done
+    return 0
+}
+
+needed_instances() {
+    local v
+    for v in "${VARIANTS[@]}"; do echo "${V_INST[$v]}"; done | sort -u
+}
+
+random_token() { head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+
+# token_args VARIANT ROUND -> VAR=value words for wrk_run
+token_args() {
+    local v=$1 r=$2 src=${V_TOKEN[$1]}
+    case $src in
+        none) echo "BENCH_TOKEN=" ;;
+        first) echo "BENCH_TOKEN_FILE=$run/var/first.tokens" ;;
+        badrot) echo "BENCH_TOKEN_FILE=$run/var/bad-rot-$r.tokens" ;;
+        bad1) echo "BENCH_TOKEN=$(cat "$run/var/bad1-$v-$r.token")" ;;
+        *) echo "BENCH_TOKEN=${TOKEN[$src]}" ;;
+    esac
+}
+
+# probe URL TOKEN -> "status body"
+probe() {
+    local url=$1 tok=$2 out
+    if [ -n "$tok" ]; then
+        out=$(curl -s -m 15 -H "Authorization: Bearer $tok" -w ' %{http_code}' "$url" || echo " 000")
+    else
+        out=$(curl -s -m 15 -w ' %{http_code}' "$url" || echo " 000")
+    fi
+    echo "${out##* } ${out% *}"
+}
+
+# One request per variant before the rounds: the answer must be the expected
+# status (and the file for 200). It also puts the valid tokens in the caches.
+smoke_variants() {
+    local v inst url tok want got body
+    for v in "${VARIANTS[@]}"; do
+        inst=${V_INST[$v]}
+        if [ -n "${BROKEN[$inst]:-}" ]; then
+            BROKEN[$v]="instance $inst: ${BROKEN[$inst]}"
+            continue
+        fi
+        url="http://127.0.0.1:${PORT[$inst]}${V_PATH[$v]}"
+        case ${V_TOKEN[$v]} in
+            none) tok= ;;
+            first) tok=$(head -n1 "$run/var/first.tokens") ;;
+            bad1 | badrot) tok=$(random_token) ;;
+            *) tok=${TOKEN[${V_TOKEN[$v]}]:-} ;;
+        esac
+        want=${V_EXPECT[$v]}
+        if [ "${V_TOKEN[$v]}" != none ] && [ -z "$tok" ]; then
+            BROKEN[$v]="no token for it"
+            log "variant $v: ${BROKEN[$v]}; not measured"
+            continue
+        fi
+        read -r got body < <(probe "$url" "$tok")
+        if [ "$got" != "$want" ] || { [ "$want" = 200 ] && [ "$body" != ok ]; }; then
+            BROKEN[$v]="probe answered $got (want $want)"
+            log "variant $v: ${BROKEN[$v]}; not measured"
+        fi
+    done
+}
+
+measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
+    local v=$1 r=$2 seq=$3 nseq=$4 inst=${V_INST[$1]} url line elog olog e0 o0 calls k
+    local -A m=()
+    url="http://127.0.0.1:${PORT[$inst]}${V_PATH[$v]}"
+    elog=$logs/$inst.error_log olog=$logs/$inst.odd_log
+    prov_stats >/dev/null || true # the previous run's stragglers
+    e0=$(fsize "$elog") o0=$(fsize "$olog")
+    prov_reset
+    # shellcheck disable=SC2046
+    wrk_run "$logs/wrk-$v-$r.txt" "$SECS" "$url" "${V_SCRIPT[$v]}" $(token_args "$v" "$r")
+    line=$wrk_line
+    read -r calls _ < <(prov_stats || echo "-1 -1")
+    for k in $line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
+    local new crashes errlines odd sockerr unexpected
+    new=$(since "$elog" "$e0")
+    crashes=$(grep -cE 'exit signal|Segmentation fault|double free|stack smashing' <<<"$new" || true)
+    errlines=$(grep -cE '\[[a-z_0-9]*:(error|crit|alert|emerg)\]' <<<"$new" || true)
+    if [ -n "$new" ]; then
+        { echo "== $v round $r"; grep -E '\[[a-z_0-9]*:(warn|error|crit|alert|emerg)\]|exit signal' <<<"$new" | head -n 20; } >>"$logs/variant-errors.txt" || true
+    fi
+    odd=$(since "$olog" "$o0" | wc -l)
+    if [ -n "${m[failed]:-}" ]; then
+        log "round $r $v: wrk failed (see $logs/wrk-$v-$r.txt)"
+        printf '%s\t%s\t%s\t%s\tFAILED\n' "$r" "$seq" "$v" "$inst" >>"$run/results.tsv"
+        return 0
+    fi
+    sockerr=$((m[connect] + m[read] + m[write] + m[timeout]))
+    if [ "${V_EXPECT[$v]}" = 200 ]; then
+        unexpected=${m[status]}
+    else
+        # every answer should be 401: 2xx/3xx answers and other statuses are unexpected
+        unexpected=$((m[requests] - m[status] + odd))
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$r" "$seq" "$v" "$inst" "${m[rps]}" "${m[p50_us]}" "${m[p99_us]}" "${m[requests]}" \
+        "$sockerr" "$unexpected" "$odd" "$crashes" "$errlines" "$calls" >>"$run/results.tsv"
+    log "$(printf 'round %d/%d run %2d/%d %-12s %9.0f req/s  p99 %6.2f ms  provider calls %s  socket errors %s  unexpected %s%s' \
+        "$r" "$ROUNDS" $((seq + 1)) "$nseq" "$v" "${m[rps]}" "$(awk "BEGIN{print ${m[p99_us]}/1000}")" "$calls" \
+        "$sockerr" "$unexpected" "$(if ((crashes + errlines > 0)); then echo "  CRASHES $crashes, error lines $errlines"; fi)")"
+}
+
+check() { printf '%s\t%s\n' "$1" "$2" >>"$run/checks.tsv"; } # KEY VALUE
+
+# 32 concurrent first requests with one new foreign token, on an instance.
+concurrent_first() { # INSTANCE PATH TOKENS...
+    local inst=$1 path=$2 tok calls out=() line k
+    shift 2
+    local -A m
+    for tok in "$@"; do
+        prov_stats >/dev/null || true
+        prov_reset
+        wrk_run "$logs/wrk-concurrent-$inst.txt" 1 "http://127.0.0.1:${PORT[$inst]}$path" fixed.lua BENCH_TOKEN="$tok"
+        line=$wrk_line
+        read -r calls _ < <(prov_stats || echo "-1 -1")
+        m=()
+        for k in $line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
+        out+=("$calls/${m[requests]:-?}/${m[status]:-?}")
+    done
+    check "concurrent:$inst" "${out[*]}"
+    log "concurrent first requests on $inst (introspections/requests/non-2xx per token): ${out[*]}"
+}
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+main() {
+    command -v apt-get >/dev/null 2>&1 && install_packages
+    for c in wrk memcached curl openssl node perl taskset "$APACHE"; do
+        command -v "$c" >/dev/null 2>&1 || die "$c is missing"
+    done
+    [ -d t/provider/node_modules/oidc-provider ] || die "t/provider/node_modules/oidc-provider is missing: run make deps"
+    [ -f "$MODULE" ] || die "$MODULE is missing: run make"
+    local ncpu
+    ncpu=$(nproc)
+    ((HTTPD_CPU < ncpu && LOAD_CPU < ncpu)) || die "needs cores $HTTPD_CPU and $LOAD_CPU (this machine has $ncpu)"
+
+    mkdir -p "$results"
+    reap_stale
+    local name
+    for f in "$run"/logs/*.pid; do
+        [ -f "$f" ] || continue
+        name=$(basename "$f" .pid)
+        pid=$(head -n1 "$f")
+        if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$run/conf/$name.conf"; then
+            log "stopping leftover httpd $name (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$run"
+    mkdir -p "$run/conf" "$logs" "$run/htdocs" "$run/var" "$run/tls"
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+
+    select_variants
+    local insts
+    insts=$(needed_instances | tr '\n' ' ')
+    log "variants: ${VARIANTS[*]}"
+    log "rounds $ROUNDS x ${SECS}s, wrk -t1 -c$CONNS; httpd on core $HTTPD_CPU, wrk and services on core $LOAD_CPU"
+
+    # --- files ----------------------------------------------------------------
+    printf ok >"$run/htdocs/r"
+    head -c 32 /dev/urandom >"$run/var/store.key"
+    chmod 600 "$run/var/store.key"
+    head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$run/var/passphrase"
+    for name in ao2-shm ao2-mc ao2-first; do
+        mkdir -p "$run/var/$name" "$run/rt/$name"
+        chown nobody:nogroup "$run/var/$name"
+        chmod 700 "$run/var/$name"
+    done
+    for name in oidc-shm oidc-mc oauth2-shm oauth2-mc backend; do mkdir -p "$run/rt/$name"; done
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -keyout "$run/tls/key.pem" -out "$run/tls/cert.pem" >/dev/null 2>&1 ||
+        die "openssl could not make a certificate"
+
+    conf_ao2 ao2-shm shm >"$run/conf/ao2-shm.conf"
+    conf_ao2 ao2-mc "memcache:127.0.0.1:$P_MEMCACHED" >"$run/conf/ao2-mc.conf"
+    conf_ao2 ao2-first shm:64 >"$run/conf/ao2-first.conf"
+    if ! "$APACHE" -t -f "$run/conf/ao2-first.conf" >"$logs/ao2-first.configtest" 2>&1 &&
+        grep -q 'OAuth2Cache.*shm:64' "$logs/ao2-first.configtest"; then
+        # OAuth2Cache does not take a size: with nothing listening at the
+        # memcache address, every request misses the cache and reads the store.
+        port_open "$P_DEAD" && die "port 127.0.0.1:$P_DEAD must be free (ao2-first's dead memcache)"
+        log "OAuth2Cache shm:64 is refused; ao2-first uses memcache:127.0.0.1:$P_DEAD (nothing there) instead"
+        V_DESC[ao2-first]="this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation; OAuth2Cache shm:64 refused, so memcache with no memcached (every request reads the store)"
+        conf_ao2 ao2-first "memcache:127.0.0.1:$P_DEAD" >"$run/conf/ao2-first.conf"
+    fi
+    conf_oidc oidc-shm shm >"$run/conf/oidc-shm.conf"
+    conf_oidc oidc-mc memcache >"$run/conf/oidc-mc.conf"
+    conf_oauth2 oauth2-shm shm >"$run/conf/oauth2-shm.conf"
+    conf_oauth2 oauth2-mc memcache >"$run/conf/oauth2-mc.conf"
+    conf_backend >"$run/conf/backend.conf"
+
+    # --- services -------------------------------------------------------------
+    local redirects=
+    for name in ao2-shm ao2-mc ao2-first; do
+        redirects+="${redirects:+,}http://127.0.0.1:${PORT[$name]}/api/oauth2/callback"
+    done
+    local memuser=()
+    [ "$(id -u)" -eq 0 ] && memuser=(-u nobody)
+    start_service memcached "$P_MEMCACHED" memcached -l 127.0.0.1 -p "$P_MEMCACHED" -U 0 "${memuser[@]}" -m 64 -c 4096
+    start_service provider "$P_PROVIDER" env AO2_EXTRA_REDIRECTS="$redirects" \
+        node "$top/t/provider/server.mjs" --port "$P_PROVIDER"
+    start_service https-proxy "$P_TLS" node "$top/bench/https-proxy.mjs" --port "$P_TLS" \
+        --target "$PROVIDER_URL" --cert "$run/tls/cert.pem" --key "$run/tls/key.pem"
+    start_httpd backend "$LOAD_CPU" || { cat "$logs/backend.start" >&2; die "backend httpd did not start"; }
+    for name in $insts; do
+        if ! start_httpd "$name" "$HTTPD_CPU"; then
+            BROKEN[$name]="does not start: $(grep -v '^\s*$' "$logs/$name.start" | tail -n 3 | tr '\n' ' ')"
+            log "httpd $name ${BROKEN[$name]}"
+        fi
+    done
+    log "services and httpd instances up"
+
+    # --- tokens -------------------------------------------------------------------
+    export AO2_PROVIDER_URL=$PROVIDER_URL
+    local t0=$SECONDS
+    for name in ao2-shm ao2-mc; do
+        if [[ " $insts " != *" $name "* ]] || [ -n "${BROKEN[$name]:-}" ]; then continue; fi
+        if TOKEN[mod:$name]=$(perl bench/tokens.pl module "http://127.0.0.1:${PORT[$name]}" /api 1 "$name" 2>"$logs/tokens-$name.log"); then
+            :
+        else
+            BROKEN[$name]="no token through the module's flow: $(tail -n 2 "$logs/tokens-$name.log" | tr '\n' ' ')"
+            log "$name: ${BROKEN[$name]}"
+        fi
+    done
+    if [[ " $insts " == *" ao2-first "* ]] && [ -z "${BROKEN[ao2-first]:-}" ]; then
+        log "issuing $FIRST_TOKENS tokens through ao2-first's flow"
+        if ! perl bench/tokens.pl module "http://127.0.0.1:${PORT[ao2-first]}" /api "$FIRST_TOKENS" first \
+            >"$run/var/first.tokens" 2>"$logs/tokens-ao2-first.log"; then
+            BROKEN[ao2-first]="no tokens through the module's flow: $(tail -n 2 "$logs/tokens-ao2-first.log" | tr '\n' ' ')"
+            log "ao2-first: ${BROKEN[ao2-first]}"
+        fi
+    fi
+    TOKEN[foreign]=$(perl bench/tokens.pl foreign 1 peer 2>"$logs/tokens-foreign.log") ||
+        die "no token from the provider: $(tail -n 3 "$logs/tokens-foreign.log")"
+    local r v
+    for ((r = 0; r <= ROUNDS; r++)); do # round 0: the warm-up
+        perl bench/tokens.pl bad "$BAD_TOKENS" >"$run/var/bad-rot-$r.tokens"
+        for v in "${VARIANTS[@]}"; do
+            [ "${V_TOKEN[$v]}" = bad1 ] && random_token >"$run/var/bad1-$v-$r.token"
+        done
+    done
+    log "tokens ready in $((SECONDS - t0)) s"
+
+    smoke_variants
+    local todo=()
+    for v in "${VARIANTS[@]}"; do [ -z "${BROKEN[$v]:-}" ] && todo+=("$v"); done
+    [[ " ${todo[*]} " == *" plain "* ]] || die "the unprotected baseline does not answer: ${BROKEN[plain]:-?}"
+
+    # --- meta -------------------------------------------------------------------------
+    {
+        printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+        printf 'commit\t%s%s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+            "$(if git status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then echo ' (+ uncommitted changes)'; fi)"
+        printf 'module\t%s\n' "$(stat -c '%y' "$MODULE" | cut -d. -f1)"
+        printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo) ($(nproc) cores)"
+        printf 'versions\tapache2 %s, wrk %s, mod_auth_openidc %s, mod_oauth2 %s (liboauth2 %s), memcached %s\n' \
+            "$(dpkg-query -W -f='${Version}' apache2)" "$(dpkg-query -W -f='${Version}' wrk)" \
+            "$(dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc 2>/dev/null)" \
+            "$(dpkg-query -W -f='${Version}' libapache2-mod-oauth2 2>/dev/null)" \
+            "$(dpkg-query -W -f='${Version}' liboauth2-0 2>/dev/null)" \
+            "$(dpkg-query -W -f='${Version}' memcached)"
+        printf 'settings\t%s rounds x %s s, wrk -t1 -c%s --latency, httpd on core %s, wrk and services on core %s; mpm_event 2 x 32 threads; OAuth2CacheTTL %s, OAuth2CacheNegativeTTL %s\n' \
+            "$ROUNDS" "$SECS" "$CONNS" "$HTTPD_CPU" "$LOAD_CPU" "$CACHE_TTL" "$NEG_TTL"
+        printf 'seconds\t%s\nneg_ttl\t%s\nbad_tokens\t%s\nrounds\t%s\n' "$SECS" "$NEG_TTL" "$BAD_TOKENS" "$ROUNDS"
+        for v in "${ALL_VARIANTS[@]}"; do
+            printf 'desc:%s\t%s\n' "$v" "${V_DESC[$v]}"
+            printf 'base:%s\t%s\n' "$v" "${V_BASE[$v]}"
+            printf 'expect:%s\t%s\n' "$v" "${V_EXPECT[$v]}"
+        done
+        for v in "${VARIANTS[@]}"; do
+            [ -n "${BROKEN[$v]:-}" ] && printf 'broken:%s\t%s\n' "$v" "${BROKEN[$v]}"
+        done
+        printf 'variants\t%s\n' "${VARIANTS[*]}"
+    } >"$run/meta.tsv"
+    : >"$run/checks.tsv"
+    : >"$run/results.tsv"
+
+    # --- warm-up: every variant once, not recorded ------------------------------------
+    log "warm-up: ${WARMUP}s per variant"
+    for v in "${todo[@]}"; do
+        # shellcheck disable=SC2046
+        wrk_run "$logs/wrk-$v-0.txt" "$WARMUP" "http://127.0.0.1:${PORT[${V_INST[$v]}]}${V_PATH[$v]}" \
+            "${V_SCRIPT[$v]}" $(token_args "$v" 0)
+    done
+
+    # --- rounds -----------------------------------------------------------------------
+    # Every variant runs between two runs of its base (plain, or proxy-plain
+    # for ao2-proxy): B v1 B v2 B ... The machine is shared and its speed
+    # drifts within seconds; the report divides each run by the mean of the
+    # base runs on either side of it. Each round starts elsewhere in the list.
+    if [ -n "${BROKEN[proxy-plain]:-}" ] && [ -z "${BROKEN[ao2-proxy]:-}" ]; then
+        BROKEN[ao2-proxy]="its base proxy-plain is not measured"
+        printf 'broken:%s\t%s\n' ao2-proxy "${BROKEN[ao2-proxy]}" >>"$run/meta.tsv"
+    fi
+    local others=() sched=() n i off last b seq
+    for v in "${todo[@]}"; do
+        [ "${V_BASE[$v]}" = "$v" ] || [ -n "${BROKEN[$v]:-}" ] || others+=("$v")
+    done
+    n=${#others[@]}
+    for ((r = 1; r <= ROUNDS; r++)); do
+        sched=() last=
+        off=$(((r - 1) * n / ROUNDS))
+        for ((i = 0; i < n; i++)); do
+            v=${others[$(((i + off) % n))]}
+            b=${V_BASE[$v]}
+            [ "$last" = "$b" ] || sched+=("$b")
+            sched+=("$v" "$b")
+            last=$b
+        done
+        [ "$n" -gt 0 ] || sched=(plain)
+        for ((seq = 0; seq < ${#sched[@]}; seq++)); do
+            measure "${sched[$seq]}" "$r" "$seq" "${#sched[@]}"
+        done
+    done
+
+    # --- special checks ---------------------------------------------------------------
+    if [ "$SKIP_CHECKS" != 1 ]; then
+        local toks=()
+        mapfile -t toks < <(perl bench/tokens.pl foreign $((CONCURRENT_TOKENS * 4)) conc 2>>"$logs/tokens-foreign.log") ||
+            die "no tokens from the provider for the concurrency check"
+        local k=0
+        for name in ao2-shm ao2-mc oidc-shm oauth2-shm; do
+            if [[ " $insts " != *" $name "* ]] || [ -n "${BROKEN[$name]:-}" ]; then continue; fi
+            case $name in ao2-*) path=/api/r ;; *) path=/r ;; esac
+            concurrent_first "$name" "$path" "${toks[@]:k:CONCURRENT_TOKENS}"
+            k=$((k + CONCURRENT_TOKENS))
+        done
+    fi
+
+    if [ "$SKIP_RSS" != 1 ] && [[ " ${todo[*]} " == *" ao2-shm-hit "* ]]; then
+        log "RSS: fresh ao2-shm, then $RSS_FIRST and $RSS_TOTAL requests on the cache-hit variant"
+        stop_httpd ao2-shm
+        start_httpd ao2-shm "$HTTPD_CPU" || die "ao2-shm does not restart: $(cat "$logs/ao2-shm.start")"
+        local url="http://127.0.0.1:${PORT[ao2-shm]}/api/r" rss0 rss1 rss2 pids0 pids1 pids2 line1 line2
+        read -r _ _ < <(probe "$url" "${TOKEN[mod:ao2-shm]}")
+        read -r rss0 pids0 < <(rss_children ao2-shm)
+        local s0=$SECONDS
+        wrk_count "$logs/wrk-rss-1.txt" "$url" "$RSS_FIRST" "${TOKEN[mod:ao2-shm]}"
+        line1=$wrk_line
+        read -r rss1 pids1 < <(rss_children ao2-shm)
+        wrk_count "$logs/wrk-rss-2.txt" "$url" $((RSS_TOTAL - RSS_FIRST)) "${TOKEN[mod:ao2-shm]}"
+        line2=$wrk_line
+        read -r rss2 pids2 < <(rss_children ao2-shm)
+        check rss "$rss0 $rss1 $rss2"
+        check rss_pids "${pids0// /,} ${pids1// /,} ${pids2// /,}"
+        check rss_requests "$RSS_FIRST $RSS_TOTAL"
+        check rss_wrk "${line1#BENCH } | ${line2#BENCH }"
+        check rss_crashes "$(grep -cE 'exit signal' "$logs/ao2-shm.error_log" || true)"
+        log "RSS of ao2-shm's children: $rss0 kB fresh, $rss1 kB after $RSS_FIRST, $rss2 kB after $RSS_TOTAL requests ($((SECONDS - s0)) s)"
+    fi
+
+    # Whole-run error_log summary per instance: crashed children, error lines.
+    for name in $insts; do
+        check "log:$name" "$(grep -cE 'exit signal' "$logs/$name.error_log" 2>/dev/null || true) $(grep -cE '\[[a-z_0-9]*:(error|crit|alert|emerg)\]' "$logs/$name.error_log" 2>/dev/null || true)"
+    done
+
+    # --- report --------------------------------------------------------------------------
+    local stamp report
+    stamp=$(date '+%Y%m%d-%H%M%S')
+    report=$results/bench-$stamp.md
+    perl bench/report.pl "$run" >"$report"
+    cp "$report" "$results/latest.md"
+    cat "$report"
+    log "written to $report and $results/latest.md"
+}
+
+main "$@"
