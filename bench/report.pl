@@ -226,16 +226,26 @@ for my $v (qw(ao2-shm-hit ao2-mc-hit)) {
     target($s->{p99ratio} <= 1.2, sprintf 'p99 latency at 32 connections within 1.2x of unprotected, %s: %.2f ms vs %.2f ms, ratio %.2f',
         $v, $s->{p99}, $stat{plain}{p99}, $s->{p99ratio});
 }
-if (my $rss = $checks->{rss}) {
-    my ($r0, $r1, $r2) = split ' ', $rss;
-    my ($n1, $n2) = split ' ', ($checks->{rss_requests} // '100000 1000000');
-    my ($p0, $p1, $p2) = split ' ', ($checks->{rss_pids} // '');
-    my $same = defined $p2 && $p1 eq $p2;
-    my $growth = $r1 ? ($r2 - $r1) / $r1 : undef;
-    target(defined $growth && $growth <= 0.02 && $same,
-        sprintf('httpd child RSS after %s requests within 2%% of RSS after %s: %s kB -> %s kB (%+.2f%%; fresh: %s kB)%s',
-            fmt_num($n2), fmt_num($n1), fmt_num($r1), fmt_num($r2), 100 * ($growth // 0), fmt_num($r0),
-            $same ? '' : "; the children changed ($p1 -> $p2)"));
+# rss:LABEL = "requests:kB ..." (0 = fresh); the target compares the module's
+# RSS at the second point (RSS_FIRST) and the last (RSS_TOTAL)
+sub rss_points {
+    my ($label) = @_;
+    my $v = $checks->{"rss:$label"} or return;
+    return map { [split /:/] } split ' ', $v;
+}
+sub growth { my ($a, $b) = @_; return $a ? ($b - $a) / $a : undef }
+if (my @m = rss_points('module')) {
+    my ($first, $last) = ($m[1], $m[-1]);
+    my $g = growth($first->[1], $last->[1]);
+    my ($p0, $p1) = split ' ', ($checks->{'rss_pids:module'} // '');
+    my $same = defined $p1 && $p0 eq $p1;
+    my @c = rss_points('plain');
+    my $control = @c ? sprintf('; the same on the unprotected location (control): %s kB -> %s kB (%+.2f%%)',
+        fmt_num($c[1][1]), fmt_num($c[-1][1]), 100 * (growth($c[1][1], $c[-1][1]) // 0)) : '';
+    target(defined $g && $g <= 0.02 && $same,
+        sprintf('httpd child RSS after %s requests within 2%% of RSS after %s: %s kB -> %s kB (%+.2f%%)%s%s',
+            fmt_num($last->[0]), fmt_num($first->[0]), fmt_num($first->[1]), fmt_num($last->[1]),
+            100 * ($g // 0), $control, $same ? '' : "; the children changed ($p0 -> $p1)"));
 }
 else {
     target(undef, 'httpd child RSS after 1,000,000 requests: skipped (BENCH_SKIP_RSS=1)');
@@ -248,9 +258,12 @@ for my $inst (qw(ao2-shm ao2-mc oidc-shm oauth2-shm)) {
     my $c = $checks->{"concurrent:$inst"} or next;
     push @lines, "- concurrent first requests, $inst: per fresh token, introspections/requests/non-2xx in a 1 s wrk -c32 run: $c";
 }
-if (my $w = $checks->{rss_wrk}) {
-    push @lines, "- RSS runs (wrk): $w";
-    push @lines, "- RSS children pids (fresh, after first, after total): $checks->{rss_pids}" if $checks->{rss_pids};
+for my $label (qw(module plain)) {
+    my @p = rss_points($label) or next;
+    push @lines, sprintf '- RSS of the ao2-shm children (sum of VmRSS), %s, requests: kB: %s; children %s',
+        $label eq 'module' ? 'cache-hit requests (/api/r)' : 'control, unprotected location (/plain)',
+        join(', ', map { fmt_num($_->[0]) . ': ' . fmt_num($_->[1]) } @p),
+        $checks->{"rss_pids:$label"} // '?';
 }
 for my $k (sort grep { /^log:/ } keys %$checks) {
     my ($crash, $err) = split ' ', $checks->{$k};

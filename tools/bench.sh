@@ -16,7 +16,8 @@
 #   BENCH_FIRST_TOKENS (1000) module-issued tokens of the first-seen variant
 #   BENCH_BAD_TOKENS (1000)  distinct bad tokens of the rotation variant
 #   BENCH_RSS_FIRST (100000), BENCH_RSS_TOTAL (1000000)  RSS checkpoints
-#   BENCH_SKIP_RSS=1, BENCH_SKIP_CHECKS=1, BENCH_SKIP_PEERS=1
+#   BENCH_SKIP_RSS=1, BENCH_SKIP_RSS_CONTROL=1 (no RSS run on the plain
+#   location), BENCH_SKIP_CHECKS=1, BENCH_SKIP_PEERS=1
 #   BENCH_VARIANTS           comma list: only these variants (plain is always kept)
 #   BENCH_HTTPD_CPU (0), BENCH_LOAD_CPU (1)   cores for httpd / everything else
 #
@@ -52,6 +53,7 @@ BAD_TOKENS=${BENCH_BAD_TOKENS:-1000}
 RSS_FIRST=${BENCH_RSS_FIRST:-100000}
 RSS_TOTAL=${BENCH_RSS_TOTAL:-1000000}
 SKIP_RSS=${BENCH_SKIP_RSS:-0}
+SKIP_RSS_CONTROL=${BENCH_SKIP_RSS_CONTROL:-0}
 SKIP_CHECKS=${BENCH_SKIP_CHECKS:-0}
 SKIP_PEERS=${BENCH_SKIP_PEERS:-0}
 ONLY=${BENCH_VARIANTS:-}
@@ -91,7 +93,7 @@ die() { log "ERROR: $*"; exit 1; }
 # Packages (idempotent; one apt-get update, only when something is missing)
 # ---------------------------------------------------------------------------
 install_packages() {
-    local pkgs=(apache2 wrk memcached openssl curl libapache2-mod-auth-openidc libapache2-mod-oauth2)
+    local pkgs=(apache2 wrk memcached openssl curl iproute2 procps libapache2-mod-auth-openidc libapache2-mod-oauth2)
     local missing=() p st sudo=
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     for p in "${pkgs[@]}"; do
@@ -404,16 +406,30 @@ prov_raw() { curl -sf -m 10 "$PROVIDER_URL/__stats"; }
 # server still had queued when wrk stopped reach the provider after it.
 prov_stats() {
     local a b i
+    local same=0
     a=$(prov_raw) || return 1
-    for ((i = 0; i < 100; i++)); do
+    b=$a
+    for ((i = 0; i < 100 && same < 2; i++)); do
         sleep 0.1
         b=$(prov_raw) || return 1
-        [ "$a" = "$b" ] && break
+        if [ "$a" = "$b" ]; then same=$((same + 1)); else same=0; fi
         a=$b
     done
     perl -MJSON::PP -e '
         my $s = decode_json($ARGV[0]); my $t = 0; $t += $_ for values %$s;
         print(($s->{introspection} // 0), " $t\n")' "$b"
+}
+
+# wait_idle PORT: until no client connection to 127.0.0.1:PORT is left (the
+# requests in flight when wrk stopped are done, so the next run starts
+# clean and this one's provider calls are all counted); at most 15 s.
+wait_idle() {
+    local i
+    for ((i = 0; i < 150; i++)); do
+        [ -z "$(ss -Htn state established state close-wait state syn-recv "( sport = :$1 )" 2>/dev/null)" ] && return 0
+        sleep 0.1
+    done
+    log "127.0.0.1:$1 still has client connections after 15 s"
 }
 
 fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
@@ -585,6 +601,7 @@ measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
     # shellcheck disable=SC2046
     wrk_run "$logs/wrk-$v-$r.txt" "$SECS" "$url" "${V_SCRIPT[$v]}" $(token_args "$v" "$r")
     line=$wrk_line
+    wait_idle "${PORT[$inst]}"
     read -r calls _ < <(prov_stats || echo "-1 -1")
     for k in $line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
     local new crashes errlines odd sockerr unexpected
@@ -617,6 +634,39 @@ measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
 
 check() { printf '%s\t%s\n' "$1" "$2" >>"$run/checks.tsv"; } # KEY VALUE
 
+# rss_series LABEL PATH TOKEN: a fresh ao2-shm, then RSS_TOTAL requests to
+# PATH with TOKEN in 4 legs (RSS_FIRST, then three equal ones); the sum of
+# the children's VmRSS before and after each leg goes to checks.tsv as
+# rss:LABEL "requests:kB ...". The plain location is the control: what httpd
+# itself does over as many requests, without this module's work.
+rss_series() {
+    local label=$1 path=$2 tok=$3 url kb pids pids0 done_n=0 leg legs=() i s0=$SECONDS series lines=
+    url="http://127.0.0.1:${PORT[ao2-shm]}$path"
+    log "RSS ($label): fresh ao2-shm, then $RSS_TOTAL requests to $path"
+    stop_httpd ao2-shm
+    start_httpd ao2-shm "$HTTPD_CPU" || die "ao2-shm does not restart: $(cat "$logs/ao2-shm.start")"
+    wait_idle "${PORT[ao2-shm]}"
+    read -r _ _ < <(probe "$url" "$tok")
+    read -r kb pids0 < <(rss_children ao2-shm)
+    series="0:$kb"
+    legs=("$RSS_FIRST")
+    for i in 1 2 3; do
+        legs+=($(((RSS_TOTAL - RSS_FIRST) * i / 3 - (RSS_TOTAL - RSS_FIRST) * (i - 1) / 3)))
+    done
+    for leg in "${legs[@]}"; do
+        wrk_count "$logs/wrk-rss-$label-$done_n.txt" "$url" "$leg" "$tok"
+        lines+="${lines:+ | }${wrk_line#BENCH }"
+        done_n=$((done_n + leg))
+        wait_idle "${PORT[ao2-shm]}"
+        read -r kb pids < <(rss_children ao2-shm)
+        series+=" $done_n:$kb"
+    done
+    check "rss:$label" "$series"
+    check "rss_pids:$label" "${pids0// /,} ${pids// /,}"
+    check "rss_wrk:$label" "$lines"
+    log "RSS of ao2-shm's children ($label), requests:kB: $series ($((SECONDS - s0)) s)"
+}
+
 # 32 concurrent first requests with one new foreign token, on an instance.
 concurrent_first() { # INSTANCE PATH TOKENS...
     local inst=$1 path=$2 tok calls out=() line k
@@ -627,6 +677,7 @@ concurrent_first() { # INSTANCE PATH TOKENS...
         prov_reset
         wrk_run "$logs/wrk-concurrent-$inst.txt" 1 "http://127.0.0.1:${PORT[$inst]}$path" fixed.lua BENCH_TOKEN="$tok"
         line=$wrk_line
+        wait_idle "${PORT[$inst]}"
         read -r calls _ < <(prov_stats || echo "-1 -1")
         m=()
         for k in $line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
@@ -641,7 +692,7 @@ concurrent_first() { # INSTANCE PATH TOKENS...
 # ---------------------------------------------------------------------------
 main() {
     command -v apt-get >/dev/null 2>&1 && install_packages
-    for c in wrk memcached curl openssl node perl taskset "$APACHE"; do
+    for c in wrk memcached curl openssl node perl taskset ss "$APACHE"; do
         command -v "$c" >/dev/null 2>&1 || die "$c is missing"
     done
     [ -d t/provider/node_modules/oidc-provider ] || die "t/provider/node_modules/oidc-provider is missing: run make deps"
@@ -800,6 +851,7 @@ main() {
         # shellcheck disable=SC2046
         wrk_run "$logs/wrk-$v-0.txt" "$WARMUP" "http://127.0.0.1:${PORT[${V_INST[$v]}]}${V_PATH[$v]}" \
             "${V_SCRIPT[$v]}" $(token_args "$v" 0)
+        wait_idle "${PORT[${V_INST[$v]}]}"
     done
 
     # --- rounds -----------------------------------------------------------------------
@@ -847,25 +899,8 @@ main() {
     fi
 
     if [ "$SKIP_RSS" != 1 ] && [[ " ${todo[*]} " == *" ao2-shm-hit "* ]]; then
-        log "RSS: fresh ao2-shm, then $RSS_FIRST and $RSS_TOTAL requests on the cache-hit variant"
-        stop_httpd ao2-shm
-        start_httpd ao2-shm "$HTTPD_CPU" || die "ao2-shm does not restart: $(cat "$logs/ao2-shm.start")"
-        local url="http://127.0.0.1:${PORT[ao2-shm]}/api/r" rss0 rss1 rss2 pids0 pids1 pids2 line1 line2
-        read -r _ _ < <(probe "$url" "${TOKEN[mod:ao2-shm]}")
-        read -r rss0 pids0 < <(rss_children ao2-shm)
-        local s0=$SECONDS
-        wrk_count "$logs/wrk-rss-1.txt" "$url" "$RSS_FIRST" "${TOKEN[mod:ao2-shm]}"
-        line1=$wrk_line
-        read -r rss1 pids1 < <(rss_children ao2-shm)
-        wrk_count "$logs/wrk-rss-2.txt" "$url" $((RSS_TOTAL - RSS_FIRST)) "${TOKEN[mod:ao2-shm]}"
-        line2=$wrk_line
-        read -r rss2 pids2 < <(rss_children ao2-shm)
-        check rss "$rss0 $rss1 $rss2"
-        check rss_pids "${pids0// /,} ${pids1// /,} ${pids2// /,}"
-        check rss_requests "$RSS_FIRST $RSS_TOTAL"
-        check rss_wrk "${line1#BENCH } | ${line2#BENCH }"
-        check rss_crashes "$(grep -cE 'exit signal' "$logs/ao2-shm.error_log" || true)"
-        log "RSS of ao2-shm's children: $rss0 kB fresh, $rss1 kB after $RSS_FIRST, $rss2 kB after $RSS_TOTAL requests ($((SECONDS - s0)) s)"
+        rss_series module /api/r "${TOKEN[mod:ao2-shm]}"
+        [ "$SKIP_RSS_CONTROL" = 1 ] || rss_series plain /plain ""
     fi
 
     # Whole-run error_log summary per instance: crashed children, error lines.
