@@ -20,7 +20,7 @@ APR_CFLAGS  := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) 
 APR_LIBS    := $(shell apr-1-config --link-ld --libs 2>/dev/null) \
                $(shell apu-1-config --link-ld 2>/dev/null)
 
-.PHONY: all deps test unit run asan format format-check clean configtest bench
+.PHONY: all deps test unit run asan valgrind format format-check clean configtest bench
 
 all: $(MODULE)
 
@@ -53,6 +53,10 @@ asan: deps
 	$(MAKE) clean-module
 	$(MAKE) all t/unit/run EXTRA_CFLAGS="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 	AO2_ASAN=1 tools/test.sh
+
+# The suite with httpd under valgrind (slow: a few minutes).
+valgrind: deps all t/unit/run
+	tools/valgrind.sh
 
 run: deps all
 	tools/run-demo.sh

@@ -28,7 +28,7 @@ fi
 
 # --- Apache::Test environment ----------------------------------------------------
 export APACHE_TEST_ULIMIT_SET=1
-export APACHE_TEST_HTTPD=/usr/sbin/apache2
+export APACHE_TEST_HTTPD=${AO2_HTTPD:-/usr/sbin/apache2}
 export APACHE_TEST_APXS=/usr/bin/apxs
 export APACHE_TEST_PORT=8529
 export APACHE_TEST_STARTUP_TIMEOUT=${APACHE_TEST_STARTUP_TIMEOUT:-60}
