@@ -33,6 +33,9 @@ static const command_rec ao2_directives[] = {
                   "seconds a validation is cached at most (300)"),
     AP_INIT_TAKE1("OAuth2CacheNegativeTTL", ao2_cmd_cache_neg_ttl, NULL,
                   RSRC_CONF, "seconds a rejected token stays rejected (10)"),
+    AP_INIT_TAKE1("OAuth2CacheLocalTTL", ao2_cmd_cache_local_ttl, NULL,
+                  RSRC_CONF,
+                  "seconds a memcache verdict is also kept on this node (0)"),
     AP_INIT_TAKE_ARGV("OAuth2Provider", ao2_cmd_provider, NULL, RSRC_CONF,
                       "NAME authorize=URL token=URL [revoke=URL] "
                       "[userinfo=URL] [introspect=URL] [issuer=URL] "
@@ -100,8 +103,11 @@ static void ao2_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "AO2M0001: cannot attach to the token store");
     if (ao2_global && ao2_global->cache &&
-        ao2_global->cache->type->child_init(ao2_global->cache, s, pchild) !=
-            APR_SUCCESS)
+        (ao2_global->cache->type->child_init(ao2_global->cache, s, pchild) !=
+             APR_SUCCESS ||
+         (ao2_global->local_cache &&
+          ao2_global->local_cache->type->child_init(ao2_global->local_cache, s,
+                                                    pchild) != APR_SUCCESS)))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "AO2M0002: cannot attach to the validation cache; Bearer "
                      "checks go to the token store");

@@ -360,7 +360,7 @@ static int authenticated(const ao2_cache_t *cache)
 }
 
 static void remember(ao2_cache_t *cache, const char *key,
-                     const ao2_verdict_t *v, apr_int64_t now)
+                     const ao2_verdict_t *v, apr_int64_t now, int max_ttl)
 {
     char buf[AO2_VERDICT_MAX];
     int mac = authenticated(cache);
@@ -369,6 +369,8 @@ static void remember(ao2_cache_t *cache, const char *key,
     apr_int64_t ttl =
         v->valid ? ao2_global->cache_ttl : ao2_global->cache_neg_ttl;
 
+    if (max_ttl > 0 && ttl > max_ttl)
+        ttl = max_ttl;
     /* Never beyond the token's own expiry. */
     if (v->expires_at - now < ttl)
         ttl = v->expires_at - now;
@@ -429,6 +431,7 @@ static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
                          const char *token, char *buf, ao2_verdict_t *v)
 {
     ao2_cache_t *cache = ao2_global->cache;
+    ao2_cache_t *local = ao2_global->local_cache;
     const ao2_server_conf_t *sc =
         ap_get_module_config(r->server->module_config, &api_oauth2_module);
     apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
@@ -440,8 +443,13 @@ static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
     if (cache == NULL)
         return resolve(r, dc, token, now, v);
     cache_key(key, KEY_VERDICT, token);
-    if (cached(r, cache, key, buf, now, v))
+    if (local && cached(r, local, key, buf, now, v))
         return FOUND;
+    if (cached(r, cache, key, buf, now, v)) {
+        if (local)
+            remember(local, key, v, now, ao2_global->cache_local_ttl);
+        return FOUND;
+    }
     cache_key(lock, KEY_LOCK, token);
     deadline = apr_time_now() + apr_time_from_msec(sc->http.total_timeout_ms) +
                apr_time_from_sec(1);
@@ -458,7 +466,9 @@ static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
     if (cached(r, cache, key, buf, now, v))
         found = FOUND;
     else if ((found = resolve(r, dc, token, now, v)) == FOUND)
-        remember(cache, key, v, now);
+        remember(cache, key, v, now, 0);
+    if (found == FOUND && local)
+        remember(local, key, v, now, ao2_global->cache_local_ttl);
     cache->type->remove(cache, lock, KEY_LEN);
     return found;
 }
@@ -505,6 +515,9 @@ void ao2_bearer_forget(const char *access_token)
         return;
     cache_key(key, KEY_VERDICT, access_token);
     ao2_global->cache->type->remove(ao2_global->cache, key, KEY_LEN);
+    if (ao2_global->local_cache)
+        ao2_global->local_cache->type->remove(ao2_global->local_cache, key,
+                                              KEY_LEN);
 }
 
 static authz_status scope_check(request_rec *r, const char *line,

@@ -271,6 +271,17 @@ const char *ao2_cmd_cache_neg_ttl(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+const char *ao2_cmd_cache_local_ttl(cmd_parms *cmd, void *dc, const char *arg)
+{
+    long v;
+    const char *err = global_only(cmd);
+
+    if (err || (err = parse_seconds(cmd, arg, 0, 60, &v)))
+        return err;
+    global_get(cmd->pool)->cache_local_ttl = (int)v;
+    return NULL;
+}
+
 static const char *provider_set(cmd_parms *cmd, ao2_provider_t *pv,
                                 const char *word)
 {
@@ -655,7 +666,14 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0009: %s", err);
         return !OK;
     }
-    if (g->cache->type->init(g->cache, s, pconf, ptemp) != APR_SUCCESS) {
+    if (g->cache_local_ttl > 0 && strcmp(g->cache->type->name, "shm") != 0 &&
+        (err = ao2_cache_create(&g->local_cache, "shm", pconf))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0011: %s", err);
+        return !OK;
+    }
+    if (g->cache->type->init(g->cache, s, pconf, ptemp) != APR_SUCCESS ||
+        (g->local_cache && g->local_cache->type->init(g->local_cache, s, pconf,
+                                                      ptemp) != APR_SUCCESS)) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      "AO2C0010: cannot set up the validation cache %s",
                      g->cache->spec);

@@ -29,6 +29,11 @@ typedef struct ao2_global {
     ao2_cache_t *cache; /* "shm" unless OAuth2Cache says otherwise */
     int cache_ttl;
     int cache_neg_ttl;
+    /* Seconds a memcache verdict is also kept in node-local shared memory;
+     * 0 (default): every check asks memcached, so a revoke on another server
+     * counts at once. */
+    int cache_local_ttl;
+    ao2_cache_t *local_cache;
     /* Locations with OAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
 } ao2_global_t;
@@ -79,6 +84,7 @@ const char *ao2_cmd_store_key(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_neg_ttl(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_cache_local_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_provider(cmd_parms *cmd, void *dc, int argc,
                              char *const argv[]);
 const char *ao2_cmd_provider_timeout(cmd_parms *cmd, void *dc,

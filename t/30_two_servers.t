@@ -10,7 +10,7 @@ use AO2Test;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 
-plan tests => 10;
+plan tests => 15;
 
 my $top = "$FindBin::Bin/..";
 my $module = "$top/.libs/mod_api_oauth2.so";
@@ -19,7 +19,9 @@ chmod 0755, $dir;
 my $key = "$dir/shared.key";
 open my $k, '>', $key or die; print $k map { chr int rand 256 } 1 .. 32; close $k;
 chmod 0600, $key;
-my @ports = (18541, 18542);
+# Server C (18543) also keeps verdicts on its node for 2 seconds.
+my @ports = (18541, 18542, 18543);
+my %local_ttl = (18543 => 2);
 my $mods = '/usr/lib/apache2/modules';
 my $httpd = httpd_bin();
 
@@ -45,6 +47,7 @@ LoadModule api_oauth2_module $module
 OAuth2TokenStore socache:memcache:127.0.0.1:18533
 OAuth2StoreKey file:$key
 OAuth2Cache memcache:127.0.0.1:18533
+OAuth2CacheLocalTTL @{[ $local_ttl{$port} // 0 ]}
 OAuth2Provider testop issuer=http://127.0.0.1:18531 authorize=http://127.0.0.1:18531/auth token=http://127.0.0.1:18531/token revoke=http://127.0.0.1:18531/token/revocation userinfo=http://127.0.0.1:18531/me introspect=http://127.0.0.1:18531/token/introspection introspect_token_type=required
 <Location /jsonapiext>
     OAuth2API on
@@ -74,9 +77,9 @@ for my $port (@ports) {
         or BAIL_OUT("httpd on $port did not start: " . `cat $dir/error-$port.log`);
     push @started, $port;
 }
-ok(wait_for(sub { port_open($ports[0]) && port_open($ports[1]) }, 20),
-   'two more servers listen');
-my ($a, $b) = map { "http://127.0.0.1:$_" } @ports;
+ok(wait_for(sub { !grep { !port_open($_) } @ports }, 20),
+   'three more servers listen');
+my ($a, $b, $c) = map { "http://127.0.0.1:$_" } @ports;
 my @basic = (basic => ['api-client', 'api-secret']);
 sub get { (api_call('GET', "$_[0]/jsonapiext/res.partner", bearer => $_[1]))[0] }
 
@@ -99,3 +102,27 @@ is(get($b, $new->{access_token}), 401, 'the revoked token dies on B at once');
 ($st) = api_call('POST', "$b/jsonapiext/oauth2/token",
     json => { client_user_identity => 'shared-1' }, @basic);
 is($st, 404, 'the record is gone for B too');
+
+# OAuth2CacheLocalTTL trades memcached round trips for a short window in
+# which a revoke on another server is not yet seen.
+sub mc_hits {
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1:18533', Timeout => 2) or return -1;
+    print $sock "stats\r\n";
+    my $hits = -1;
+    while (my $line = <$sock>) {
+        $hits = $1 if $line =~ /^STAT get_hits (\d+)/;
+        last if $line =~ /^END/;
+    }
+    return $hits;
+}
+my $tok3 = full_flow(api => "$a/jsonapiext", client_id => 'api-client',
+                     client_secret => 'api-secret', user => 'shared-2', login => 'vic');
+is(get($c, $tok3->{access_token}), 200, 'server C: the token works');
+my $hits = mc_hits();
+is(get($c, $tok3->{access_token}), 200, 'server C: again');
+is(mc_hits(), $hits, 'answered from the node-local copy, without memcached');
+($st) = api_call('POST', "$a/jsonapiext/oauth2/revoke",
+    json => { client_user_identity => 'shared-2' }, @basic);
+is($st, 200, 'server A revokes');
+ok(wait_for(sub { get($c, $tok3->{access_token}) == 401 }, 5),
+   'server C refuses it once its local copy expires (at most OAuth2CacheLocalTTL)');
