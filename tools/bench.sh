@@ -72,7 +72,7 @@ done
 
 P_PROVIDER=28531 P_BACKEND=28532 P_MEMCACHED=28533 P_TLS=28534 P_DEAD=28539
 declare -A PORT=(
-    [ao2-shm]=28540 [ao2-mc]=28541 [ao2-first]=28542
+    [ao2-shm]=28540 [ao2-mc]=28541 [ao2-first]=28542 [ao2-mcl]=28543
     [oidc-shm]=28550 [oidc-mc]=28551 [oauth2-shm]=28552 [oauth2-mc]=28553
     [backend]=$P_BACKEND
 )
@@ -313,8 +313,8 @@ Alias /plain "$run/htdocs/r"
 EOF
 }
 
-conf_ao2() { # NAME CACHE
-    local name=$1 cache=$2 p=$PROVIDER_URL
+conf_ao2() { # NAME CACHE [EXTRA-DIRECTIVE]
+    local name=$1 cache=$2 extra=${3:-} p=$PROVIDER_URL
     conf_common "$name"
     cat <<EOF
 LoadModule proxy_module $MODDIR/mod_proxy.so
@@ -326,6 +326,7 @@ OAuth2ProviderTimeout 2 5
 OAuth2Cache $cache
 OAuth2CacheTTL $CACHE_TTL
 OAuth2CacheNegativeTTL $NEG_TTL
+$extra
 OAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
 Alias /api/r "$run/htdocs/r"
 <Location /api>
@@ -492,6 +493,7 @@ variant() { # NAME INSTANCE PATH SCRIPT TOKEN EXPECT BASE DESCRIPTION
 variant plain         ao2-shm    /plain       fixed.lua  none          200 plain       "unprotected location, same file (the limit)"
 variant ao2-shm-hit   ao2-shm    /api/r       fixed.lua  mod:ao2-shm   200 plain       "this module, cache hit, OAuth2Cache shm"
 variant ao2-mc-hit    ao2-mc     /api/r       fixed.lua  mod:ao2-mc    200 plain       "this module, cache hit, OAuth2Cache memcache"
+variant ao2-mcl-hit   ao2-mcl    /api/r       fixed.lua  mod:ao2-mcl   200 plain       "this module, cache hit, memcache + OAuth2CacheLocalTTL 1 (a revoke elsewhere counts within 1 s)"
 variant ao2-first     ao2-first  /api/r       rotate.lua first         200 plain       "this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation, shm:64 cache (store lookups)"
 variant ao2-bad-1     ao2-shm    /api/r       fixed.lua  bad1          401 plain       "this module, invalid-token flood: one bad token repeated"
 variant ao2-bad-rot   ao2-shm    /api/r       rotate.lua badrot        401 plain       "this module, invalid-token flood: $BAD_TOKENS distinct bad tokens in rotation"
@@ -731,7 +733,7 @@ main() {
     head -c 32 /dev/urandom >"$run/var/store.key"
     chmod 600 "$run/var/store.key"
     head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$run/var/passphrase"
-    for name in ao2-shm ao2-mc ao2-first; do
+    for name in ao2-shm ao2-mc ao2-first ao2-mcl; do
         mkdir -p "$run/var/$name" "$run/rt/$name"
         chown nobody:nogroup "$run/var/$name"
         chmod 700 "$run/var/$name"
@@ -743,6 +745,7 @@ main() {
 
     conf_ao2 ao2-shm shm >"$run/conf/ao2-shm.conf"
     conf_ao2 ao2-mc "memcache:127.0.0.1:$P_MEMCACHED" >"$run/conf/ao2-mc.conf"
+    conf_ao2 ao2-mcl "memcache:127.0.0.1:$P_MEMCACHED" "OAuth2CacheLocalTTL 1" >"$run/conf/ao2-mcl.conf"
     conf_ao2 ao2-first shm:64 >"$run/conf/ao2-first.conf"
     if ! "$APACHE" -t -f "$run/conf/ao2-first.conf" >"$logs/ao2-first.configtest" 2>&1 &&
         grep -q 'OAuth2Cache.*shm:64' "$logs/ao2-first.configtest"; then
@@ -761,7 +764,7 @@ main() {
 
     # --- services -------------------------------------------------------------
     local redirects=
-    for name in ao2-shm ao2-mc ao2-first; do
+    for name in ao2-shm ao2-mc ao2-first ao2-mcl; do
         redirects+="${redirects:+,}http://127.0.0.1:${PORT[$name]}/api/oauth2/callback"
     done
     local memuser=()
@@ -783,7 +786,7 @@ main() {
     # --- tokens -------------------------------------------------------------------
     export AO2_PROVIDER_URL=$PROVIDER_URL
     local t0=$SECONDS
-    for name in ao2-shm ao2-mc; do
+    for name in ao2-shm ao2-mc ao2-mcl; do
         if [[ " $insts " != *" $name "* ]] || [ -n "${BROKEN[$name]:-}" ]; then continue; fi
         if TOKEN[mod:$name]=$(perl bench/tokens.pl module "http://127.0.0.1:${PORT[$name]}" /api 1 "$name" 2>"$logs/tokens-$name.log"); then
             :
