@@ -435,13 +435,40 @@ static apr_status_t refresh_lock(endpoint_ctx_t *cx, const char *lock)
     return rv;
 }
 
+/* The refresh grant for the record under key, saved in place. */
+static ao2_err_t *refresh_record(endpoint_ctx_t *cx, const ao2_client_t *c,
+                                 const char *key, ao2_record_t *rec)
+{
+    apr_pool_t *p = cx->r->pool;
+    const ao2_record_t old = *rec;
+    const char *form, *auth;
+    ao2_http_response_t resp;
+    ao2_err_t *err;
+
+    if (rec->refresh_token == NULL)
+        return ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_grant",
+                            "the provider issued no refresh token for this "
+                            "identity");
+    form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
+    form = ao2_form_add(p, form, "refresh_token", rec->refresh_token);
+    auth = ao2_client_credentials(p, c, &form);
+    if ((err = call_provider(cx, "token", c->provider->token_url, auth, form,
+                             &resp)) ||
+        (err = apply_tokens(cx, c, &resp, NULL, rec)) ||
+        (err = save_record(cx, key, rec, &old)))
+        return err;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
+                  "AO2E0005: tokens refreshed for client %s, login %s",
+                  c->client_id, rec->login);
+    return NULL;
+}
+
 static int do_token(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
     const ao2_client_t *c;
-    const char *identity, *key, *lock, *form, *auth, *seen;
-    ao2_http_response_t resp;
-    ao2_record_t rec, old;
+    const char *identity, *key, *lock, *seen;
+    ao2_record_t rec;
     ao2_err_t *err;
     apr_status_t locked;
 
@@ -462,25 +489,8 @@ static int do_token(endpoint_ctx_t *cx)
     /* Reloaded under the lock: when the access token changed while we
      * waited, the holder refreshed for us and its tokens are the answer. */
     err = load_record(cx, key, &rec);
-    if (err || strcmp(rec.access_token, seen) != 0) {
-        /* answer as it stands */
-    } else if (rec.refresh_token == NULL) {
-        err = ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_grant",
-                           "the provider issued no refresh token for this "
-                           "identity");
-    } else {
-        form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
-        form = ao2_form_add(p, form, "refresh_token", rec.refresh_token);
-        auth = ao2_client_credentials(p, c, &form);
-        old = rec;
-        if (!(err = call_provider(cx, "token", c->provider->token_url, auth,
-                                  form, &resp)) &&
-            !(err = apply_tokens(cx, c, &resp, NULL, &rec)) &&
-            !(err = save_record(cx, key, &rec, &old)))
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
-                          "AO2E0005: tokens refreshed for client %s, login %s",
-                          c->client_id, rec.login);
-    }
+    if (err == NULL && strcmp(rec.access_token, seen) == 0)
+        err = refresh_record(cx, c, key, &rec);
     if (locked == APR_SUCCESS)
         cx->g->cache->type->remove(cx->g->cache, lock, strlen(lock));
     if (err)
