@@ -25,7 +25,7 @@ APLOG_USE_MODULE(api_oauth2);
 #define NOTE_INSUFFICIENT "ao2-insufficient-scope"
 #define KEY_VERDICT       "ao2v:"
 #define KEY_LOCK          "ao2l:"
-#define KEY_LEN           (5 + 43) /* prefix + base64url SHA-256 */
+#define KEY_LEN           (5 + AO2_SHA256_B64URL_LEN) /* prefix + token hash */
 
 /* The identity headers a backend could fold into the variables Odoo reads;
  * compared with case and '-'/'_' folded. */
@@ -237,6 +237,21 @@ static const ao2_client_t *introspecting_client(const ao2_dir_conf_t *dc)
 
 typedef enum { FOUND, UNKNOWN, TROUBLE } lookup_e;
 
+/* A verdict from strings that may be NULL; no expiry means OAuth2CacheTTL. */
+static void set_verdict(ao2_verdict_t *v, int valid, apr_int64_t expires_at,
+                        apr_int64_t now, const char *login, const char *db,
+                        const char *scope)
+{
+    v->valid = valid;
+    v->expires_at = expires_at ? expires_at : now + ao2_global->cache_ttl;
+    v->login = login ? login : "";
+    v->login_len = strlen(v->login);
+    v->db = db ? db : "";
+    v->db_len = strlen(v->db);
+    v->scope = scope ? scope : "";
+    v->scope_len = strlen(v->scope);
+}
+
 /* The token store first: tokens issued here, and tombstones of tokens
  * refreshed away or revoked here. */
 static lookup_e from_store(request_rec *r, const char *token, apr_int64_t now,
@@ -265,14 +280,8 @@ static lookup_e from_store(request_rec *r, const char *token, apr_int64_t now,
                       "AO2B0008: an index entry does not open; ignored");
         return UNKNOWN;
     }
-    v->valid = !ix.revoked && (ix.expires_at == 0 || ix.expires_at > now);
-    v->expires_at = ix.expires_at ? ix.expires_at : now + g->cache_ttl;
-    v->login = ix.login ? ix.login : "";
-    v->login_len = strlen(v->login);
-    v->db = ix.db ? ix.db : "";
-    v->db_len = strlen(v->db);
-    v->scope = ix.scope ? ix.scope : "";
-    v->scope_len = strlen(v->scope);
+    set_verdict(v, !ix.revoked && (ix.expires_at == 0 || ix.expires_at > now),
+                ix.expires_at, now, ix.login, ix.db, ix.scope);
     return FOUND;
 }
 
@@ -315,39 +324,16 @@ static lookup_e from_provider(request_rec *r, const ao2_dir_conf_t *dc,
     }
     if (!in.active)
         return UNKNOWN;
-    v->valid = 1;
-    v->expires_at = in.expires_at ? in.expires_at : now + ao2_global->cache_ttl;
-    v->login = in.login;
-    v->login_len = strlen(in.login);
-    v->db = "";
-    v->db_len = 0;
-    v->scope = in.scope ? in.scope : "";
-    v->scope_len = strlen(v->scope);
+    set_verdict(v, 1, in.expires_at, now, in.login, NULL, in.scope);
     return FOUND;
 }
 
-static void cache_key(char *out, const char *prefix, const char *token)
+/* prefix + base64url SHA-256 of the token: never the token itself. */
+static void cache_key(char *out, const char *prefix, const char *hash)
 {
-    unsigned char digest[AO2_SHA256_LEN];
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    int i, o = 5;
-    apr_uint32_t acc = 0;
-    int bits = 0;
-
-    memcpy(out, prefix, 5);
-    ao2_sha256(token, strlen(token), digest);
-    for (i = 0; i < AO2_SHA256_LEN; i++) {
-        acc = (acc << 8) | digest[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = b64[(acc >> bits) & 0x3f];
-        }
-    }
-    if (bits)
-        out[o++] = b64[(acc << (6 - bits)) & 0x3f];
-    out[o] = '\0';
+    memcpy(out, prefix, KEY_LEN - AO2_SHA256_B64URL_LEN);
+    memcpy(out + KEY_LEN - AO2_SHA256_B64URL_LEN, hash,
+           AO2_SHA256_B64URL_LEN + 1);
 }
 
 /* A cache that other machines can write (memcached) could hand back any
@@ -393,9 +379,8 @@ static lookup_e resolve(request_rec *r, const ao2_dir_conf_t *dc,
     if (found == UNKNOWN)
         found = from_provider(r, dc, token, now, v);
     if (found == UNKNOWN) {
-        memset(v, 0, sizeof(*v));
-        v->login = v->db = v->scope = "";
-        v->expires_at = now + ao2_global->cache_neg_ttl;
+        set_verdict(v, 0, now + ao2_global->cache_neg_ttl, now, NULL, NULL,
+                    NULL);
         found = FOUND;
     }
     return found;
@@ -435,14 +420,15 @@ static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
     const ao2_server_conf_t *sc =
         ap_get_module_config(r->server->module_config, &api_oauth2_module);
     apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
-    char key[KEY_LEN + 1], lock[KEY_LEN + 1];
+    char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1], lock[KEY_LEN + 1];
     apr_time_t deadline;
     lookup_e found;
     int lock_ttl = (int)(sc->http.total_timeout_ms / 1000) + 2;
 
     if (cache == NULL)
         return resolve(r, dc, token, now, v);
-    cache_key(key, KEY_VERDICT, token);
+    ao2_sha256_b64url_into(token, strlen(token), hash);
+    cache_key(key, KEY_VERDICT, hash);
     if (local && cached(r, local, key, buf, now, v))
         return FOUND;
     if (cached(r, cache, key, buf, now, v)) {
@@ -450,7 +436,7 @@ static lookup_e validate(request_rec *r, const ao2_dir_conf_t *dc,
             remember(local, key, v, now, ao2_global->cache_local_ttl);
         return FOUND;
     }
-    cache_key(lock, KEY_LOCK, token);
+    cache_key(lock, KEY_LOCK, hash);
     deadline = apr_time_now() + apr_time_from_msec(sc->http.total_timeout_ms) +
                apr_time_from_sec(1);
     while (cache->type->add(cache, lock, KEY_LEN, "1", 1, lock_ttl) ==
@@ -509,11 +495,12 @@ int ao2_bearer_check(request_rec *r)
 
 void ao2_bearer_forget(const char *access_token)
 {
-    char key[KEY_LEN + 1];
+    char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1];
 
     if (ao2_global == NULL || ao2_global->cache == NULL || !access_token)
         return;
-    cache_key(key, KEY_VERDICT, access_token);
+    ao2_sha256_b64url_into(access_token, strlen(access_token), hash);
+    cache_key(key, KEY_VERDICT, hash);
     ao2_global->cache->type->remove(ao2_global->cache, key, KEY_LEN);
     if (ao2_global->local_cache)
         ao2_global->local_cache->type->remove(ao2_global->local_cache, key,

@@ -74,17 +74,20 @@ static unsigned int b64url_value(unsigned int c)
     return x | (CT_EQ(x, 0) & (CT_EQ(c, 'A') ^ 0xFF));
 }
 
-static char *b64_encode(apr_pool_t *p, const b64_alphabet_t *a,
-                        const unsigned char *in, apr_size_t len)
+static apr_size_t b64_encoded_len(const b64_alphabet_t *a, apr_size_t len)
 {
-    apr_size_t groups = len / 3, rest = len % 3, outlen, i;
-    char *out, *o;
+    apr_size_t rest = len % 3;
 
-    if (groups > (APR_SIZE_MAX - 5) / 4) {
-        return NULL;
-    }
-    outlen = groups * 4 + (rest ? (a->pad ? 4 : rest + 1) : 0);
-    o = out = apr_palloc(p, outlen + 1);
+    return len / 3 * 4 + (rest ? (a->pad ? 4 : rest + 1) : 0);
+}
+
+/* Writes b64_encoded_len() characters and a NUL at out. */
+static void b64_encode_into(const b64_alphabet_t *a, const unsigned char *in,
+                            apr_size_t len, char *out)
+{
+    apr_size_t groups = len / 3, rest = len % 3, i;
+    char *o = out;
+
     for (i = 0; i < groups * 3; i += 3) {
         unsigned int v = ((unsigned int)in[i] << 16) |
                          ((unsigned int)in[i + 1] << 8) | in[i + 2];
@@ -111,6 +114,18 @@ static char *b64_encode(apr_pool_t *p, const b64_alphabet_t *a,
         }
     }
     *o = '\0';
+}
+
+static char *b64_encode(apr_pool_t *p, const b64_alphabet_t *a,
+                        const unsigned char *in, apr_size_t len)
+{
+    char *out;
+
+    if (len / 3 > (APR_SIZE_MAX - 5) / 4) {
+        return NULL;
+    }
+    out = apr_palloc(p, b64_encoded_len(a, len) + 1);
+    b64_encode_into(a, in, len, out);
     return out;
 }
 
@@ -221,12 +236,21 @@ void ao2_sha256(const void *data, apr_size_t len,
     }
 }
 
-char *ao2_sha256_b64url(apr_pool_t *p, const void *data, apr_size_t len)
+void ao2_sha256_b64url_into(const void *data, apr_size_t len,
+                            char out[AO2_SHA256_B64URL_LEN + 1])
 {
     unsigned char md[AO2_SHA256_LEN];
 
     ao2_sha256(data, len, md);
-    return ao2_b64url_encode(p, md, sizeof(md));
+    b64_encode_into(&b64url, md, sizeof(md), out);
+}
+
+char *ao2_sha256_b64url(apr_pool_t *p, const void *data, apr_size_t len)
+{
+    char *out = apr_palloc(p, AO2_SHA256_B64URL_LEN + 1);
+
+    ao2_sha256_b64url_into(data, len, out);
+    return out;
 }
 
 apr_status_t ao2_random_bytes(void *buf, apr_size_t len)

@@ -20,6 +20,10 @@ void ao2_sha256(const void *data, apr_size_t len,
 
 /* base64url (RFC 4648 §5) without padding of SHA-256(s). */
 char *ao2_sha256_b64url(apr_pool_t *p, const void *data, apr_size_t len);
+/* The same into a caller's buffer: for the per-request path, no pool. */
+#define AO2_SHA256_B64URL_LEN 43
+void ao2_sha256_b64url_into(const void *data, apr_size_t len,
+                            char out[AO2_SHA256_B64URL_LEN + 1]);
 
 /* Cryptographically strong random bytes; APR_EGENERAL when the CSPRNG fails. */
 apr_status_t ao2_random_bytes(void *buf, apr_size_t len);
