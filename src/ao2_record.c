@@ -1,6 +1,7 @@
 #include "ao2_record.h"
 
 #include <apr_strings.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Hash of length-prefixed parts: "a" + "bc" and "ab" + "c" differ. */
@@ -91,139 +92,172 @@ static ao2_json_t *open_value(apr_pool_t *p, const ao2_keys_t *k,
     return j;
 }
 
-static void set_opt(ao2_json_t *j, const char *name, const char *v)
+/* Each stored structure is described once, as a table of its members; one
+ * pair of loops turns any of them into JSON and back. */
+typedef enum {
+    MEMBER_STR,      /* required string */
+    MEMBER_STR_OPT,  /* string, may be NULL */
+    MEMBER_INT,      /* required apr_int64_t */
+    MEMBER_FLAG_OPT, /* int, stored only when true */
+} member_kind_e;
+
+typedef struct member {
+    const char *name; /* JSON member name */
+    apr_size_t offset;
+    member_kind_e kind;
+} member_t;
+
+#define MEMBER(type, field, name, kind)                                        \
+    {                                                                          \
+        name, offsetof(type, field), kind                                      \
+    }
+
+static const member_t record_members[] = {
+    MEMBER(ao2_record_t, api, "api", MEMBER_STR),
+    MEMBER(ao2_record_t, client_id, "cid", MEMBER_STR),
+    MEMBER(ao2_record_t, user_identity, "cui", MEMBER_STR),
+    MEMBER(ao2_record_t, provider, "prov", MEMBER_STR),
+    MEMBER(ao2_record_t, token_type, "tt", MEMBER_STR_OPT),
+    MEMBER(ao2_record_t, scope, "sc", MEMBER_STR_OPT),
+    MEMBER(ao2_record_t, login, "lg", MEMBER_STR_OPT),
+    MEMBER(ao2_record_t, db, "db", MEMBER_STR_OPT),
+    MEMBER(ao2_record_t, issued_at, "iat", MEMBER_INT),
+    MEMBER(ao2_record_t, expires_at, "exp", MEMBER_INT),
+    MEMBER(ao2_record_t, access_token, "at", MEMBER_STR),
+    MEMBER(ao2_record_t, refresh_token, "rt", MEMBER_STR_OPT),
+    MEMBER(ao2_record_t, id_token, "it", MEMBER_STR_OPT),
+    {NULL, 0, MEMBER_STR},
+};
+
+static const member_t index_members[] = {
+    MEMBER(ao2_index_t, record_key, "k", MEMBER_STR),
+    MEMBER(ao2_index_t, login, "lg", MEMBER_STR_OPT),
+    MEMBER(ao2_index_t, db, "db", MEMBER_STR_OPT),
+    MEMBER(ao2_index_t, scope, "sc", MEMBER_STR_OPT),
+    MEMBER(ao2_index_t, expires_at, "exp", MEMBER_INT),
+    MEMBER(ao2_index_t, revoked, "rv", MEMBER_FLAG_OPT),
+    {NULL, 0, MEMBER_STR},
+};
+
+static const member_t state_members[] = {
+    MEMBER(ao2_state_t, api, "api", MEMBER_STR),
+    MEMBER(ao2_state_t, client_id, "cid", MEMBER_STR),
+    MEMBER(ao2_state_t, user_identity, "cui", MEMBER_STR),
+    MEMBER(ao2_state_t, nonce, "nonce", MEMBER_STR),
+    MEMBER(ao2_state_t, redirect_uri, "ru", MEMBER_STR),
+    MEMBER(ao2_state_t, expires_at, "exp", MEMBER_INT),
+    MEMBER(ao2_state_t, code_verifier, "cv", MEMBER_STR),
+    {NULL, 0, MEMBER_STR},
+};
+
+#define AT(base, m, type) ((type *)((char *)(base) + (m)->offset))
+
+static char *encode_members(apr_pool_t *p, const ao2_keys_t *k, const char *key,
+                            const member_t *members, const void *base,
+                            apr_size_t *len)
 {
-    if (v)
-        ao2_json_set_str(j, name, v);
+    ao2_json_t *j = ao2_json_object(p);
+    const member_t *m;
+
+    for (m = members; m->name; m++) {
+        switch (m->kind) {
+            case MEMBER_STR:
+            case MEMBER_STR_OPT:
+                if (*AT(base, m, const char *))
+                    ao2_json_set_str(j, m->name, *AT(base, m, const char *));
+                break;
+            case MEMBER_INT:
+                ao2_json_set_int(j, m->name, *AT(base, m, apr_int64_t));
+                break;
+            case MEMBER_FLAG_OPT:
+                if (*AT(base, m, int))
+                    ao2_json_set_bool(j, m->name, 1);
+                break;
+        }
+    }
+    return seal_value(p, k, key, j, len);
+}
+
+/* On any failure the structure is all NULL and 0. */
+static apr_status_t decode_members(apr_pool_t *p, const ao2_keys_t *k,
+                                   const char *key, const char *val,
+                                   apr_size_t len, const member_t *members,
+                                   void *base, apr_size_t size)
+{
+    apr_status_t rv;
+    ao2_json_t *j = open_value(p, k, key, val, len, &rv);
+    const member_t *m;
+
+    memset(base, 0, size);
+    if (j == NULL)
+        return rv;
+    for (m = members; m->name; m++) {
+        const char **str = AT(base, m, const char *);
+        switch (m->kind) {
+            case MEMBER_STR:
+            case MEMBER_STR_OPT:
+                *str = ao2_json_str(j, m->name);
+                if (*str == NULL && m->kind == MEMBER_STR)
+                    rv = APR_EINVAL;
+                break;
+            case MEMBER_INT:
+                if (!ao2_json_int(j, m->name, AT(base, m, apr_int64_t)))
+                    rv = APR_EINVAL;
+                break;
+            case MEMBER_FLAG_OPT:
+                ao2_json_bool(j, m->name, AT(base, m, int));
+                break;
+        }
+    }
+    if (rv != APR_SUCCESS)
+        memset(base, 0, size);
+    return rv;
 }
 
 char *ao2_record_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
                         const ao2_record_t *rec, apr_size_t *len)
 {
-    ao2_json_t *j = ao2_json_object(p);
-
-    ao2_json_set_str(j, "api", rec->api);
-    ao2_json_set_str(j, "cid", rec->client_id);
-    ao2_json_set_str(j, "cui", rec->user_identity);
-    ao2_json_set_str(j, "prov", rec->provider);
-    set_opt(j, "tt", rec->token_type);
-    set_opt(j, "sc", rec->scope);
-    set_opt(j, "lg", rec->login);
-    set_opt(j, "db", rec->db);
-    ao2_json_set_int(j, "iat", rec->issued_at);
-    ao2_json_set_int(j, "exp", rec->expires_at);
-    set_opt(j, "at", rec->access_token);
-    set_opt(j, "rt", rec->refresh_token);
-    set_opt(j, "it", rec->id_token);
-    return seal_value(p, k, key, j, len);
+    return encode_members(p, k, key, record_members, rec, len);
 }
 
 apr_status_t ao2_record_decode(apr_pool_t *p, const ao2_keys_t *k,
                                const char *key, const char *val, apr_size_t len,
                                ao2_record_t *rec)
 {
-    apr_status_t rv;
-    ao2_json_t *j = open_value(p, k, key, val, len, &rv);
-
-    memset(rec, 0, sizeof(*rec));
-    if (j == NULL)
-        return rv;
-    rec->api = ao2_json_str(j, "api");
-    rec->client_id = ao2_json_str(j, "cid");
-    rec->user_identity = ao2_json_str(j, "cui");
-    rec->provider = ao2_json_str(j, "prov");
-    rec->token_type = ao2_json_str(j, "tt");
-    rec->scope = ao2_json_str(j, "sc");
-    rec->login = ao2_json_str(j, "lg");
-    rec->db = ao2_json_str(j, "db");
-    rec->access_token = ao2_json_str(j, "at");
-    rec->refresh_token = ao2_json_str(j, "rt");
-    rec->id_token = ao2_json_str(j, "it");
-    if (rec->api == NULL || rec->client_id == NULL ||
-        rec->user_identity == NULL || rec->provider == NULL ||
-        rec->access_token == NULL || !ao2_json_int(j, "iat", &rec->issued_at) ||
-        !ao2_json_int(j, "exp", &rec->expires_at)) {
-        memset(rec, 0, sizeof(*rec));
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
+    return decode_members(p, k, key, val, len, record_members, rec,
+                          sizeof(*rec));
 }
 
 char *ao2_index_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
                        const ao2_index_t *ix, apr_size_t *len)
 {
-    ao2_json_t *j = ao2_json_object(p);
-
-    ao2_json_set_str(j, "k", ix->record_key);
-    set_opt(j, "lg", ix->login);
-    set_opt(j, "db", ix->db);
-    set_opt(j, "sc", ix->scope);
-    ao2_json_set_int(j, "exp", ix->expires_at);
-    if (ix->revoked)
-        ao2_json_set_bool(j, "rv", 1);
-    return seal_value(p, k, key, j, len);
+    return encode_members(p, k, key, index_members, ix, len);
 }
 
 apr_status_t ao2_index_decode(apr_pool_t *p, const ao2_keys_t *k,
                               const char *key, const char *val, apr_size_t len,
                               ao2_index_t *ix)
 {
-    apr_status_t rv;
-    ao2_json_t *j = open_value(p, k, key, val, len, &rv);
-
-    memset(ix, 0, sizeof(*ix));
-    if (j == NULL)
-        return rv;
-    ix->record_key = ao2_json_str(j, "k");
-    ix->login = ao2_json_str(j, "lg");
-    ix->db = ao2_json_str(j, "db");
-    ix->scope = ao2_json_str(j, "sc");
-    if (ix->record_key == NULL || !ao2_json_int(j, "exp", &ix->expires_at)) {
-        memset(ix, 0, sizeof(*ix));
-        return APR_EINVAL;
-    }
-    ao2_json_bool(j, "rv", &ix->revoked);
-    return APR_SUCCESS;
+    return decode_members(p, k, key, val, len, index_members, ix, sizeof(*ix));
 }
 
 char *ao2_state_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
                        const ao2_state_t *st, apr_size_t *len)
 {
-    ao2_json_t *j = ao2_json_object(p);
-
-    ao2_json_set_str(j, "api", st->api);
-    ao2_json_set_str(j, "cid", st->client_id);
-    ao2_json_set_str(j, "cui", st->user_identity);
-    ao2_json_set_str(j, "nonce", st->nonce);
-    ao2_json_set_str(j, "ru", st->redirect_uri);
-    ao2_json_set_int(j, "exp", st->expires_at);
-    set_opt(j, "cv", st->code_verifier);
-    return seal_value(p, k, key, j, len);
+    return encode_members(p, k, key, state_members, st, len);
 }
 
 apr_status_t ao2_state_decode(apr_pool_t *p, const ao2_keys_t *k,
                               const char *key, const char *val, apr_size_t len,
                               ao2_state_t *st)
 {
-    apr_status_t rv;
-    ao2_json_t *j = open_value(p, k, key, val, len, &rv);
+    return decode_members(p, k, key, val, len, state_members, st, sizeof(*st));
+}
 
-    memset(st, 0, sizeof(*st));
-    if (j == NULL)
-        return rv;
-    st->api = ao2_json_str(j, "api");
-    st->client_id = ao2_json_str(j, "cid");
-    st->user_identity = ao2_json_str(j, "cui");
-    st->nonce = ao2_json_str(j, "nonce");
-    st->redirect_uri = ao2_json_str(j, "ru");
-    st->code_verifier = ao2_json_str(j, "cv");
-    if (st->api == NULL || st->client_id == NULL || st->user_identity == NULL ||
-        st->nonce == NULL || st->redirect_uri == NULL ||
-        st->code_verifier == NULL || !ao2_json_int(j, "exp", &st->expires_at)) {
-        memset(st, 0, sizeof(*st));
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
+static void set_opt(ao2_json_t *j, const char *name, const char *v)
+{
+    if (v)
+        ao2_json_set_str(j, name, v);
 }
 
 char *ao2_record_token_info(apr_pool_t *p, const ao2_record_t *rec,
