@@ -1,6 +1,7 @@
 #include "ao2_config.h"
 
 #include <apr_file_io.h>
+#include <stddef.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <http_log.h>
@@ -249,37 +250,35 @@ const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg)
     return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err) : NULL;
 }
 
-const char *ao2_cmd_cache_ttl(cmd_parms *cmd, void *dc, const char *arg)
+/* A server-wide number of seconds in [min, max]. */
+static const char *set_global_seconds(cmd_parms *cmd, const char *arg, long min,
+                                      long max, int *field)
 {
     long v;
     const char *err = global_only(cmd);
 
-    if (err || (err = parse_seconds(cmd, arg, 1, 86400, &v)))
+    if (err || (err = parse_seconds(cmd, arg, min, max, &v)))
         return err;
-    global_get(cmd->pool)->cache_ttl = (int)v;
+    *field = (int)v;
     return NULL;
+}
+
+const char *ao2_cmd_cache_ttl(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return set_global_seconds(cmd, arg, 1, 86400,
+                              &global_get(cmd->pool)->cache_ttl);
 }
 
 const char *ao2_cmd_cache_neg_ttl(cmd_parms *cmd, void *dc, const char *arg)
 {
-    long v;
-    const char *err = global_only(cmd);
-
-    if (err || (err = parse_seconds(cmd, arg, 0, 3600, &v)))
-        return err;
-    global_get(cmd->pool)->cache_neg_ttl = (int)v;
-    return NULL;
+    return set_global_seconds(cmd, arg, 0, 3600,
+                              &global_get(cmd->pool)->cache_neg_ttl);
 }
 
 const char *ao2_cmd_cache_local_ttl(cmd_parms *cmd, void *dc, const char *arg)
 {
-    long v;
-    const char *err = global_only(cmd);
-
-    if (err || (err = parse_seconds(cmd, arg, 0, 60, &v)))
-        return err;
-    global_get(cmd->pool)->cache_local_ttl = (int)v;
-    return NULL;
+    return set_global_seconds(cmd, arg, 0, 60,
+                              &global_get(cmd->pool)->cache_local_ttl);
 }
 
 static const char *provider_set(cmd_parms *cmd, ao2_provider_t *pv,
@@ -289,12 +288,12 @@ static const char *provider_set(cmd_parms *cmd, ao2_provider_t *pv,
         const char *key;
         apr_size_t offset;
     } urls[] = {
-        {"issuer", APR_OFFSETOF(ao2_provider_t, issuer)},
-        {"authorize", APR_OFFSETOF(ao2_provider_t, authorize_url)},
-        {"token", APR_OFFSETOF(ao2_provider_t, token_url)},
-        {"revoke", APR_OFFSETOF(ao2_provider_t, revoke_url)},
-        {"userinfo", APR_OFFSETOF(ao2_provider_t, userinfo_url)},
-        {"introspect", APR_OFFSETOF(ao2_provider_t, introspect_url)},
+        {"issuer", offsetof(ao2_provider_t, issuer)},
+        {"authorize", offsetof(ao2_provider_t, authorize_url)},
+        {"token", offsetof(ao2_provider_t, token_url)},
+        {"revoke", offsetof(ao2_provider_t, revoke_url)},
+        {"userinfo", offsetof(ao2_provider_t, userinfo_url)},
+        {"introspect", offsetof(ao2_provider_t, introspect_url)},
     };
     const char *eq = strchr(word, '=');
     const char *key, *value, *err;
