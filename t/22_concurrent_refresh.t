@@ -19,36 +19,18 @@ ok($tok->{refresh_token}, 'tokens issued');
 provider_stats_reset();
 # The refresh takes 400 ms at the provider: all callers overlap it.
 provider_delay('token', 400);
-# Children wait on a pipe that the parent closes: they all start at once.
-pipe(my $go_r, my $go_w) or die "pipe: $!";
-my @kids;
-for my $i (1 .. $callers) {
-    pipe(my $out_r, my $out_w) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $go_w; close $out_r;
-        sysread($go_r, my $x, 1);    # returns at EOF, when the parent closes
-        my ($st, $body) = api_call('POST', '/jsonapiext/oauth2/token',
-            json => { client_user_identity => 'race-1' }, @basic);
-        print $out_w "$st " . ($body->{access_token} // '-') . "\n";
-        close $out_w;
-        require POSIX; POSIX::_exit(0);
-    }
-    close $out_w;
-    push @kids, [$pid, $out_r];
-}
-close $go_r;
-close $go_w;
+my @answers = concurrently($callers, sub {
+    my ($st, $body) = api_call('POST', '/jsonapiext/oauth2/token',
+        json => { client_user_identity => 'race-1' }, @basic);
+    return "$st " . ($body->{access_token} // '-');
+});
+provider_delay('token', 0);
 my (%status, %tokens);
-for my $k (@kids) {
-    my $fh = $k->[1];
-    my $line = <$fh> // '';
-    waitpid($k->[0], 0);
-    my ($st, $at) = split ' ', $line;
+for (@answers) {
+    my ($st, $at) = split ' ';
     $status{$st // 'none'}++;
     $tokens{$at}++ if $at && $at ne '-';
 }
-provider_delay('token', 0);
 is_deeply(\%status, { 200 => $callers }, "all $callers callers got 200")
     or diag explain \%status;
 is(scalar keys %tokens, 1, 'they all got the same new access token');

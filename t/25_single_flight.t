@@ -12,30 +12,10 @@ plan tests => 4;
 
 sub burst {
     my ($token) = @_;
-    pipe(my $go_r, my $go_w) or die "pipe: $!";
-    my @kids;
-    for (1 .. $callers) {
-        pipe(my $out_r, my $out_w) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            close $go_w; close $out_r;
-            sysread($go_r, my $x, 1);    # all start when the parent closes
-            my ($st) = api_call('GET', '/jsonapiext/res.partner', bearer => $token);
-            print $out_w "$st\n";
-            close $out_w;
-            require POSIX; POSIX::_exit(0);
-        }
-        close $out_w;
-        push @kids, [$pid, $out_r];
-    }
-    close $go_r; close $go_w;
     my %status;
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        chomp(my $st = <$fh> // 'none');
-        waitpid($k->[0], 0);
-        $status{$st}++;
-    }
+    $status{$_}++ for concurrently($callers, sub {
+        (api_call('GET', '/jsonapiext/res.partner', bearer => $token))[0];
+    });
     return \%status;
 }
 

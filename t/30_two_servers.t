@@ -105,16 +105,7 @@ is($st, 404, 'the record is gone for B too');
 
 # OAuth2CacheLocalTTL trades memcached round trips for a short window in
 # which a revoke on another server is not yet seen.
-sub mc_hits {
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1:18533', Timeout => 2) or return -1;
-    print $sock "stats\r\n";
-    my $hits = -1;
-    while (my $line = <$sock>) {
-        $hits = $1 if $line =~ /^STAT get_hits (\d+)/;
-        last if $line =~ /^END/;
-    }
-    return $hits;
-}
+sub mc_hits { memcached_stat('get_hits') // -1 }
 my $tok3 = full_flow(api => "$a/jsonapiext", client_id => 'api-client',
                      client_secret => 'api-secret', user => 'shared-2', login => 'vic');
 is(get($c, $tok3->{access_token}), 200, 'server C: the token works');

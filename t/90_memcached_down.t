@@ -8,7 +8,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use AO2Test;
-use IO::Socket::INET;
 use POSIX ();
 
 plan tests => 11;
@@ -17,18 +16,7 @@ my $MC_PORT = 18533;
 my @basic = (basic => ['api-client', 'api-secret']);
 sub get { (api_call('GET', '/jsonapiext/res.partner', bearer => $_[0]))[0] }
 
-sub mc_stat {
-    my ($name) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$MC_PORT", Timeout => 2)
-        or return undef;
-    print $s "stats\r\n";
-    my $value;
-    while (my $line = <$s>) {
-        $value = $1 if $line =~ /^STAT \Q$name\E (\d+)/;
-        last if $line =~ /^END/;
-    }
-    return $value;
-}
+sub mc_stat { memcached_stat($_[0], $MC_PORT) }
 sub mc_up { defined mc_stat('pid') }
 
 my $tok = full_flow(api => '/jsonapiext', client_id => 'api-client',

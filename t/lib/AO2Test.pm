@@ -36,7 +36,7 @@ our @EXPORT = qw(
     api_call base_url provider_url
     provider_login provider_deny full_flow
     provider_stats provider_stats_reset
-    provider_delay provider_tokens provider_token_request provider_introspect provider_revoke
+    provider_delay concurrently memcached_stat provider_tokens provider_token_request provider_introspect provider_revoke
     pkce_pair random_string authorization_url
     json_encode json_decode
     error_log_path error_log_mark error_log_text wait_for
@@ -395,6 +395,54 @@ sub provider_delay {
     my $res = _ua()->post("$PROVIDER_URL/__delay?endpoint=$endpoint&ms=$ms");
     croak "provider_delay: " . $res->status_line unless $res->is_success;
     return 1;
+}
+
+# concurrently($n, sub { ... }) -> list of what each of $n forked callers
+# returned (one line of text each). They all start at once: each waits on a
+# pipe the parent closes when all are forked.
+sub concurrently {
+    my ($n, $work) = @_;
+    pipe(my $go_r, my $go_w) or croak "pipe: $!";
+    my @kids;
+    for (1 .. $n) {
+        pipe(my $out_r, my $out_w) or croak "pipe: $!";
+        my $pid = fork // croak "fork: $!";
+        if ($pid == 0) {
+            close $go_w; close $out_r;
+            sysread($go_r, my $x, 1);    # returns at EOF, when the parent closes
+            my $line = eval { $work->() } // 'died';
+            print $out_w $line;
+            close $out_w;
+            require POSIX; POSIX::_exit(0);
+        }
+        close $out_w;
+        push @kids, [$pid, $out_r];
+    }
+    close $go_r; close $go_w;
+    my @out;
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        my $line = do { local $/; <$fh> } // 'none';
+        waitpid($k->[0], 0);
+        push @out, $line;
+    }
+    return @out;
+}
+
+# memcached_stat('get_hits', $port) -> the number, or undef when memcached
+# does not answer (default port: the test run's, 18533).
+sub memcached_stat {
+    my ($name, $port) = @_;
+    require IO::Socket::INET;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . ($port // 18533), Timeout => 2)
+        or return undef;
+    print $s "stats\r\n";
+    my $value;
+    while (my $line = <$s>) {
+        $value = $1 if $line =~ /^STAT \Q$name\E (\d+)/;
+        last if $line =~ /^END/;
+    }
+    return $value;
 }
 
 sub provider_stats_reset {
