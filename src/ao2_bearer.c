@@ -54,11 +54,13 @@ static int is_identity_header(const char *name)
     return 0;
 }
 
-static int collect_identity(void *names, const char *key, const char *value)
+/* Stops the walk at the first identity header, leaving its name. */
+static int find_identity(void *name, const char *key, const char *value)
 {
-    if (is_identity_header(key))
-        APR_ARRAY_PUSH((apr_array_header_t *)names, const char *) = key;
-    return 1;
+    if (!is_identity_header(key))
+        return 1;
+    *(const char **)name = key;
+    return 0;
 }
 
 static int is_oauth2(request_rec *r)
@@ -71,18 +73,15 @@ int ao2_bearer_strip_identity(request_rec *r)
 {
     const ao2_dir_conf_t *dc =
         ap_get_module_config(r->per_dir_config, &api_oauth2_module);
-    apr_array_header_t *names;
-    int i;
+    const char *name;
 
     if (dc->api != 1 && !is_oauth2(r))
         return DECLINED;
-    names = apr_array_make(r->pool, 2, sizeof(const char *));
-    apr_table_do(collect_identity, names, r->headers_in, NULL);
-    for (i = 0; i < names->nelts; i++) {
+    /* Usually one walk that finds nothing; no allocation on every request. */
+    while (!apr_table_do(find_identity, &name, r->headers_in, NULL)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "AO2B0001: removed client-sent header %s",
-                      APR_ARRAY_IDX(names, i, const char *));
-        apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
+                      "AO2B0001: removed client-sent header %s", name);
+        apr_table_unset(r->headers_in, name);
     }
     return DECLINED;
 }
