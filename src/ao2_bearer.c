@@ -215,10 +215,10 @@ static int pass_identity(request_rec *r, const ao2_dir_conf_t *dc,
     r->user = (char *)login;
     r->ap_auth_type = (char *)AO2_AUTH_TYPE;
     apr_table_setn(r->notes, NOTE_SCOPE, scope);
-    set_identity(r, "Remote-User", "OAUTH2_LOGIN", login);
+    set_identity(r, "Remote-User", "API_OAUTH2_LOGIN", login);
     apr_table_setn(r->headers_in, "X-Odoo-Login", login);
-    set_identity(r, "X-Odoo-Db", "OAUTH2_DB", db);
-    set_identity(r, "X-OAuth2-Scope", "OAUTH2_SCOPE", scope);
+    set_identity(r, "X-Odoo-Db", "API_OAUTH2_DB", db);
+    set_identity(r, "X-OAuth2-Scope", "API_OAUTH2_SCOPE", scope);
     return OK;
 }
 
@@ -236,7 +236,8 @@ static const ao2_client_t *introspecting_client(const ao2_dir_conf_t *dc)
 
 typedef enum { FOUND, UNKNOWN, TROUBLE } lookup_e;
 
-/* A verdict from strings that may be NULL; no expiry means OAuth2CacheTTL. */
+/* A verdict from strings that may be NULL; no expiry means ApiOAuth2CacheTTL.
+ */
 static void set_verdict(ao2_verdict_t *v, int valid, apr_int64_t expires_at,
                         apr_int64_t now, const char *login, const char *db,
                         const char *scope)
@@ -271,7 +272,7 @@ static lookup_e from_store(request_rec *r, const char *token, apr_int64_t now,
                       "AO2B0003: token store lookup failed");
         return TROUBLE;
     }
-    /* Not ours to trust (forged, older format, other OAuth2StoreKey): as if
+    /* Not ours to trust (forged, older format, other ApiOAuth2StoreKey): as if
      * absent, so the provider decides. */
     if (ao2_index_decode(r->pool, &g->keys, ikey, val, len, &ix) !=
         APR_SUCCESS) {
@@ -471,8 +472,8 @@ int ao2_bearer_check(request_rec *r)
     dc = ap_get_module_config(r->per_dir_config, &api_oauth2_module);
     if (ao2_global == NULL || ao2_global->store == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "AO2B0006: AuthType oauth2 without a token store: "
-                      "configure OAuth2API or OAuth2TokenStore");
+                      "AO2B0006: AuthType api-oauth2 without a token store: "
+                      "configure ApiOAuth2API or ApiOAuth2TokenStore");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     rc = bearer_token(r, &token);
@@ -528,10 +529,10 @@ static const char *scope_parse(cmd_parms *cmd, const char *line,
     for (s = line; *s == ' '; s++)
         ;
     if (*s == '\0')
-        return "Require oauth2-scope needs at least one scope";
+        return "Require api-oauth2-scope needs at least one scope";
     for (; *s; s++) {
         if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
-            return "Require oauth2-scope: scopes are plain words";
+            return "Require api-oauth2-scope: scopes are plain words";
     }
     return NULL;
 }

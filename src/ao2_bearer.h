@@ -1,4 +1,4 @@
-/* AuthType oauth2: the Bearer check in front of Odoo, the oauth2-scope
+/* AuthType api-oauth2: the Bearer check in front of Odoo, the api-oauth2-scope
  * authorization provider, and the identity passed on to the backend. */
 #ifndef AO2_BEARER_H
 #define AO2_BEARER_H
@@ -6,7 +6,7 @@
 #include <httpd.h>
 #include <mod_auth.h>
 
-#define AO2_AUTH_TYPE "oauth2"
+#define AO2_AUTH_TYPE "api-oauth2"
 
 /* check_authn hook. */
 int ao2_bearer_check(request_rec *r);
@@ -17,7 +17,7 @@ void ao2_bearer_error_status(request_rec *r);
 /* header_parser hook: client-sent identity headers never reach Odoo. */
 int ao2_bearer_strip_identity(request_rec *r);
 
-/* Require oauth2-scope WORD...: every word must be granted. */
+/* Require api-oauth2-scope WORD...: every word must be granted. */
 extern const authz_provider ao2_scope_authz_provider;
 
 /* Drops the cached validation of a token at once (revoke, refresh). */

@@ -1,4 +1,4 @@
-/* Picks a Bearer validation cache back-end from OAuth2Cache's "type:arg". */
+/* Picks a Bearer validation cache back-end from ApiOAuth2Cache's "type:arg". */
 #include "ao2_cache.h"
 
 #include <apr_strings.h>

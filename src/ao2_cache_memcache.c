@@ -254,7 +254,7 @@ static apr_status_t mc_child_init(ao2_cache_t *c, server_rec *s,
     if (memcached_failed(rc)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      "AO20312: cannot configure libmemcached for "
-                     "OAuth2Cache %s: %s",
+                     "ApiOAuth2Cache %s: %s",
                      c->spec, memcached_last_error_message(mc->master));
         return APR_EGENERAL;
     }
@@ -263,7 +263,7 @@ static apr_status_t mc_child_init(ao2_cache_t *c, server_rec *s,
     if (!mc->pool) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      "AO20313: cannot create a memcached pool of %d for "
-                     "OAuth2Cache %s",
+                     "ApiOAuth2Cache %s",
                      threads, c->spec);
         return APR_ENOMEM;
     }

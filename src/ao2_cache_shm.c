@@ -80,7 +80,7 @@ static apr_status_t shm_init(ao2_cache_t *c, server_rec *s, apr_pool_t *pconf,
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "AO20301: cannot create %" APR_SIZE_T_FMT
-                     " bytes of shared memory (OAuth2Cache %s)",
+                     " bytes of shared memory (ApiOAuth2Cache %s)",
                      size, c->spec);
         return rv;
     }
@@ -91,7 +91,7 @@ static apr_status_t shm_init(ao2_cache_t *c, server_rec *s, apr_pool_t *pconf,
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "AO20302: cannot set up the shm cache (OAuth2Cache %s)",
+                     "AO20302: cannot set up the shm cache (ApiOAuth2Cache %s)",
                      c->spec);
         return rv;
     }

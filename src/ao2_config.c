@@ -489,9 +489,9 @@ const char *ao2_cmd_api(cmd_parms *cmd, void *dcv, int on)
                             "%s on belongs in a <Location> (not a "
                             "<LocationMatch>, <Directory> or .htaccess)",
                             cmd->cmd->name);
-    if (!section_has(section, "OAuth2Client"))
+    if (!section_has(section, "ApiOAuth2Client"))
         return apr_psprintf(cmd->pool,
-                            "%s on: <Location %s> has no OAuth2Client",
+                            "%s on: <Location %s> has no ApiOAuth2Client",
                             cmd->cmd->name, cmd->path);
     n = strlen(cmd->path);
     while (n > 1 && cmd->path[n - 1] == '/')
@@ -522,7 +522,7 @@ const char *ao2_cmd_client(cmd_parms *cmd, void *dcv, int argc,
     if (c->provider == NULL)
         return apr_psprintf(cmd->pool,
                             "%s: unknown provider \"%s\" (define it with "
-                            "OAuth2Provider before using it)",
+                            "ApiOAuth2Provider before using it)",
                             cmd->cmd->name, argv[0]);
     if (!*argv[1] || !*argv[2])
         return apr_psprintf(cmd->pool,
@@ -592,7 +592,7 @@ const char *ao2_cmd_max_body(cmd_parms *cmd, void *dcv, const char *arg)
     return NULL;
 }
 
-/* The key for a store set up without OAuth2StoreKey: made once, kept next
+/* The key for a store set up without ApiOAuth2StoreKey: made once, kept next
  * to the store, so records stay readable across restarts of this server. */
 static int default_key(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                        ao2_global_t *g, const char *path)
@@ -616,14 +616,14 @@ static int default_key(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
             (rv = apr_file_close(f))) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                          "AO2C0002: cannot create the store key %s; set "
-                         "OAuth2StoreKey",
+                         "ApiOAuth2StoreKey",
                          path);
             return !OK;
         }
         memset(key, 0, sizeof(key));
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "AO2C0003: generated the store key %s; set "
-                     "OAuth2StoreKey to keep it elsewhere or to share it "
+                     "ApiOAuth2StoreKey to keep it elsewhere or to share it "
                      "between servers",
                      path);
     }
@@ -697,7 +697,7 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         const ao2_dir_conf_t *dc = APR_ARRAY_IDX(g->apis, i, ao2_dir_conf_t *);
         if (dc->client_auth == 0)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "AO2C0008: OAuth2ClientAuthentication is off for "
+                         "AO2C0008: ApiOAuth2ClientAuthentication is off for "
                          "%s (%s:%d): anyone who knows a client_id and a "
                          "client_user_identity can get that user's tokens",
                          dc->api_path, dc->api_file, dc->api_line);

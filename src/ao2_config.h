@@ -26,7 +26,7 @@ typedef struct ao2_global {
     ao2_store_t *store;            /* NULL until configured or defaulted */
     const char *key_file;          /* NULL: generated next to the store */
     ao2_keys_t keys;
-    ao2_cache_t *cache; /* "shm" unless OAuth2Cache says otherwise */
+    ao2_cache_t *cache; /* "shm" unless ApiOAuth2Cache says otherwise */
     int cache_ttl;
     int cache_neg_ttl;
     /* Seconds a memcache verdict is also kept in node-local shared memory;
@@ -34,7 +34,7 @@ typedef struct ao2_global {
      * counts at once. */
     int cache_local_ttl;
     ao2_cache_t *local_cache;
-    /* Locations with OAuth2API on, checked once all directives are read. */
+    /* Locations with ApiOAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
 } ao2_global_t;
 
@@ -48,10 +48,11 @@ typedef struct ao2_server_conf {
 } ao2_server_conf_t;
 
 typedef struct ao2_dir_conf {
-    const char *path;     /* the <Location> this config was made for */
-    int api;              /* -1 unset, 0 off, 1 on */
-    const char *api_path; /* where the endpoints live: the OAuth2API location */
-    const char *api_file; /* where OAuth2API on was written, for messages */
+    const char *path; /* the <Location> this config was made for */
+    int api;          /* -1 unset, 0 off, 1 on */
+    const char
+        *api_path; /* where the endpoints live: the ApiOAuth2API location */
+    const char *api_file; /* where ApiOAuth2API on was written, for messages */
     int api_line;
     apr_array_header_t *clients; /* ao2_client_t *; NULL: inherit */
     const char *redirect_uri;

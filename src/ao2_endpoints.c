@@ -79,7 +79,7 @@ static ao2_err_t *load_record(endpoint_ctx_t *cx, const char *key,
         return unavailable(cx, rv, "read a record");
     rv = ao2_record_decode(cx->r->pool, &cx->g->keys, key, val, len, rec);
     if (rv != APR_SUCCESS) {
-        /* Written under another OAuth2StoreKey, an older format or forged:
+        /* Written under another ApiOAuth2StoreKey, an older format or forged:
          * unusable, so the client authorizes again. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, cx->r,
                       "AO2E0008: a token record does not open; treated as "

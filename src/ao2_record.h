@@ -54,7 +54,7 @@ const char *ao2_state_key(apr_pool_t *p, const char *state);
  * in *len), NULL when it cannot be sealed. Decoders: APR_EINVAL for what is
  * not a value of ours (other version, truncated, not sealed text) or lacks
  * a required member, APR_EGENERAL when the tag does not verify (another
- * OAuth2StoreKey, tampered, or copied from another key); the output is all
+ * ApiOAuth2StoreKey, tampered, or copied from another key); the output is all
  * NULL and 0 on any failure. Strings live as long as p. */
 char *ao2_record_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
                         const ao2_record_t *rec, apr_size_t *len);

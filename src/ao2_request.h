@@ -14,7 +14,7 @@ ao2_err_t *ao2_request_params(request_rec *r, const ao2_dir_conf_t *dc,
                               apr_table_t **params);
 
 /* The client this request acts for, authenticated per
- * OAuth2ClientAuthentication (HTTP Basic or client_secret in the body,
+ * ApiOAuth2ClientAuthentication (HTTP Basic or client_secret in the body,
  * compared in constant time). */
 ao2_err_t *ao2_request_client(request_rec *r, const ao2_dir_conf_t *dc,
                               const apr_table_t *params,

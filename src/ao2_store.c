@@ -1,4 +1,4 @@
-/* Picks a token store back-end from OAuth2TokenStore's "type:arg". */
+/* Picks a token store back-end from ApiOAuth2TokenStore's "type:arg". */
 #include "ao2_store.h"
 
 #include <apr_hash.h>

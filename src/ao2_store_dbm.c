@@ -128,9 +128,10 @@ static apr_status_t prepare_dir(dbm_store_t *d, server_rec *s, apr_pool_t *p)
                   p);
     if (rv == APR_SUCCESS) {
         if (fi.filetype != APR_DIR) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                         "AO2S0001: %s: not a directory (OAuth2TokenStore %s)",
-                         dir, d->base.spec);
+            ap_log_error(
+                APLOG_MARK, APLOG_ERR, 0, s,
+                "AO2S0001: %s: not a directory (ApiOAuth2TokenStore %s)", dir,
+                d->base.spec);
             return APR_ENOTDIR;
         }
         if (as_root && fi.user != ap_unixd_config.user_id &&
@@ -139,7 +140,7 @@ static apr_status_t prepare_dir(dbm_store_t *d, server_rec *s, apr_pool_t *p)
             !(fi.protection & APR_FPROT_WEXECUTE)) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                          "AO2S0002: directory %s is not accessible to user "
-                         "%s (OAuth2TokenStore %s): chown it, or remove it "
+                         "%s (ApiOAuth2TokenStore %s): chown it, or remove it "
                          "and let the module create it",
                          dir, ap_unixd_config.user_name, d->base.spec);
             return APR_EACCES;
@@ -226,7 +227,7 @@ static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
     } else {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "AO2S0006: cannot create the " DBM_TYPE
-                     " file %s (OAuth2TokenStore %s)",
+                     " file %s (ApiOAuth2TokenStore %s)",
                      d->path, st->spec);
         return rv;
     }

@@ -104,16 +104,17 @@ static apr_status_t sc_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
     rv = c->provider->init(c->instance, NAMESPACE, &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "AO2S0022: cannot initialise OAuth2TokenStore %s",
+                     "AO2S0022: cannot initialise ApiOAuth2TokenStore %s",
                      st->spec);
         return rv;
     }
     if (c->vague_miss) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "AO2S0023: OAuth2TokenStore %s: mod_socache_dbm refuses "
-                     "records of 8 KB and more; the dbm: store has no such "
-                     "limit",
-                     st->spec);
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            "AO2S0023: ApiOAuth2TokenStore %s: mod_socache_dbm refuses "
+            "records of 8 KB and more; the dbm: store has no such "
+            "limit",
+            st->spec);
     }
     c->s = s;
     c->inited = 1;

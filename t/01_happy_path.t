@@ -45,5 +45,5 @@ ok(abs($info->{expires_at} - ($t0 + $info->{expires_in})) <= 2,
    'expires_at = issue time + expires_in');
 like($info->{scope}, qr/\bopenid\b/, 'scope');
 like($info->{id_token} // '', qr/^[\w-]+\.[\w-]+\.[\w-]*$/, 'id_token is a JWT');
-is($info->{db}, 'testdb', 'db from OAuth2OdooDatabase');
+is($info->{db}, 'testdb', 'db from ApiOAuth2OdooDatabase');
 is($info->{login}, 'alice@example.com', 'login from the email claim');

@@ -1,4 +1,4 @@
-# OAuth2ClientAuthentication off: the original Odoo module's bare requests,
+# ApiOAuth2ClientAuthentication off: the original Odoo module's bare requests,
 # and a provider that wants client_secret_post.
 use strict;
 use warnings FATAL => 'all';
@@ -31,5 +31,5 @@ is($st, 200, 'bare revoke');
 ok($e->{revoked}, 'revoked');
 
 my $log = error_log_text();
-like($log, qr/AO2C0008: OAuth2ClientAuthentication is off for \/seedapi/,
+like($log, qr/AO2C0008: ApiOAuth2ClientAuthentication is off for \/seedapi/,
      'start-up warned that client authentication is off');

@@ -24,37 +24,37 @@ Listen 127.0.0.1:1
 LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule api_oauth2_module $module
-OAuth2TokenStore dbm:$dir/tokens
+ApiOAuth2TokenStore dbm:$dir/tokens
 CONF
-my $provider = 'OAuth2Provider p authorize=https://op.example/auth token=https://op.example/token';
-my $location = qq{<Location /api>\nOAuth2API on\nOAuth2Client p id secret "scope=openid"\n</Location>};
+my $provider = 'ApiOAuth2Provider p authorize=https://op.example/auth token=https://op.example/token';
+my $location = qq{<Location /api>\nApiOAuth2API on\nApiOAuth2Client p id secret "scope=openid"\n</Location>};
 
 my @cases = (
-    [ 'a good configuration', "OAuth2StoreKey file:$dir/key\n$provider\n$location", undef ],
-    [ 'unknown provider name', "$provider\n<Location /api>\nOAuth2API on\nOAuth2Client q id secret\n</Location>",
-      qr/OAuth2Client: unknown provider "q"/ ],
-    [ 'missing client secret', "$provider\n<Location /api>\nOAuth2API on\nOAuth2Client p id\n</Location>",
-      qr/OAuth2Client needs PROVIDER CLIENT_ID CLIENT_SECRET/ ],
-    [ 'bad URL', "OAuth2Provider p authorize=ftp://x/a token=https://op/t",
-      qr/OAuth2Provider: authorize "ftp:\/\/x\/a" is not an absolute http\(s\) URL/ ],
-    [ 'unreadable key', "OAuth2StoreKey file:$dir/missing",
-      qr/OAuth2StoreKey: cannot read key file/ ],
-    [ 'short key', "OAuth2StoreKey file:$dir/short",
-      qr/OAuth2StoreKey: key file .* has 8 bytes/ ],
-    [ 'unknown store type', "OAuth2TokenStore nosuch:/x",
-      qr/OAuth2TokenStore: unknown store type "nosuch"/ ],
-    [ 'socache provider not loaded', "OAuth2TokenStore socache:redis:127.0.0.1:6379",
-      qr/OAuth2TokenStore: .*mod_socache_redis/ ],
-    [ 'API location without a client', "$provider\n<Location /api>\nOAuth2API on\n</Location>",
-      qr/OAuth2API on: <Location \/api> has no OAuth2Client/ ],
-    [ 'unknown provider key', "OAuth2Provider p authorize=https://a/b token=https://a/t colour=blue",
-      qr/OAuth2Provider p: unknown key "colour"/ ],
-    [ 'discovery not yet supported', "OAuth2Provider p issuer=https://a",
-      qr/OAuth2Provider p: OIDC discovery/ ],
-    [ 'bad timeout', "OAuth2ProviderTimeout abc",
-      qr/OAuth2ProviderTimeout: "abc" is not a whole number/ ],
-    [ 'OAuth2API outside a Location', "$provider\n<Directory /tmp>\nOAuth2API on\n</Directory>",
-      qr/OAuth2API on belongs in a <Location>/ ],
+    [ 'a good configuration', "ApiOAuth2StoreKey file:$dir/key\n$provider\n$location", undef ],
+    [ 'unknown provider name', "$provider\n<Location /api>\nApiOAuth2API on\nApiOAuth2Client q id secret\n</Location>",
+      qr/ApiOAuth2Client: unknown provider "q"/ ],
+    [ 'missing client secret', "$provider\n<Location /api>\nApiOAuth2API on\nApiOAuth2Client p id\n</Location>",
+      qr/ApiOAuth2Client needs PROVIDER CLIENT_ID CLIENT_SECRET/ ],
+    [ 'bad URL', "ApiOAuth2Provider p authorize=ftp://x/a token=https://op/t",
+      qr/ApiOAuth2Provider: authorize "ftp:\/\/x\/a" is not an absolute http\(s\) URL/ ],
+    [ 'unreadable key', "ApiOAuth2StoreKey file:$dir/missing",
+      qr/ApiOAuth2StoreKey: cannot read key file/ ],
+    [ 'short key', "ApiOAuth2StoreKey file:$dir/short",
+      qr/ApiOAuth2StoreKey: key file .* has 8 bytes/ ],
+    [ 'unknown store type', "ApiOAuth2TokenStore nosuch:/x",
+      qr/ApiOAuth2TokenStore: unknown store type "nosuch"/ ],
+    [ 'socache provider not loaded', "ApiOAuth2TokenStore socache:redis:127.0.0.1:6379",
+      qr/ApiOAuth2TokenStore: .*mod_socache_redis/ ],
+    [ 'API location without a client', "$provider\n<Location /api>\nApiOAuth2API on\n</Location>",
+      qr/ApiOAuth2API on: <Location \/api> has no ApiOAuth2Client/ ],
+    [ 'unknown provider key', "ApiOAuth2Provider p authorize=https://a/b token=https://a/t colour=blue",
+      qr/ApiOAuth2Provider p: unknown key "colour"/ ],
+    [ 'discovery not yet supported', "ApiOAuth2Provider p issuer=https://a",
+      qr/ApiOAuth2Provider p: OIDC discovery/ ],
+    [ 'bad timeout', "ApiOAuth2ProviderTimeout abc",
+      qr/ApiOAuth2ProviderTimeout: "abc" is not a whole number/ ],
+    [ 'ApiOAuth2API outside a Location', "$provider\n<Directory /tmp>\nApiOAuth2API on\n</Directory>",
+      qr/ApiOAuth2API on belongs in a <Location>/ ],
 );
 
 plan tests => 2 * @cases;

@@ -9,7 +9,7 @@ open my $src, '<', "$top/mod_api_oauth2.c" or die $!;
 my @defined = do { local $/; <$src> } =~ /AP_INIT_\w+\(\s*"(\w+)"/g;
 open my $readme, '<', "$top/README.md" or die $!;
 my $doc = do { local $/; <$readme> };
-my %documented = map { $_ => 1 } $doc =~ /\b(OAuth2[A-Z]\w+)\b/g;
+my %documented = map { $_ => 1 } $doc =~ /\b(ApiOAuth2[A-Z]\w+)\b/g;
 
 plan tests => 2 + @defined;
 ok(@defined >= 18, 'directives found in mod_api_oauth2.c');

@@ -1,4 +1,4 @@
-# AuthType oauth2 in front of the Odoo stand-in: what passes, what does
+# AuthType api-oauth2 in front of the Odoo stand-in: what passes, what does
 # not, and what the backend is told.
 use strict;
 use warnings FATAL => 'all';

@@ -14,7 +14,7 @@ my $tok = full_flow(api => '/jsonapiext', client_id => 'api-client',
                     client_secret => 'api-secret', user => 'down-1', login => 'rui');
 ok($tok->{refresh_token}, 'tokens issued');
 
-# Slower than OAuth2ProviderTimeout's total (5 s).
+# Slower than ApiOAuth2ProviderTimeout's total (5 s).
 provider_delay('token', 7000);
 my ($st, $e) = api_call('POST', '/jsonapiext/oauth2/token',
     json => { client_user_identity => 'down-1' }, @basic);

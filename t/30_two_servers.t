@@ -44,16 +44,16 @@ LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_http_module $mods/mod_proxy_http.so
 LoadModule socache_memcache_module $mods/mod_socache_memcache.so
 LoadModule api_oauth2_module $module
-OAuth2TokenStore socache:memcache:127.0.0.1:18533
-OAuth2StoreKey file:$key
-OAuth2Cache memcache:127.0.0.1:18533
-OAuth2CacheLocalTTL @{[ $local_ttl{$port} // 0 ]}
-OAuth2Provider testop issuer=http://127.0.0.1:18531 authorize=http://127.0.0.1:18531/auth token=http://127.0.0.1:18531/token revoke=http://127.0.0.1:18531/token/revocation userinfo=http://127.0.0.1:18531/me introspect=http://127.0.0.1:18531/token/introspection introspect_token_type=required
+ApiOAuth2TokenStore socache:memcache:127.0.0.1:18533
+ApiOAuth2StoreKey file:$key
+ApiOAuth2Cache memcache:127.0.0.1:18533
+ApiOAuth2CacheLocalTTL @{[ $local_ttl{$port} // 0 ]}
+ApiOAuth2Provider testop issuer=http://127.0.0.1:18531 authorize=http://127.0.0.1:18531/auth token=http://127.0.0.1:18531/token revoke=http://127.0.0.1:18531/token/revocation userinfo=http://127.0.0.1:18531/me introspect=http://127.0.0.1:18531/token/introspection introspect_token_type=required
 <Location /jsonapiext>
-    OAuth2API on
-    OAuth2Client testop api-client api-secret "scope=openid email offline_access"
-    OAuth2OdooDatabase shared
-    AuthType oauth2
+    ApiOAuth2API on
+    ApiOAuth2Client testop api-client api-secret "scope=openid email offline_access"
+    ApiOAuth2OdooDatabase shared
+    AuthType api-oauth2
     Require valid-user
     ProxyPass http://127.0.0.1:18532/jsonapiext
 </Location>
@@ -103,7 +103,7 @@ is(get($b, $new->{access_token}), 401, 'the revoked token dies on B at once');
     json => { client_user_identity => 'shared-1' }, @basic);
 is($st, 404, 'the record is gone for B too');
 
-# OAuth2CacheLocalTTL trades memcached round trips for a short window in
+# ApiOAuth2CacheLocalTTL trades memcached round trips for a short window in
 # which a revoke on another server is not yet seen.
 sub mc_hits { memcached_stat('get_hits') // -1 }
 my $tok3 = full_flow(api => "$a/jsonapiext", client_id => 'api-client',
@@ -116,4 +116,4 @@ is(mc_hits(), $hits, 'answered from the node-local copy, without memcached');
     json => { client_user_identity => 'shared-2' }, @basic);
 is($st, 200, 'server A revokes');
 ok(wait_for(sub { get($c, $tok3->{access_token}) == 401 }, 5),
-   'server C refuses it once its local copy expires (at most OAuth2CacheLocalTTL)');
+   'server C refuses it once its local copy expires (at most ApiOAuth2CacheLocalTTL)');

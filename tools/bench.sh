@@ -27,9 +27,9 @@
 #   https proxy   node bench/https-proxy.mjs :28534 -> provider (for the peers), core 1
 #   memcached     :28533, core 1
 #   backend       httpd :28532 serving the same 2-byte file (behind ProxyPass), core 1
-#   ao2-shm       httpd :28540 with this module, OAuth2Cache shm          } core 0
-#   ao2-mc        httpd :28541, OAuth2Cache memcache:127.0.0.1:28533      } (taskset)
-#   ao2-first     httpd :28542, OAuth2Cache shm:64 (store lookups)        }
+#   ao2-shm       httpd :28540 with this module, ApiOAuth2Cache shm          } core 0
+#   ao2-mc        httpd :28541, ApiOAuth2Cache memcache:127.0.0.1:28533      } (taskset)
+#   ao2-first     httpd :28542, ApiOAuth2Cache shm:64 (store lookups)        }
 #   oidc-shm/-mc  httpd :28550/:28551 with mod_auth_openidc (AuthType oauth20)
 #   oauth2-shm/-mc httpd :28552/:28553 with mod_oauth2 (OAuth2TokenVerify introspect)
 # Every httpd: mpm_event, 2 children x 32 threads, keep-alive without limit,
@@ -59,8 +59,8 @@ SKIP_PEERS=${BENCH_SKIP_PEERS:-0}
 ONLY=${BENCH_VARIANTS:-}
 HTTPD_CPU=${BENCH_HTTPD_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
-NEG_TTL=10      # OAuth2CacheNegativeTTL of the ao2 instances
-CACHE_TTL=300   # OAuth2CacheTTL
+NEG_TTL=10      # ApiOAuth2CacheNegativeTTL of the ao2 instances
+CACHE_TTL=300   # ApiOAuth2CacheTTL
 CONCURRENT_TOKENS=3   # fresh foreign tokens for the concurrent-first-request check
 
 for v in ROUNDS SECS WARMUP CONNS FIRST_TOKENS BAD_TOKENS RSS_FIRST RSS_TOTAL HTTPD_CPU LOAD_CPU; do
@@ -320,21 +320,21 @@ conf_ao2() { # NAME CACHE [EXTRA-DIRECTIVE]
 LoadModule proxy_module $MODDIR/mod_proxy.so
 LoadModule proxy_http_module $MODDIR/mod_proxy_http.so
 LoadModule api_oauth2_module $MODULE
-OAuth2TokenStore dbm:$run/var/$name/tokens
-OAuth2StoreKey file:$run/var/store.key
-OAuth2ProviderTimeout 2 5
-OAuth2Cache $cache
-OAuth2CacheTTL $CACHE_TTL
-OAuth2CacheNegativeTTL $NEG_TTL
+ApiOAuth2TokenStore dbm:$run/var/$name/tokens
+ApiOAuth2StoreKey file:$run/var/store.key
+ApiOAuth2ProviderTimeout 2 5
+ApiOAuth2Cache $cache
+ApiOAuth2CacheTTL $CACHE_TTL
+ApiOAuth2CacheNegativeTTL $NEG_TTL
 $extra
-OAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
+ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
 Alias /api/r "$run/htdocs/r"
 <Location /api>
-    OAuth2API on
-    OAuth2Client testop api-client api-secret "scope=openid email"
-    OAuth2LoginClaim email
-    OAuth2OdooDatabase benchdb
-    AuthType oauth2
+    ApiOAuth2API on
+    ApiOAuth2Client testop api-client api-secret "scope=openid email"
+    ApiOAuth2LoginClaim email
+    ApiOAuth2OdooDatabase benchdb
+    AuthType api-oauth2
     AuthName bench
     Require valid-user
 </Location>
@@ -491,9 +491,9 @@ variant() { # NAME INSTANCE PATH SCRIPT TOKEN EXPECT BASE DESCRIPTION
     V_BASE[$1]=$7 V_DESC[$1]=$8
 }
 variant plain         ao2-shm    /plain       fixed.lua  none          200 plain       "unprotected location, same file (the limit)"
-variant ao2-shm-hit   ao2-shm    /api/r       fixed.lua  mod:ao2-shm   200 plain       "this module, cache hit, OAuth2Cache shm"
-variant ao2-mc-hit    ao2-mc     /api/r       fixed.lua  mod:ao2-mc    200 plain       "this module, cache hit, OAuth2Cache memcache"
-variant ao2-mcl-hit   ao2-mcl    /api/r       fixed.lua  mod:ao2-mcl   200 plain       "this module, cache hit, memcache + OAuth2CacheLocalTTL 1 (a revoke elsewhere counts within 1 s)"
+variant ao2-shm-hit   ao2-shm    /api/r       fixed.lua  mod:ao2-shm   200 plain       "this module, cache hit, ApiOAuth2Cache shm"
+variant ao2-mc-hit    ao2-mc     /api/r       fixed.lua  mod:ao2-mc    200 plain       "this module, cache hit, ApiOAuth2Cache memcache"
+variant ao2-mcl-hit   ao2-mcl    /api/r       fixed.lua  mod:ao2-mcl   200 plain       "this module, cache hit, memcache + ApiOAuth2CacheLocalTTL 1 (a revoke elsewhere counts within 1 s)"
 variant ao2-first     ao2-first  /api/r       rotate.lua first         200 plain       "this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation, shm:64 cache (store lookups)"
 variant ao2-bad-1     ao2-shm    /api/r       fixed.lua  bad1          401 plain       "this module, invalid-token flood: one bad token repeated"
 variant ao2-bad-rot   ao2-shm    /api/r       rotate.lua badrot        401 plain       "this module, invalid-token flood: $BAD_TOKENS distinct bad tokens in rotation"
@@ -745,15 +745,15 @@ main() {
 
     conf_ao2 ao2-shm shm >"$run/conf/ao2-shm.conf"
     conf_ao2 ao2-mc "memcache:127.0.0.1:$P_MEMCACHED" >"$run/conf/ao2-mc.conf"
-    conf_ao2 ao2-mcl "memcache:127.0.0.1:$P_MEMCACHED" "OAuth2CacheLocalTTL 1" >"$run/conf/ao2-mcl.conf"
+    conf_ao2 ao2-mcl "memcache:127.0.0.1:$P_MEMCACHED" "ApiOAuth2CacheLocalTTL 1" >"$run/conf/ao2-mcl.conf"
     conf_ao2 ao2-first shm:64 >"$run/conf/ao2-first.conf"
     if ! "$APACHE" -t -f "$run/conf/ao2-first.conf" >"$logs/ao2-first.configtest" 2>&1 &&
-        grep -q 'OAuth2Cache.*shm:64' "$logs/ao2-first.configtest"; then
-        # OAuth2Cache does not take a size: with nothing listening at the
+        grep -q 'ApiOAuth2Cache.*shm:64' "$logs/ao2-first.configtest"; then
+        # ApiOAuth2Cache does not take a size: with nothing listening at the
         # memcache address, every request misses the cache and reads the store.
         port_open "$P_DEAD" && die "port 127.0.0.1:$P_DEAD must be free (ao2-first's dead memcache)"
-        log "OAuth2Cache shm:64 is refused; ao2-first uses memcache:127.0.0.1:$P_DEAD (nothing there) instead"
-        V_DESC[ao2-first]="this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation; OAuth2Cache shm:64 refused, so memcache with no memcached (every request reads the store)"
+        log "ApiOAuth2Cache shm:64 is refused; ao2-first uses memcache:127.0.0.1:$P_DEAD (nothing there) instead"
+        V_DESC[ao2-first]="this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation; ApiOAuth2Cache shm:64 refused, so memcache with no memcached (every request reads the store)"
         conf_ao2 ao2-first "memcache:127.0.0.1:$P_DEAD" >"$run/conf/ao2-first.conf"
     fi
     conf_oidc oidc-shm shm >"$run/conf/oidc-shm.conf"
@@ -832,7 +832,7 @@ main() {
             "$(dpkg-query -W -f='${Version}' libapache2-mod-oauth2 2>/dev/null)" \
             "$(dpkg-query -W -f='${Version}' liboauth2-0 2>/dev/null)" \
             "$(dpkg-query -W -f='${Version}' memcached)"
-        printf 'settings\t%s rounds x %s s, wrk -t1 -c%s --latency, httpd on core %s, wrk and services on core %s; mpm_event 2 x 32 threads; OAuth2CacheTTL %s, OAuth2CacheNegativeTTL %s\n' \
+        printf 'settings\t%s rounds x %s s, wrk -t1 -c%s --latency, httpd on core %s, wrk and services on core %s; mpm_event 2 x 32 threads; ApiOAuth2CacheTTL %s, ApiOAuth2CacheNegativeTTL %s\n' \
             "$ROUNDS" "$SECS" "$CONNS" "$HTTPD_CPU" "$LOAD_CPU" "$CACHE_TTL" "$NEG_TTL"
         printf 'seconds\t%s\nneg_ttl\t%s\nbad_tokens\t%s\nrounds\t%s\n' "$SECS" "$NEG_TTL" "$BAD_TOKENS" "$ROUNDS"
         for v in "${ALL_VARIANTS[@]}"; do

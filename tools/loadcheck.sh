@@ -17,12 +17,12 @@ Listen 127.0.0.1:1
 LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule api_oauth2_module $module
-OAuth2TokenStore dbm:$dir/tokens
-OAuth2StoreKey file:$dir/key
-OAuth2Provider p authorize=https://op.example/auth token=https://op.example/token
+ApiOAuth2TokenStore dbm:$dir/tokens
+ApiOAuth2StoreKey file:$dir/key
+ApiOAuth2Provider p authorize=https://op.example/auth token=https://op.example/token
 <Location /api>
-    OAuth2API on
-    OAuth2Client p id secret "scope=openid"
+    ApiOAuth2API on
+    ApiOAuth2Client p id secret "scope=openid"
 </Location>
 CONF
 /usr/sbin/apache2 -t -f "$dir/httpd.conf" 2>&1
