@@ -17,10 +17,10 @@ is($st, 200, 'authorize answers 200');
 my $url = URI->new($auth->{authorization_url});
 my %q = $url->query_form;
 is($url->scheme . '://' . $url->host_port . $url->path,
-   'http://127.0.0.1:18531/auth', 'authorization URL points at the provider');
+   provider_url() . '/auth', 'authorization URL points at the provider');
 is($q{response_type}, 'code', 'authorization-code grant');
 is($q{client_id}, 'api-client', 'client_id in the URL');
-is($q{redirect_uri}, 'http://127.0.0.1:8529/jsonapiext/oauth2/callback',
+is($q{redirect_uri}, 'http://127.0.0.1:' . port('httpd') . '/jsonapiext/oauth2/callback',
    'redirect URI derived from the request, exactly');
 is($q{state}, $auth->{state}, 'state in the URL is the one answered');
 ok(length($q{state}) >= 43, 'state carries at least 256 bits');
@@ -32,7 +32,7 @@ is($q{prompt}, 'consent', 'offline_access asks for consent');
 is($auth->{expires_in}, 600, 'state lifetime announced');
 
 my $callback = provider_login($auth->{authorization_url}, login => 'alice');
-like($callback, qr{^http://127\.0\.0\.1:8529/jsonapiext/oauth2/callback\?},
+like($callback, qr{^http://127\.0\.0\.1:@{[port('httpd')]}/jsonapiext/oauth2/callback\?},
      'provider redirects to the callback');
 my $t0 = time;
 my ($cst, $info) = api_call('GET', URI->new($callback)->path_query);

@@ -20,8 +20,8 @@ my $key = "$dir/shared.key";
 open my $k, '>', $key or die; print $k map { chr int rand 256 } 1 .. 32; close $k;
 chmod 0600, $key;
 # Server C (18543) also keeps verdicts on its node for 2 seconds.
-my @ports = (18541, 18542, 18543);
-my %local_ttl = (18543 => 2);
+my @ports = port('servers');
+my %local_ttl = ($ports[2] => 2);
 my $mods = '/usr/lib/apache2/modules';
 my $httpd = httpd_bin();
 
@@ -44,18 +44,18 @@ LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_http_module $mods/mod_proxy_http.so
 LoadModule socache_memcache_module $mods/mod_socache_memcache.so
 LoadModule api_oauth2_module $module
-ApiOAuth2TokenStore socache:memcache:127.0.0.1:18533
+ApiOAuth2TokenStore socache:memcache:127.0.0.1:@{[port('memcached')]}
 ApiOAuth2StoreKey file:$key
-ApiOAuth2Cache memcache:127.0.0.1:18533
+ApiOAuth2Cache memcache:127.0.0.1:@{[port('memcached')]}
 ApiOAuth2CacheLocalTTL @{[ $local_ttl{$port} // 0 ]}
-ApiOAuth2Provider testop issuer=http://127.0.0.1:18531 authorize=http://127.0.0.1:18531/auth token=http://127.0.0.1:18531/token revoke=http://127.0.0.1:18531/token/revocation userinfo=http://127.0.0.1:18531/me introspect=http://127.0.0.1:18531/token/introspection introspect_token_type=required
+ApiOAuth2Provider testop issuer=http://127.0.0.1:@{[port('provider')]} authorize=http://127.0.0.1:@{[port('provider')]}/auth token=http://127.0.0.1:@{[port('provider')]}/token revoke=http://127.0.0.1:@{[port('provider')]}/token/revocation userinfo=http://127.0.0.1:@{[port('provider')]}/me introspect=http://127.0.0.1:@{[port('provider')]}/token/introspection introspect_token_type=required
 <Location /jsonapiext>
     ApiOAuth2API on
     ApiOAuth2Client testop api-client api-secret "scope=openid email offline_access"
     ApiOAuth2OdooDatabase shared
     AuthType api-oauth2
     Require valid-user
-    ProxyPass http://127.0.0.1:18532/jsonapiext
+    ProxyPass http://127.0.0.1:@{[port('backend')]}/jsonapiext
 </Location>
 CONF
 }

@@ -12,7 +12,7 @@ use POSIX ();
 
 plan tests => 11;
 
-my $MC_PORT = 18533;
+my $MC_PORT = port('memcached');
 my @basic = (basic => ['api-client', 'api-secret']);
 sub get { (api_call('GET', '/jsonapiext/res.partner', bearer => $_[0]))[0] }
 

@@ -26,11 +26,45 @@ fi
 
 [ -f .libs/mod_api_oauth2.so ] || die ".libs/mod_api_oauth2.so is missing: run make first"
 
+# --- a run directory the httpd children can reach ----------------------------
+# The children run as an unprivileged user (nobody), and a checkout may sit
+# where that user cannot even search (a 0700 home such as /root/src). So the
+# suite never runs in the checkout: it runs in a fresh copy under /tmp, 0755,
+# made for this run. t/logs in the checkout becomes a link to the copy's logs;
+# the previous run's copy is removed when the next run starts.
+run_parent=${AO2_RUN_PARENT:-/tmp}
+if [ -L t/logs ]; then
+    old=$(readlink t/logs)
+    case $old in
+    "$run_parent"/ao2-test.*/t/logs) rm -rf "${old%/t/logs}" ;;
+    esac
+    rm -f t/logs
+fi
+rm -rf t/logs
+run=$(mktemp -d "$run_parent/ao2-test.XXXXXX") || die "cannot make a run directory in $run_parent"
+chmod 0755 "$run"
+tar -C "$top" --exclude=./.git --exclude=./t/provider/node_modules \
+    --exclude=./bench/results --exclude=./t/logs --exclude=./t/var --exclude=./run \
+    -cf - . | tar -C "$run" -xf - || die "cannot copy the checkout to $run"
+chmod -R a+rX "$run"
+ln -s "$top/t/provider/node_modules" "$run/t/provider/node_modules"
+mkdir -p "$run/t/logs"
+ln -s "$run/t/logs" t/logs
+echo "tools/test.sh: running in $run (logs: t/logs -> $run/t/logs)"
+# Paths given as arguments may name the checkout's files: the copy's instead.
+args=()
+for a in "$@"; do
+    args+=("${a/#$top\//$run/}")
+done
+set -- ${args[@]+"${args[@]}"}
+cd "$run" || exit 1
+top=$run
+
 # --- Apache::Test environment ----------------------------------------------------
 export APACHE_TEST_ULIMIT_SET=1
 export APACHE_TEST_HTTPD=${AO2_HTTPD:-/usr/sbin/apache2}
 export APACHE_TEST_APXS=/usr/bin/apxs
-export APACHE_TEST_PORT=8529
+# t/TEST.PL derives every port from AO2_PORT_BASE (default 8529).
 export APACHE_TEST_STARTUP_TIMEOUT=${APACHE_TEST_STARTUP_TIMEOUT:-60}
 export APACHE_TEST_NO_COLOR=1
 export APACHE_TEST_COLOR=0

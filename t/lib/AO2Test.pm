@@ -33,7 +33,7 @@ use MIME::Base64 qw(encode_base64url);
 use URI ();
 
 our @EXPORT = qw(
-    api_call base_url provider_url
+    api_call base_url provider_url port
     provider_login provider_deny full_flow
     provider_stats provider_stats_reset
     provider_delay concurrently memcached_stat provider_tokens provider_token_request provider_introspect provider_revoke
@@ -43,7 +43,27 @@ our @EXPORT = qw(
     httpd_bin
 );
 
-our $PROVIDER_URL = $ENV{AO2_PROVIDER_URL} || 'http://127.0.0.1:18531';
+# port('httpd' | 'provider' | 'backend' | 'memcached') -> the run's port for
+# it; port('servers') -> the extra servers' ports (list); port('spare', N) ->
+# the Nth (0..79) port free for a test's own services. t/TEST.PL derives them
+# all from AO2_PORT_BASE.
+sub port {
+    my ($name, $n) = @_;
+    my $base = $ENV{AO2_PORT_BASE} || 8529;
+    return $ENV{AO2_HTTPD_PORT} || $base                  if $name eq 'httpd';
+    return $ENV{AO2_PROVIDER_PORT} || $base + 10002       if $name eq 'provider';
+    return $ENV{AO2_BACKEND_PORT} || $base + 10003        if $name eq 'backend';
+    return $ENV{AO2_MEMCACHED_PORT} || $base + 10004      if $name eq 'memcached';
+    return split /,/, ($ENV{AO2_SERVER_PORTS} || join ',', map { $base + $_ } 10012 .. 10014)
+        if $name eq 'servers';
+    if ($name eq 'spare') {
+        croak "port('spare', $n): 0 to 79" unless defined $n && $n >= 0 && $n < 80;
+        return $base + 10020 + $n;
+    }
+    croak "port: unknown name $name";
+}
+
+our $PROVIDER_URL = $ENV{AO2_PROVIDER_URL} || 'http://127.0.0.1:' . port('provider');
 our $TIMEOUT      = $ENV{AO2_HTTP_TIMEOUT} || 30;
 our $MAX_STEPS    = 20;    # Location hops in one provider_login
 
@@ -430,11 +450,11 @@ sub concurrently {
 }
 
 # memcached_stat('get_hits', $port) -> the number, or undef when memcached
-# does not answer (default port: the test run's, 18533).
+# does not answer (default port: the test run's memcached).
 sub memcached_stat {
     my ($name, $port) = @_;
     require IO::Socket::INET;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . ($port // 18533), Timeout => 2)
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . ($port // port('memcached')), Timeout => 2)
         or return undef;
     print $s "stats\r\n";
     my $value;
@@ -490,7 +510,7 @@ sub provider_tokens {
     my (%o) = @_;
     my $id     = $o{client_id}     // 'api-client';
     my $secret = $o{client_secret} // 'api-secret';
-    my $redir  = $o{redirect_uri}  // 'http://127.0.0.1:8529/badsecret/oauth2/callback';
+    my $redir  = $o{redirect_uri}  // 'http://127.0.0.1:' . port('httpd') . '/badsecret/oauth2/callback';
     my ($verifier, $challenge) = pkce_pair();
     my $state = random_string(16);
     my $url = authorization_url(client_id => $id, redirect_uri => $redir,

@@ -40,14 +40,17 @@ const log = (...parts) => {
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'ao2-test' };
 
+// The test httpd's port and the extra servers' ports (t/TEST.PL sets them).
+const api = `http://127.0.0.1:${process.env.AO2_HTTPD_PORT || '8529'}`;
+const extraServerPorts = (process.env.AO2_SERVER_PORTS || '18541,18542,18543').split(',').filter(Boolean);
+
 const apiRedirects = [
-  'http://127.0.0.1:8529/jsonapiext/oauth2/callback',
-  'http://127.0.0.1:8529/badsecret/oauth2/callback',
+  `${api}/jsonapiext/oauth2/callback`,
+  `${api}/badsecret/oauth2/callback`,
   'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
   'http://localhost:8080/jsonapiext/oauth2/callback',
   // t/30_two_servers.t: two more httpd servers sharing one store.
-  'http://127.0.0.1:18541/jsonapiext/oauth2/callback',
-  'http://127.0.0.1:18542/jsonapiext/oauth2/callback',
+  ...extraServerPorts.map((p) => `http://127.0.0.1:${p}/jsonapiext/oauth2/callback`),
   // More redirect URIs for api-client, comma-separated (e.g. the benchmark's
   // httpd instances on their own ports: tools/bench.sh).
   ...(process.env.AO2_EXTRA_REDIRECTS || '').split(',').map((u) => u.trim()).filter(Boolean),
@@ -71,7 +74,7 @@ const configuration = {
       token_endpoint_auth_method: 'client_secret_post',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      redirect_uris: ['http://127.0.0.1:8529/seedapi/oauth2/callback'],
+      redirect_uris: [`${api}/seedapi/oauth2/callback`],
     },
     {
       // Its access tokens live SHORT_ACCESS_TTL seconds: expiry tests.
@@ -80,7 +83,7 @@ const configuration = {
       token_endpoint_auth_method: 'client_secret_basic',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      redirect_uris: ['http://127.0.0.1:8529/shorttoken/oauth2/callback'],
+      redirect_uris: [`${api}/shorttoken/oauth2/callback`],
     },
     {
       // Resource server: only authenticates to the introspection endpoint.
