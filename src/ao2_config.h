@@ -1,4 +1,7 @@
-/* Directives, per-server and per-directory configuration, start-up checks. */
+/* The module's configuration: the process-wide state, the per-server and
+ * per-directory structs and the functions that fill them. Directive setters
+ * and merges live in ao2_directives.c, start-up work in ao2_startup.c, every
+ * default in ao2_defaults.h. */
 #ifndef AO2_CONFIG_H
 #define AO2_CONFIG_H
 
@@ -7,60 +10,52 @@
 
 #include "ao2_cache.h"
 #include "ao2_crypto.h"
+#include "ao2_defaults.h"
 #include "ao2_http.h"
 #include "ao2_oauth2.h"
 #include "ao2_store.h"
 
-/* Seconds, unless said otherwise. */
-#define AO2_DEFAULT_STATE_TTL       600
-#define AO2_DEFAULT_RECORD_TTL      (30 * 86400)
-#define AO2_DEFAULT_MAX_BODY        65536 /* bytes */
-#define AO2_DEFAULT_CONNECT_TIMEOUT 3000  /* ms */
-#define AO2_DEFAULT_TOTAL_TIMEOUT   10000 /* ms */
-#define AO2_DEFAULT_CACHE_TTL       300
-#define AO2_DEFAULT_CACHE_NEG_TTL   10
+/* "Not written here" for a number or flag; NULL for a pointer. */
+#define AO2_UNSET (-1)
 
 /* Process-wide: one store, one key, one set of providers per httpd. */
 typedef struct ao2_global {
     apr_array_header_t *providers; /* ao2_provider_t * */
     ao2_store_t *store;            /* NULL until configured or defaulted */
-    const char *key_file;          /* NULL: generated next to the store */
+    const char *key_file;          /* NULL: generated beside the store */
     ao2_keys_t keys;
-    ao2_cache_t *cache; /* "shm" unless ApiOAuth2Cache says otherwise */
+    ao2_cache_t *cache; /* AO2_DEFAULT_CACHE unless ApiOAuth2Cache says */
     int cache_ttl;
     int cache_neg_ttl;
-    /* Seconds a memcache verdict is also kept in node-local shared memory;
-     * 0 (default): every check asks memcached, so a revoke on another server
-     * counts at once. */
+    /* Seconds a memcache verdict is also kept in node-local shared memory. */
     int cache_local_ttl;
     ao2_cache_t *local_cache;
     /* Locations with ApiOAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
 } ao2_global_t;
 
+/* Every field starts unset (AO2_UNSET, or NULL; http.max_response 0) and
+ * merges with AO2_MERGE; a merge fills the defaults, and post_config fills
+ * them in the two configurations no merge reaches (ao2_config_finish). */
 typedef struct ao2_server_conf {
     ao2_http_opts_t http;
-    int connect_timeout_set, total_timeout_set, ca_file_set, max_response_set;
-    int state_ttl; /* seconds */
-    int state_ttl_set;
+    int state_ttl;          /* seconds */
     apr_int64_t record_ttl; /* seconds */
-    int record_ttl_set;
 } ao2_server_conf_t;
 
 typedef struct ao2_dir_conf {
     const char *path; /* the <Location> this config was made for */
-    int api;          /* -1 unset, 0 off, 1 on */
-    const char
-        *api_path; /* where the endpoints live: the ApiOAuth2API location */
+    int api;          /* 0 off, 1 on */
+    /* where the endpoints live: the ApiOAuth2API location */
+    const char *api_path;
     const char *api_file; /* where ApiOAuth2API on was written, for messages */
     int api_line;
-    apr_array_header_t *clients; /* ao2_client_t *; NULL: inherit */
+    apr_array_header_t *clients; /* ao2_client_t * */
     const char *redirect_uri;
     const char *login_claim;
     const char *odoo_db;
-    int client_auth; /* -1 unset (on), 0 off, 1 on */
+    int client_auth; /* 0 off, 1 on */
     apr_off_t max_body;
-    int max_body_set;
 } ao2_dir_conf_t;
 
 extern ao2_global_t *ao2_global;
@@ -72,14 +67,24 @@ void *ao2_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 
 /* pre_config: a fresh global for every configuration read. */
 void ao2_config_reset(apr_pool_t *pconf);
-/* post_config: defaults, key file, store, cross-directive checks. Logs and
- * returns !OK to stop the start-up. */
+/* The global of this configuration cycle, made on first use. */
+ao2_global_t *ao2_global_get(apr_pool_t *pconf);
+/* post_config: defaults into the main server's configurations, which no
+ * merge reaches. */
+void ao2_config_finish(server_rec *s);
+/* post_config: defaults, key file, store, path and cross-directive checks.
+ * Logs and returns !OK to stop the start-up. */
 int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* Reads and derives the store key (as root, before the privilege drop).
+ * NULL or a message naming the file. */
+const char *ao2_key_load(apr_pool_t *p, const char *path, ao2_keys_t *keys);
 
 const ao2_client_t *ao2_dir_find_client(const ao2_dir_conf_t *dc,
                                         const char *client_id);
 
-/* Directive setters, wired up by the table in mod_api_oauth2.c. */
+/* Directive setters, wired up by the table in mod_api_oauth2.c. Setters
+ * that only store a value are httpd's ap_set_*_slot there. */
 const char *ao2_cmd_token_store(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_store_key(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg);
@@ -99,9 +104,6 @@ const char *ao2_cmd_api(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_client(cmd_parms *cmd, void *dc, int argc,
                            char *const argv[]);
 const char *ao2_cmd_redirect_uri(cmd_parms *cmd, void *dc, const char *arg);
-const char *ao2_cmd_login_claim(cmd_parms *cmd, void *dc, const char *arg);
-const char *ao2_cmd_odoo_db(cmd_parms *cmd, void *dc, const char *arg);
-const char *ao2_cmd_client_auth(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_max_body(cmd_parms *cmd, void *dc, const char *arg);
 
 #endif

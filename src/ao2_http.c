@@ -1,6 +1,7 @@
 /* HTTP client on libcurl. Nothing here logs: callers know which provider and
  * which step failed, and they alone decide what is safe to write down. */
 #include "ao2_http.h"
+#include "ao2_defaults.h"
 
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -10,10 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_CONNECT_MS   3000L
-#define DEFAULT_TOTAL_MS     10000L
-#define DEFAULT_MAX_RESPONSE (1024 * 1024)
-#define FIRST_CHUNK          4096
+#define FIRST_CHUNK 4096
 
 /* Idle easy handles of this process. Each keeps its own connection cache
  * across curl_easy_reset, so returning handles here is what keeps
@@ -207,10 +205,11 @@ static CURLcode set_options(CURL *h, const ao2_http_opts_t *o,
                             body_ctx_t *b)
 {
     CURLcode rc = CURLE_OK;
-    long connect_ms = o && o->connect_timeout_ms > 0 ? o->connect_timeout_ms
-                                                     : DEFAULT_CONNECT_MS;
-    long total_ms =
-        o && o->total_timeout_ms > 0 ? o->total_timeout_ms : DEFAULT_TOTAL_MS;
+    long connect_ms = o && o->connect_timeout_ms > 0
+                          ? o->connect_timeout_ms
+                          : AO2_DEFAULT_CONNECT_TIMEOUT;
+    long total_ms = o && o->total_timeout_ms > 0 ? o->total_timeout_ms
+                                                 : AO2_DEFAULT_TOTAL_TIMEOUT;
 
 #define SET(opt, val)                                                          \
     do {                                                                       \
@@ -289,7 +288,8 @@ apr_status_t ao2_http_request(apr_pool_t *p, const ao2_http_opts_t *o,
 
     memset(&b, 0, sizeof(b));
     b.p = p;
-    b.max = o && o->max_response > 0 ? o->max_response : DEFAULT_MAX_RESPONSE;
+    b.max =
+        o && o->max_response > 0 ? o->max_response : AO2_DEFAULT_MAX_RESPONSE;
 
     h1 = curl_slist_append(NULL, "Accept: application/json");
     hdrs = h1;

@@ -7,9 +7,9 @@
 #include <apr_pools.h>
 
 typedef struct ao2_http_opts {
-    long connect_timeout_ms; /* default 3000 */
-    long total_timeout_ms;   /* default 10000 */
-    apr_size_t max_response; /* bytes; larger answers fail with APR_ENOSPC */
+    long connect_timeout_ms; /* <= 0: AO2_DEFAULT_CONNECT_TIMEOUT */
+    long total_timeout_ms;   /* <= 0: AO2_DEFAULT_TOTAL_TIMEOUT */
+    apr_size_t max_response; /* bytes (0: default); more fails, APR_ENOSPC */
     const char *ca_file;     /* NULL: system CAs; verification always on */
 } ao2_http_opts_t;
 

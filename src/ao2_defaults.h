@@ -1,0 +1,39 @@
+/* Every default of the module, in one place. The directive setters, the
+ * merges, the start-up code and the HTTP client all take them from here;
+ * README.md and conf/api_oauth2.conf document the same values. Plain C, no
+ * httpd header: ao2_http.c and the unit tests include it too. */
+#ifndef AO2_DEFAULTS_H
+#define AO2_DEFAULTS_H
+
+/* Where token records live without ApiOAuth2TokenStore (Debian's apache2
+ * state directory). The directory is made 0700 for the run user; a key
+ * generated for it goes beside the directory, out of the run user's reach
+ * (see ao2_startup.c). */
+#define AO2_DEFAULT_STORE "dbm:/var/lib/apache2/api_oauth2/tokens"
+/* The generated key of a store that has no directory of its own (socache),
+ * relative to DefaultRuntimeDir. */
+#define AO2_DEFAULT_RUNTIME_KEY "api_oauth2.key"
+
+/* The validation cache, and its lifetimes in seconds. */
+#define AO2_DEFAULT_CACHE         "shm"
+#define AO2_DEFAULT_CACHE_TTL     300
+#define AO2_DEFAULT_CACHE_NEG_TTL 10
+/* 0: every check asks memcached, so a revoke on another server counts at
+ * once. */
+#define AO2_DEFAULT_CACHE_LOCAL_TTL 0
+
+/* Provider calls. */
+#define AO2_DEFAULT_CONNECT_TIMEOUT 3000         /* ms */
+#define AO2_DEFAULT_TOTAL_TIMEOUT   10000        /* ms */
+#define AO2_DEFAULT_MAX_RESPONSE    (256 * 1024) /* bytes */
+
+/* Lifetimes, seconds. */
+#define AO2_DEFAULT_STATE_TTL  600
+#define AO2_DEFAULT_RECORD_TTL (30 * 86400)
+
+/* Per location. */
+#define AO2_DEFAULT_MAX_BODY    65536 /* bytes */
+#define AO2_DEFAULT_LOGIN_CLAIM "email"
+#define AO2_DEFAULT_CLIENT_AUTH 1 /* ApiOAuth2ClientAuthentication on */
+
+#endif
