@@ -17,6 +17,7 @@
 #include "ao2_config.h"
 #include "ao2_endpoints.h"
 #include "ao2_http.h"
+#include "ao2_scrub.h"
 #include "ao2_store.h"
 
 module AP_MODULE_DECLARE_DATA api_oauth2_module;
@@ -145,7 +146,7 @@ static void ao2_register_hooks(apr_pool_t *p)
     ap_hook_child_init(ao2_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access_ex(ao2_endpoint_access, NULL, NULL, APR_HOOK_FIRST,
                             AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_header_parser(ao2_bearer_strip_identity, NULL, NULL,
+    ap_hook_header_parser(ao2_scrub_identity, NULL, NULL,
                           APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(ao2_bearer_check, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);

@@ -14,8 +14,6 @@ int ao2_bearer_check(request_rec *r);
 int ao2_bearer_note_failure(request_rec *r, const char *auth_type);
 /* insert_error_filter hook: insufficient_scope is a 403, not a 401. */
 void ao2_bearer_error_status(request_rec *r);
-/* header_parser hook: client-sent identity headers never reach Odoo. */
-int ao2_bearer_strip_identity(request_rec *r);
 
 /* Require api-oauth2-scope WORD...: every word must be granted. */
 extern const authz_provider ao2_scope_authz_provider;

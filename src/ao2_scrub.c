@@ -1,0 +1,66 @@
+#include "ao2_scrub.h"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+
+#include "ao2_bearer.h"
+#include "ao2_config.h"
+
+APLOG_USE_MODULE(api_oauth2);
+
+/* The identity headers a backend could fold into the variables Odoo reads;
+ * compared with case and '-'/'_' folded. */
+static const char *const identity_headers[] = {
+    "remote-user", "x-odoo-login", "x-odoo-db", "x-oauth2-scope", NULL};
+
+static int folded_equal(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char ca = (*a == '_') ? '-' : apr_tolower(*a);
+        char cb = (*b == '_') ? '-' : apr_tolower(*b);
+        if (ca != cb)
+            return 0;
+    }
+    return *a == *b;
+}
+
+static int is_identity_header(const char *name)
+{
+    int i;
+
+    for (i = 0; identity_headers[i]; i++) {
+        if (folded_equal(name, identity_headers[i]))
+            return 1;
+    }
+    return 0;
+}
+
+/* Stops the walk at the first identity header, leaving its name. */
+static int find_identity(void *name, const char *key, const char *value)
+{
+    if (!is_identity_header(key))
+        return 1;
+    *(const char **)name = key;
+    return 0;
+}
+
+int ao2_scrub_identity(request_rec *r)
+{
+    const ao2_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    const char *type = ap_auth_type(r);
+    const char *name;
+
+    if (dc->api != 1 && !(type && strcasecmp(type, AO2_AUTH_TYPE) == 0))
+        return DECLINED;
+    /* Usually one walk that finds nothing; no allocation on every request. */
+    while (!apr_table_do(find_identity, &name, r->headers_in, NULL)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "AO2B0001: removed client-sent header %s", name);
+        apr_table_unset(r->headers_in, name);
+    }
+    return DECLINED;
+}
