@@ -25,7 +25,15 @@
  *   one process, and other httpd servers, would disagree on where a key
  *   lives: a revoke's delete could go to one server while a stale verdict
  *   is still read from another. Without it, a dead server's share of the
- *   keys just misses until it is back. */
+ *   keys would just miss until it is back.
+ * - A miss is not free, though: a rejected token whose negative verdict
+ *   lived on the dead server would cost a provider call on every request,
+ *   and concurrent first requests would lose their single flight. So while
+ *   a key's server is failing, its operations go to a small node-local
+ *   shared-memory table instead (the outage table), with every entry
+ *   capped at OUTAGE_TTL: a revoke elsewhere cannot reach this node while
+ *   the server is away, and a verdict kept here must not outlive the
+ *   cross-server revocation bound. */
 #include "ao2_cache.h"
 
 #include <http_log.h>
@@ -63,6 +71,10 @@ APLOG_USE_MODULE(api_oauth2);
 #define POOL_WAIT_NS (20 * 1000 * 1000)
 /* memcached reads an expiry above 30 days as an absolute time. */
 #define MAX_TTL (30 * 24 * 3600)
+/* Seconds an entry kept in the outage table lives at most: SPEC's bound on
+ * how late a revoke on another server may count. */
+#define OUTAGE_TTL     1
+#define OUTAGE_ENTRIES "shm:4096"
 #define MAX_KEY                                                                \
     (AO2_CACHE_MAX_KEY < MEMCACHED_MAX_KEY - 1 ? AO2_CACHE_MAX_KEY             \
                                                : MEMCACHED_MAX_KEY - 1)
@@ -79,6 +91,8 @@ typedef struct mc_cache {
      * (time(NULL)) until which this process keeps away from it, 0 when it
      * is fine. Each child has its own copy. */
     apr_uint32_t *down_until;
+    /* Node-local stand-in for keys whose server is failing. */
+    ao2_cache_t *outage;
     /* Per child, from child_init to pchild's cleanup. */
     server_rec *s;
     memcached_st *master;
@@ -153,6 +167,10 @@ static const char *mc_create(ao2_cache_t **c, const char *arg,
     } while (comma);
     mc->down_until =
         apr_pcalloc(pconf, mc->servers->nelts * sizeof(apr_uint32_t));
+    err = ao2_cache_create(&mc->outage, OUTAGE_ENTRIES, pconf);
+    if (err) {
+        return err;
+    }
     *c = &mc->base;
     return NULL;
 }
@@ -160,8 +178,11 @@ static const char *mc_create(ao2_cache_t **c, const char *arg,
 static apr_status_t mc_init(ao2_cache_t *c, server_rec *s, apr_pool_t *pconf,
                             apr_pool_t *ptemp)
 {
-    /* Nothing to do as root: connections belong to the children. */
-    return APR_SUCCESS;
+    mc_cache_t *mc = (mc_cache_t *)c;
+
+    /* Connections belong to the children; the outage table is shared
+     * memory, made here so that every child inherits it. */
+    return mc->outage->type->init(mc->outage, s, pconf, ptemp);
 }
 
 static apr_status_t mc_cleanup(void *data)
@@ -239,6 +260,7 @@ static apr_status_t mc_child_init(ao2_cache_t *c, server_rec *s,
         return APR_SUCCESS;
     }
     mc->s = s;
+    mc->outage->type->child_init(mc->outage, s, pchild);
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS ||
         threads < 1) {
         threads = 1;
@@ -356,7 +378,9 @@ static apr_status_t mc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
     op_t op;
 
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
-        return rv == APR_EINVAL ? rv : APR_NOTFOUND;
+        return rv == APR_EINVAL
+                   ? rv
+                   : mc->outage->type->get(mc->outage, key, klen, buf, len);
     }
     v = memcached_get(op.m, key, klen, &vlen, &flags, &rc);
     op_end(mc, &op, rc);
@@ -364,7 +388,9 @@ static apr_status_t mc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
         if (rc != MEMCACHED_NOTFOUND) {
             apr_atomic_inc32(&mc->get_errors);
         }
-        return APR_NOTFOUND;
+        return memcached_fatal(rc)
+                   ? mc->outage->type->get(mc->outage, key, klen, buf, len)
+                   : APR_NOTFOUND;
     }
     memcpy(buf, v, vlen < *len ? vlen : *len);
     *len = vlen;
@@ -379,6 +405,9 @@ static apr_status_t mc_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
     apr_status_t rv;
     op_t op;
 
+    /* Always here too: this node's own revoke must purge what it kept
+     * during an outage, whether or not the server is back. */
+    mc->outage->type->remove(mc->outage, key, klen);
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
         if (rv != APR_EINVAL) {
             apr_atomic_inc32(&mc->remove_errors);
@@ -399,6 +428,11 @@ static time_t expiry_of(int ttl_seconds)
     return (time_t)(ttl_seconds < MAX_TTL ? ttl_seconds : MAX_TTL);
 }
 
+static int outage_ttl(int ttl_seconds)
+{
+    return ttl_seconds < OUTAGE_TTL ? ttl_seconds : OUTAGE_TTL;
+}
+
 static apr_status_t mc_set(ao2_cache_t *c, const char *key, apr_size_t klen,
                            const char *val, apr_size_t len, int ttl_seconds)
 {
@@ -414,16 +448,21 @@ static apr_status_t mc_set(ao2_cache_t *c, const char *key, apr_size_t klen,
         return len > AO2_CACHE_MAX_VALUE ? APR_ENOSPC : rv;
     }
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
-        if (rv != APR_EINVAL) {
-            apr_atomic_inc32(&mc->set_errors);
+        if (rv == APR_EINVAL) {
+            return rv;
         }
-        return rv;
+        apr_atomic_inc32(&mc->set_errors);
+        return mc->outage->type->set(mc->outage, key, klen, val, len,
+                                     outage_ttl(ttl_seconds));
     }
     rc = memcached_set(op.m, key, klen, val, len, expiry_of(ttl_seconds), 0);
     op_end(mc, &op, rc);
     if (rc != MEMCACHED_SUCCESS) {
         apr_atomic_inc32(&mc->set_errors);
-        return APR_EGENERAL;
+        return memcached_fatal(rc)
+                   ? mc->outage->type->set(mc->outage, key, klen, val, len,
+                                           outage_ttl(ttl_seconds))
+                   : APR_EGENERAL;
     }
     return APR_SUCCESS;
 }
@@ -442,11 +481,15 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
     if (len > AO2_CACHE_MAX_VALUE) {
         return APR_ENOSPC;
     }
+    /* During an outage the lock is only node-wide: single flight per
+     * server rather than none. */
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
-        if (rv != APR_EINVAL) {
-            apr_atomic_inc32(&mc->add_errors);
+        if (rv == APR_EINVAL) {
+            return rv;
         }
-        return rv;
+        apr_atomic_inc32(&mc->add_errors);
+        return mc->outage->type->add(mc->outage, key, klen, val, len,
+                                     outage_ttl(ttl_seconds));
     }
     rc = memcached_add(op.m, key, klen, val, len, expiry_of(ttl_seconds), 0);
     op_end(mc, &op, rc);
@@ -459,7 +502,10 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
             return APR_EEXIST;
         default:
             apr_atomic_inc32(&mc->add_errors);
-            return APR_EGENERAL;
+            return memcached_fatal(rc)
+                       ? mc->outage->type->add(mc->outage, key, klen, val, len,
+                                               outage_ttl(ttl_seconds))
+                       : APR_EGENERAL;
     }
 }
 
