@@ -71,6 +71,11 @@ static const command_rec ao2_directives[] = {
                  "client_id requests"),
     AP_INIT_TAKE1("ApiOAuth2MaxBodySize", ao2_cmd_max_body, NULL, ACCESS_CONF,
                   "bytes an endpoint request body may have (65536)"),
+    /* Anywhere: the scrubbing runs on every request of every server. */
+    AP_INIT_FLAG("ApiOAuth2ScrubHeaders", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(ao2_dir_conf_t, scrub_headers),
+                 RSRC_CONF | ACCESS_CONF,
+                 "off: let client-sent identity headers through here (on)"),
     {NULL},
 };
 
@@ -127,35 +132,65 @@ static int ao2_handler(request_rec *r)
     return ao2_endpoint_handle(r, dc, rest);
 }
 
-/* The endpoints are how clients get tokens: they cannot sit behind the
- * Bearer check of the location that serves them. Answering OK here skips
- * authentication and authorization for exactly those paths. */
-static int ao2_endpoint_access(request_rec *r)
+/* The endpoints are how clients get tokens, so the Bearer requirement of
+ * the location that serves them is waived there, and nothing else: any other
+ * Require (ip, all denied, env, expr) the operator puts on them holds. */
+static int is_endpoint(request_rec *r)
 {
     const ao2_dir_conf_t *dc =
         ap_get_module_config(r->per_dir_config, &api_oauth2_module);
     const char *rest;
 
-    return ao2_endpoint_match(r, dc, &rest) ? OK : DECLINED;
+    return ao2_endpoint_match(r, dc, &rest);
 }
+
+/* check_authn: on an endpoint no Bearer token is asked for; r->user becomes
+ * the empty marker (as mod_auth_openidc does on its redirect URI) so that a
+ * "Require valid-user" inherited from the API location is met. The handler
+ * answers every endpoint request itself: the marker never reaches Odoo. */
+static int ao2_authn(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    if (type && strcasecmp(type, AO2_AUTH_TYPE) == 0 && is_endpoint(r)) {
+        r->user = "";
+        return OK;
+    }
+    return ao2_bearer_check(r);
+}
+
+/* Require api-oauth2-scope is the other half of the Bearer requirement:
+ * waived on the endpoints too (SPEC: they are never behind the Bearer
+ * check), so an API location with "Require api-oauth2-scope read" still
+ * serves them. */
+static authz_status ao2_scope_check(request_rec *r, const char *line,
+                                    const void *parsed)
+{
+    if (is_endpoint(r))
+        return AUTHZ_GRANTED;
+    return ao2_scope_authz_provider.check_authorization(r, line, parsed);
+}
+
+static authz_provider ao2_scope_provider;
 
 static void ao2_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(ao2_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ao2_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ao2_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_access_ex(ao2_endpoint_access, NULL, NULL, APR_HOOK_FIRST,
-                            AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_header_parser(ao2_scrub_identity, NULL, NULL,
                           APR_HOOK_REALLY_FIRST);
-    ap_hook_check_authn(ao2_bearer_check, NULL, NULL, APR_HOOK_MIDDLE,
+    ap_hook_check_authn(ao2_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(ao2_bearer_note_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ao2_bearer_error_status, NULL, NULL,
                                 APR_HOOK_MIDDLE);
+    ao2_scope_provider.check_authorization = ao2_scope_check;
+    ao2_scope_provider.parse_require_line =
+        ao2_scope_authz_provider.parse_require_line;
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "api-oauth2-scope",
-                              AUTHZ_PROVIDER_VERSION, &ao2_scope_authz_provider,
+                              AUTHZ_PROVIDER_VERSION, &ao2_scope_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
     /* Before mod_proxy: the endpoints never reach the backend. */
     ap_hook_handler(ao2_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);

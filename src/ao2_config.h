@@ -56,6 +56,7 @@ typedef struct ao2_dir_conf {
     const char *odoo_db;
     int client_auth; /* 0 off, 1 on */
     apr_off_t max_body;
+    int scrub_headers; /* 0 off, 1 on: ApiOAuth2ScrubHeaders */
 } ao2_dir_conf_t;
 
 extern ao2_global_t *ao2_global;

@@ -32,8 +32,9 @@
 #define AO2_DEFAULT_RECORD_TTL (30 * 86400)
 
 /* Per location. */
-#define AO2_DEFAULT_MAX_BODY    65536 /* bytes */
-#define AO2_DEFAULT_LOGIN_CLAIM "email"
-#define AO2_DEFAULT_CLIENT_AUTH 1 /* ApiOAuth2ClientAuthentication on */
+#define AO2_DEFAULT_MAX_BODY      65536 /* bytes */
+#define AO2_DEFAULT_LOGIN_CLAIM   "email"
+#define AO2_DEFAULT_CLIENT_AUTH   1 /* ApiOAuth2ClientAuthentication on */
+#define AO2_DEFAULT_SCRUB_HEADERS 1 /* ApiOAuth2ScrubHeaders on */
 
 #endif

@@ -6,7 +6,6 @@
 #include <http_core.h>
 #include <http_log.h>
 
-#include "ao2_bearer.h"
 #include "ao2_config.h"
 
 APLOG_USE_MODULE(api_oauth2);
@@ -51,10 +50,11 @@ int ao2_scrub_identity(request_rec *r)
 {
     const ao2_dir_conf_t *dc =
         ap_get_module_config(r->per_dir_config, &api_oauth2_module);
-    const char *type = ap_auth_type(r);
     const char *name;
 
-    if (dc->api != 1 && !(type && strcasecmp(type, AO2_AUTH_TYPE) == 0))
+    /* Every request of every server: Odoo trusts Remote-User on all of its
+     * routes, not only behind the API locations. */
+    if (dc->scrub_headers == 0)
         return DECLINED;
     /* Usually one walk that finds nothing; no allocation on every request. */
     while (!apr_table_do(find_identity, &name, r->headers_in, NULL)) {

@@ -47,6 +47,8 @@ const extraServerPorts = (process.env.AO2_SERVER_PORTS || '18541,18542,18543').s
 const apiRedirects = [
   `${api}/jsonapiext/oauth2/callback`,
   `${api}/badsecret/oauth2/callback`,
+  // t/26_endpoint_access.t
+  `${api}/guardedapi/oauth2/callback`,
   'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
   'http://localhost:8080/jsonapiext/oauth2/callback',
   // t/30_two_servers.t: two more httpd servers sharing one store.
