@@ -7,9 +7,23 @@ PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmemcachedutil
 WARN        := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter
 EXTRA_CFLAGS ?= -O2
-MODULE      := .libs/mod_api_oauth2.so
 SRCS        := mod_api_oauth2.c $(wildcard src/*.c)
 HDRS        := $(wildcard src/*.h)
+
+# Build flavours. Each has its own output, so one never loads another's:
+#   plain  .libs/mod_api_oauth2.so, t/unit/run (the paths tests and scripts use)
+#   asan   build/asan/.libs/mod_api_oauth2.so, build/asan/unit-run
+#          (tools/test.sh AO2_ASAN=1 puts them in its run copy)
+# and each records its compiler flags in build/<flavour>.flags, rewritten
+# only when they change, so changed flags (EXTRA_CFLAGS=...) rebuild too.
+MODULE      := .libs/mod_api_oauth2.so
+ASAN_DIR    := build/asan
+ASAN_MODULE := $(ASAN_DIR)/.libs/mod_api_oauth2.so
+ASAN_UNIT   := $(ASAN_DIR)/unit-run
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined
+MODULE_CFLAGS = $(WARN) $(EXTRA_CFLAGS) $(PKG_CFLAGS)
+UNIT_CFLAGS   = $(WARN) -g -O1 $(EXTRA_CFLAGS) $(APR_CFLAGS) $(PKG_CFLAGS)
 
 # Pure-C parts, unit-tested without httpd.
 UNIT_SRCS   := src/ao2_err.c src/ao2_crypto.c src/ao2_json.c src/ao2_oauth2.c \
@@ -20,21 +34,54 @@ APR_CFLAGS  := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) 
 APR_LIBS    := $(shell apr-1-config --link-ld --libs 2>/dev/null) \
                $(shell apu-1-config --link-ld 2>/dev/null)
 
-.PHONY: all deps test unit run asan valgrind format format-check clean configtest bench
+.PHONY: all deps test unit run asan asan-build valgrind format format-check clean \
+        clean-module configtest bench fuzz FORCE
 
 all: $(MODULE)
 
-$(MODULE): $(SRCS) $(HDRS)
+# $(call flags_stamp,FLAGS): a file holding FLAGS, touched only when they differ.
+define flags_stamp
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(strip $(1))' >$@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+endef
+
+build/plain.flags: FORCE
+	$(call flags_stamp,$(APXS) $(MODULE_CFLAGS) | $(CC) $(UNIT_CFLAGS))
+
+build/asan.flags: FORCE
+	$(call flags_stamp,$(APXS) $(MODULE_CFLAGS) $(ASAN_CFLAGS) | $(CC) $(UNIT_CFLAGS) $(ASAN_CFLAGS))
+
+# apxs compiles every source it is given (no timestamps): objects left by
+# another flavour are never reused.
+$(MODULE): $(SRCS) $(HDRS) build/plain.flags
 	$(APXS) -c -o mod_api_oauth2.la \
-	    -Wc,"$(WARN) $(EXTRA_CFLAGS) $(PKG_CFLAGS) -Isrc" \
+	    -Wc,"$(MODULE_CFLAGS) -Isrc" \
 	    $(SRCS) $(PKG_LIBS) >build.log 2>&1 || { cat build.log; exit 1; }
 	@grep -E '(warning|error):' build.log || true
+
+# libtool puts objects next to their sources, so the asan flavour builds
+# from a copy of the sources in its own directory.
+$(ASAN_MODULE): $(SRCS) $(HDRS) build/asan.flags
+	rm -rf $(ASAN_DIR)/src $(ASAN_DIR)/.libs $(ASAN_DIR)/*.la $(ASAN_DIR)/*.lo $(ASAN_DIR)/*.slo $(ASAN_DIR)/*.o
+	mkdir -p $(ASAN_DIR)/src
+	cp mod_api_oauth2.c $(ASAN_DIR)/
+	cp $(wildcard src/*.c) $(HDRS) $(ASAN_DIR)/src/
+	cd $(ASAN_DIR) && $(APXS) -c -o mod_api_oauth2.la \
+	    -Wc,"$(MODULE_CFLAGS) $(ASAN_CFLAGS) -Isrc" \
+	    $(SRCS) $(PKG_LIBS) >build.log 2>&1 || { cat build.log; exit 1; }
+	@grep -E '(warning|error):' $(ASAN_DIR)/build.log || true
 
 deps:
 	@tools/deps.sh
 
-t/unit/run: $(UNIT_SRCS) $(wildcard t/unit/*.c t/unit/*.h) $(HDRS)
-	$(CC) $(WARN) -g -O1 $(EXTRA_CFLAGS) $(APR_CFLAGS) $(PKG_CFLAGS) -Isrc \
+t/unit/run: $(UNIT_SRCS) $(wildcard t/unit/*.c t/unit/*.h) $(HDRS) build/plain.flags
+	$(CC) $(UNIT_CFLAGS) -Isrc \
+	    -o $@ $(wildcard t/unit/*.c) $(UNIT_SRCS) $(APR_LIBS) $(PKG_LIBS)
+
+$(ASAN_UNIT): $(UNIT_SRCS) $(wildcard t/unit/*.c t/unit/*.h) $(HDRS) build/asan.flags
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) $(ASAN_CFLAGS) -Isrc \
 	    -o $@ $(wildcard t/unit/*.c) $(UNIT_SRCS) $(APR_LIBS) $(PKG_LIBS)
 
 unit: t/unit/run
@@ -49,14 +96,20 @@ test: deps
 	$(MAKE) format-check clean-module all t/unit/run configtest
 	tools/test.sh
 
-asan: deps
-	$(MAKE) clean-module
-	$(MAKE) all t/unit/run EXTRA_CFLAGS="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+# The suite against the asan flavour; the plain build is left alone.
+asan: deps asan-build
 	AO2_ASAN=1 tools/test.sh
+
+asan-build: $(ASAN_MODULE) $(ASAN_UNIT)
 
 # The suite with httpd under valgrind (slow: a few minutes).
 valgrind: deps all t/unit/run
 	tools/valgrind.sh
+
+# libFuzzer on every parser, FUZZ_SECONDS each (9 harnesses; CI runs this).
+FUZZ_SECONDS ?= 15
+fuzz: deps
+	t/fuzz/run.sh $(FUZZ_SECONDS)
 
 run: deps all
 	tools/run-demo.sh
@@ -74,6 +127,7 @@ clean-module:
 	rm -rf .libs src/.libs *.la *.lo *.slo *.o src/*.la src/*.lo src/*.slo src/*.o
 
 clean: clean-module
+	rm -rf build
 	rm -f t/unit/run build.log
 	rm -rf t/logs t/htdocs/index.html t/conf/apache_test_config.pm t/conf/httpd.conf \
 	       t/conf/extra.conf t/conf/modperl_inc.pl t/var

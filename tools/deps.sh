@@ -13,7 +13,8 @@ cd "$top"
 packages=(
     apache2 apache2-dev libapr1-dev libaprutil1-dev libcurl4-openssl-dev
     libjansson-dev libmemcached-dev libssl-dev memcached libapache2-mod-perl2
-    libwww-perl wrk redis-server pkg-config gcc make clang-format
+    libwww-perl wrk redis-server pkg-config gcc make clang-format valgrind
+    clang libclang-rt-14-dev
 )
 services=(apache2 memcached redis-server)
 

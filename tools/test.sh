@@ -3,12 +3,14 @@
 #
 #   tools/test.sh                 # everything
 #   tools/test.sh -v t/02_refresh.t   # arguments go to t/TEST
-#   AO2_ASAN=1 tools/test.sh      # module built with -fsanitize=address,undefined
-#                                 # (make asan): libasan is preloaded into
-#                                 # apache2 only; any sanitizer report fails the run
+#   AO2_ASAN=1 tools/test.sh      # the asan flavour (make asan-build:
+#                                 # build/asan/), -fsanitize=address,undefined;
+#                                 # libasan is preloaded into apache2 only; any
+#                                 # sanitizer report fails the run
 #
 # Needs: make (the module, t/unit/run), tools/deps.sh (packages, npm ci).
-# Exits non-zero on any failure; the harness summary is always printed.
+# Exits non-zero on any failure, also when httpd did not start or the harness
+# did not report every test as passed; the harness summary is always printed.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,7 +26,23 @@ if [ ! -d "$prov/node_modules" ] || [ "$prov/package-lock.json" -nt "$prov/node_
     (cd "$prov" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $prov"
 fi
 
-[ -f .libs/mod_api_oauth2.so ] || die ".libs/mod_api_oauth2.so is missing: run make first"
+# --- the flavour under test ----------------------------------------------------
+# The run copy always loads .libs/mod_api_oauth2.so and runs t/unit/run; for
+# the asan flavour those are replaced by build/asan's below. A module of the
+# wrong flavour would not even load (ASan's symbols) or would check nothing.
+# grep -c reads all of nm's output (grep -q would stop early: SIGPIPE).
+sanitized() { nm -D "$1" 2>/dev/null | grep -c ' U __asan_' >/dev/null; }
+if [ "${AO2_ASAN:-0}" = 1 ]; then
+    module=build/asan/.libs/mod_api_oauth2.so unit=build/asan/unit-run
+    [ -f "$module" ] && [ -x "$unit" ] || die "$module or $unit is missing: run make asan-build"
+    sanitized "$module" || die "$module is not built with ASan"
+else
+    module=.libs/mod_api_oauth2.so unit=t/unit/run
+    [ -f "$module" ] || die "$module is missing: run make first"
+    if sanitized "$module"; then
+        die "$module is built with ASan (an old make asan?): run make clean-module all"
+    fi
+fi
 
 # --- a run directory the httpd children can reach ----------------------------
 # The children run as an unprivileged user (nobody), and a checkout may sit
@@ -45,7 +63,12 @@ run=$(mktemp -d "$run_parent/ao2-test.XXXXXX") || die "cannot make a run directo
 chmod 0755 "$run"
 tar -C "$top" --exclude=./.git --exclude=./t/provider/node_modules \
     --exclude=./bench/results --exclude=./t/logs --exclude=./t/var --exclude=./run \
-    -cf - . | tar -C "$run" -xf - || die "cannot copy the checkout to $run"
+    --exclude=./build -cf - . | tar -C "$run" -xf - || die "cannot copy the checkout to $run"
+if [ "$module" != .libs/mod_api_oauth2.so ]; then
+    mkdir -p "$run/.libs"
+    cp "$module" "$run/.libs/mod_api_oauth2.so" && cp "$unit" "$run/t/unit/run" ||
+        die "cannot copy $module and $unit to $run"
+fi
 chmod -R a+rX "$run"
 ln -s "$top/t/provider/node_modules" "$run/t/provider/node_modules"
 mkdir -p "$run/t/logs"
@@ -107,8 +130,20 @@ clean_log=$(mktemp)
 perl t/TEST.PL -clean >"$clean_log" 2>&1 || { cat "$clean_log"; rm -f "$clean_log"; die "perl t/TEST.PL -clean failed"; }
 rm -f "$clean_log"
 
-t/TEST "$@"
-rc=$?
+# The harness's exit status alone is not enough: when httpd does not start,
+# Apache::Test may stop before any test ran. Only its own "All tests
+# successful" line counts as a pass.
+out=$top/t/logs/harness.out
+t/TEST "$@" 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+if [ "$rc" -eq 0 ] && ! grep -q '^All tests successful' "$out"; then
+    echo "tools/test.sh: the harness did not report all tests successful" >&2
+    rc=1
+fi
+if grep -qE 'server failed to start|failed to start server|server has died|Cannot load .*mod_api_oauth2' "$out" t/logs/error_log 2>/dev/null; then
+    echo "tools/test.sh: httpd did not start (see t/logs/error_log)" >&2
+    [ "$rc" -ne 0 ] || rc=1
+fi
 
 if [ -n "$asan_dir" ]; then
     reports=$(find "$asan_dir" -type f -size +0 2>/dev/null | sort)

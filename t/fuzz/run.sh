@@ -1,27 +1,37 @@
 #!/bin/sh
 # Builds the libFuzzer harnesses and runs each for SECONDS (default 60).
-#   t/fuzz/run.sh [SECONDS]
+#   t/fuzz/run.sh [SECONDS]        (make fuzz: 15 s each, as CI runs it)
 # Binaries, new corpus entries and crash inputs go to $AO2_FUZZ_OUT (default:
-# a fresh temporary directory), so a run never writes into the tree; the
-# seeds in t/fuzz/corpus/ are only read. Needs clang and libclang-rt-14-dev.
+# a fresh temporary directory, removed after a clean run), so a run never
+# writes into the tree; the seeds in t/fuzz/corpus/ are only read. Needs
+# clang and libclang-rt-14-dev (tools/deps.sh installs them).
+#
+# Fails on any finding: a harness that exits non-zero (crash, sanitizer
+# report, leak, timeout, out-of-memory), that leaves an artifact, or that
+# executed no input at all.
 set -eu
 
 seconds=${1:-60}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-out=${AO2_FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ao2-fuzz.XXXXXX")}
+if [ -n "${AO2_FUZZ_OUT:-}" ]; then
+    out=$AO2_FUZZ_OUT keep=1
+else
+    out=$(mktemp -d "${TMPDIR:-/tmp}/ao2-fuzz.XXXXXX") keep=0
+fi
 cc=${CLANG:-clang}
-mkdir -p "$out"
+mkdir -p "$out/obj"
+command -v "$cc" >/dev/null 2>&1 || { echo "t/fuzz/run.sh: $cc not found (tools/deps.sh)" >&2; exit 1; }
 
-# The same warnings as the module build: a harness is code we keep.
-cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-        -fno-sanitize-recover=undefined -Wall -Wextra -Werror -Wshadow
-        -Wmissing-prototypes -Wno-unused-parameter
+# The same warnings as the module build: a harness is code we keep. The
+# sources under test are compiled once with the fuzzer's coverage
+# instrumentation; each harness links them with libFuzzer's main.
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+cflags="-g -O1 -fno-omit-frame-pointer $san
+        -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter
         $(apr-1-config --cflags --cppflags --includes)
         $(apu-1-config --includes) -I$top/src"
 libs="$(apr-1-config --link-ld --libs) -ljansson -lcrypto"
-srcs="$top/src/ao2_err.c $top/src/ao2_crypto.c $top/src/ao2_json.c
-      $top/src/ao2_params.c $top/src/ao2_oauth2.c $top/src/ao2_record.c
-      $top/src/ao2_verdict.c"
+srcs="ao2_err ao2_crypto ao2_json ao2_params ao2_oauth2 ao2_record ao2_verdict"
 
 # harness:max_len:dictionary. Form and JSON inputs go past the 8 KiB value
 # bound and the 64-field bound, or those paths are never reached. Verdicts
@@ -30,10 +40,16 @@ harnesses="form:40000:form.dict json:40000:json.dict b64url:4096: unseal:4096:
            token_response:16384:oauth2.dict introspection:16384:oauth2.dict
            id_token:16384: verdict:2048: store:8192:store.dict"
 
+objs=
+for s in $srcs; do
+    # shellcheck disable=SC2086 # the flag lists are meant to split
+    $cc $cflags -fsanitize=fuzzer-no-link -c -o "$out/obj/$s.o" "$top/src/$s.c"
+    objs="$objs $out/obj/$s.o"
+done
 for h in $harnesses; do
     name=${h%%:*}
-    # shellcheck disable=SC2086 # the flag lists are meant to split
-    $cc $cflags -o "$out/fuzz_$name" "$top/t/fuzz/fuzz_$name.c" $srcs $libs
+    # shellcheck disable=SC2086
+    $cc $cflags -fsanitize=fuzzer -o "$out/fuzz_$name" "$top/t/fuzz/fuzz_$name.c" $objs $libs
 done
 
 status=0
@@ -42,18 +58,29 @@ for h in $harnesses; do
     rest=${h#*:}
     max_len=${rest%%:*}
     dict=${rest#*:}
+    log=$out/fuzz_$name.log
     mkdir -p "$out/corpus_$name"
-    echo "== fuzz_$name for ${seconds}s (output in $out)"
+    echo "== fuzz_$name for ${seconds}s"
+    rc=0
     "$out/fuzz_$name" -max_total_time="$seconds" -max_len="$max_len" \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/$name-" \
         ${dict:+-dict="$top/t/fuzz/$dict"} \
         "$out/corpus_$name" "$top/t/fuzz/corpus/$name" \
-        >"$out/fuzz_$name.log" 2>&1 || {
+        >"$log" 2>&1 || rc=$?
+    units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    artifacts=$(find "$out" -maxdepth 1 -name "$name-*" -type f)
+    if [ "$rc" -ne 0 ] || [ -n "$artifacts" ] || [ "${units:-0}" -eq 0 ]; then
         status=1
-        echo "fuzz_$name FAILED: see $out/fuzz_$name.log"
-        tail -n 30 "$out/fuzz_$name.log"
-    }
-    grep -E '^stat::number_of_executed_units' "$out/fuzz_$name.log" || true
+        echo "fuzz_$name FAILED (exit $rc, ${units:-no} inputs run${artifacts:+, artifacts: $artifacts}); log: $log"
+        tail -n 30 "$log"
+    else
+        echo "fuzz_$name: $units inputs, no finding"
+    fi
 done
+if [ "$status" -ne 0 ]; then
+    echo "t/fuzz/run.sh: FAILED; binaries, logs and crash inputs in $out" >&2
+elif [ "$keep" = 0 ]; then
+    rm -rf "$out"
+fi
 exit $status
