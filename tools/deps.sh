@@ -4,6 +4,13 @@
 #  - Debian packages, with one `apt-get update` first, only if one is missing;
 #    the apache2/memcached/redis services Debian may start are then stopped and
 #    disabled (the test suite starts its own on 127.0.0.1 ports);
+#  - the peer modules libapache2-mod-oauth2 and libapache2-mod-auth-openidc
+#    (t/14_three_modules.t, make bench). Installing them makes Debian enable
+#    them (links in /etc/apache2/mods-enabled): that is left as it is, since
+#    it is what an operator's machine looks like, and mod_api_oauth2 must
+#    start next to them (tools/system-check.sh does so);
+#  - what building the Debian package needs (dpkg-dev, debhelper, fakeroot,
+#    lintian; tools/package-check.sh);
 #  - the test provider's node modules (npm ci in t/provider) when missing.
 set -euo pipefail
 
@@ -15,6 +22,8 @@ packages=(
     libjansson-dev libmemcached-dev libssl-dev memcached libapache2-mod-perl2
     libwww-perl wrk redis-server pkg-config gcc make clang-format valgrind
     clang libclang-rt-14-dev
+    libcjose-dev libapache2-mod-oauth2 libapache2-mod-auth-openidc
+    openssl curl dpkg-dev debhelper fakeroot lintian
 )
 services=(apache2 memcached redis-server)
 
