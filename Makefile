@@ -35,7 +35,18 @@ APR_LIBS    := $(shell apr-1-config --link-ld --libs 2>/dev/null) \
                $(shell apu-1-config --link-ld 2>/dev/null)
 
 .PHONY: all deps test unit run asan asan-build valgrind format format-check clean \
-        clean-module configtest bench fuzz FORCE
+        clean-module configtest bench fuzz FORCE install uninstall
+
+# make install [DESTDIR=/scratch]: the module where apxs says modules go, the
+# a2enmod files in mods-available (the .load names the installed .so), the
+# state directory. Without DESTDIR, as root, the state directory belongs to
+# the run user of /etc/apache2/envvars (www-data); with DESTDIR only its mode
+# is set (a staging tree is packed by someone else, e.g. debian/postinst).
+LIBEXECDIR  ?= $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
+A2CONFDIR   ?= /etc/apache2
+STATEDIR    ?= /var/lib/apache2/api_oauth2
+RUN_USER    ?= $(shell [ -r $(A2CONFDIR)/envvars ] && . $(A2CONFDIR)/envvars; echo $${APACHE_RUN_USER:-www-data})
+RUN_GROUP   ?= $(shell [ -r $(A2CONFDIR)/envvars ] && . $(A2CONFDIR)/envvars; echo $${APACHE_RUN_GROUP:-www-data})
 
 all: $(MODULE)
 
@@ -74,6 +85,37 @@ $(ASAN_MODULE): $(SRCS) $(HDRS) build/asan.flags
 
 deps:
 	@tools/deps.sh
+
+install: $(MODULE)
+	@test -n "$(LIBEXECDIR)" || { echo "make install: apxs -q LIBEXECDIR gave nothing (apache2-dev missing?)" >&2; exit 1; }
+	install -d -m 0755 $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(A2CONFDIR)/mods-available
+	install -m 0644 $(MODULE) $(DESTDIR)$(LIBEXECDIR)/mod_api_oauth2.so
+	sed 's|^LoadModule api_oauth2_module .*|LoadModule api_oauth2_module $(LIBEXECDIR)/mod_api_oauth2.so|' \
+	    conf/api_oauth2.load >$(DESTDIR)$(A2CONFDIR)/mods-available/api_oauth2.load
+	chmod 0644 $(DESTDIR)$(A2CONFDIR)/mods-available/api_oauth2.load
+	install -m 0644 conf/api_oauth2.conf $(DESTDIR)$(A2CONFDIR)/mods-available/api_oauth2.conf
+	install -d -m 0700 $(DESTDIR)$(STATEDIR)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+	    echo "chown $(RUN_USER):$(RUN_GROUP) $(STATEDIR)"; \
+	    chown $(RUN_USER):$(RUN_GROUP) $(STATEDIR) && chmod 0700 $(STATEDIR); \
+	elif [ -z "$(DESTDIR)" ]; then \
+	    echo "make install: not root: $(STATEDIR) is not given to $(RUN_USER)" >&2; \
+	fi
+	@echo "installed; enable with: a2enmod api_oauth2"
+
+# Keeps the state directory when it holds anything (token records, a
+# generated key): remove it by hand once it is no longer wanted.
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -e $(A2CONFDIR)/mods-enabled/api_oauth2.load ] && command -v a2dismod >/dev/null; then \
+	    echo "a2dismod -q api_oauth2"; a2dismod -q api_oauth2; \
+	fi
+	rm -f $(DESTDIR)$(LIBEXECDIR)/mod_api_oauth2.so \
+	      $(DESTDIR)$(A2CONFDIR)/mods-available/api_oauth2.load \
+	      $(DESTDIR)$(A2CONFDIR)/mods-available/api_oauth2.conf
+	@if [ -d $(DESTDIR)$(STATEDIR) ]; then \
+	    rmdir $(DESTDIR)$(STATEDIR) 2>/dev/null && echo "removed $(DESTDIR)$(STATEDIR)" || \
+	    echo "kept $(DESTDIR)$(STATEDIR) (not empty: token records, key)"; \
+	fi
 
 t/unit/run: $(UNIT_SRCS) $(wildcard t/unit/*.c t/unit/*.h) $(HDRS) build/plain.flags
 	$(CC) $(UNIT_CFLAGS) -Isrc \
