@@ -134,9 +134,13 @@ unit: t/unit/run
 configtest: $(MODULE)
 	@tools/loadcheck.sh $(MODULE)
 
+# CI=true or AO2_SYSTEM_CHECK=1 / AO2_PACKAGE_CHECK=1 add the checks that
+# change this machine's system (root; Debian's apache2 is installed into and
+# restored): the README's install steps, the Debian package.
 test: deps
 	$(MAKE) format-check clean-module all t/unit/run configtest
 	tools/test.sh
+	@if [ "$${CI:-}" = true ] || [ "$${AO2_SYSTEM_CHECK:-0}" = 1 ]; then tools/system-check.sh; fi
 
 # The suite against the asan flavour; the plain build is left alone.
 asan: deps asan-build
