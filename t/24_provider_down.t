@@ -7,7 +7,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use AO2Test;
 
-plan tests => 12;
+plan tests => 14;
 
 my @basic = (basic => ['api-client', 'api-secret']);
 my $tok = full_flow(api => '/jsonapiext', client_id => 'api-client',
@@ -22,8 +22,17 @@ provider_delay('token', 0);
 is($st, 504, 'provider timeout: 504');
 is($e->{error}, 'temporarily_unavailable', 'JSON error');
 my $next;
+# For a second the failure is the answer to every refresh of this identity
+# (callers that queued behind the failed one, and retries): nobody else
+# waits a provider timeout for it.
 ($st, $next) = api_call('POST', '/jsonapiext/oauth2/token',
     json => { client_user_identity => 'down-1' }, @basic);
+is($st, 504, 'an immediate retry gets the same answer, without waiting');
+ok(wait_for(sub {
+    ($st, $next) = api_call('POST', '/jsonapiext/oauth2/token',
+        json => { client_user_identity => 'down-1' }, @basic);
+    $st != 504;
+}, 5, 0.2), 'then the provider is asked again');
 # The timed-out refresh may have rotated the token at the provider; the
 # module kept the record as it was, so what matters is that it still works
 # or fails cleanly with the provider's own refusal.

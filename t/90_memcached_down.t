@@ -1,14 +1,13 @@
 # memcached stops mid-test: Bearer checks go on from the token store (never
 # open, never 500), and the cache is used again when memcached is back.
-# Runs last of the httpd tests: it stops the run's memcached and owns the
-# one it starts again, which it stops when it ends.
+# It stops the run's memcached and starts it again (AO2Test::service_stop,
+# service_start): later tests find it as before.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use AO2Test;
-use POSIX ();
 
 plan tests => 11;
 
@@ -25,11 +24,8 @@ is(get($tok->{access_token}), 200, 'token works with memcached up');
 ok(mc_stat('curr_items') > 0, 'the verdict went into memcached');
 
 # Stop the memcached the test run started.
-my $logs = Apache::Test::vars('t_logs');
-my ($mc_pid) = map { /^(\d+) memcached$/ ? $1 : () }
-               do { open my $f, '<', "$logs/services.pids" or die $!; <$f> };
-ok($mc_pid && kill('TERM', $mc_pid), 'memcached stopped');
-ok(wait_for(sub { !mc_up() }, 10), 'memcached is gone');
+ok(service_stop('memcached'), 'memcached stopped');
+ok(!mc_up(), 'memcached is gone');
 
 is(get($tok->{access_token}), 200, 'valid token still passes, from the store');
 is(get('junk-' . random_string(16)), 401, 'unknown token still refused (never open)');
@@ -38,14 +34,8 @@ my ($st) = api_call('POST', '/jsonapiext/oauth2/revoke',
 is($st, 200, 'revoke works without memcached');
 is(get($tok->{access_token}), 401, 'revoked token refused without memcached');
 
-# memcached comes back (this test owns it now and stops it at the end).
-my $new = fork // die "fork: $!";
-if ($new == 0) {
-    open STDOUT, '>>', "$logs/memcached.log"; open STDERR, '>&', \*STDOUT;
-    exec qw(memcached -l 127.0.0.1 -p), $MC_PORT, qw(-U 0 -u nobody -m 64) or POSIX::_exit(1);
-}
-END { if ($new) { kill 'TERM', $new; waitpid $new, 0 } }
-ok(wait_for(\&mc_up, 10), 'memcached is back');
+# memcached comes back; t/TEST.PL stops it at the end of the run.
+ok(service_start('memcached'), 'memcached is back');
 
 my $tok2 = full_flow(api => '/jsonapiext', client_id => 'api-client',
                      client_secret => 'api-secret', user => 'mc-2', login => 'quin');

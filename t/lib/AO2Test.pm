@@ -40,7 +40,8 @@ our @EXPORT = qw(
     pkce_pair random_string authorization_url
     json_encode json_decode
     error_log_path error_log_mark error_log_text wait_for
-    httpd_bin
+    httpd_bin service_stop service_start
+    wrk_start wrk_result extra_httpd extra_httpd_stop httpd_children_rss
 );
 
 # port('httpd' | 'provider' | 'backend' | 'memcached') -> the run's port for
@@ -449,6 +450,49 @@ sub concurrently {
     return @out;
 }
 
+# service_stop('memcached') stops the run's memcached (t/TEST.PL started it;
+# its pid is in t/logs/services.pids) and waits until it no longer answers;
+# service_start('memcached') starts it again with the same command line and
+# records the new pid there, so t/TEST.PL stops it at the end of the run. A
+# test that stops it must start it again: later tests need it.
+sub _pids_file { Apache::Test::vars('t_logs') . '/services.pids' }
+sub _read_pids {
+    open my $f, '<', _pids_file() or return ();
+    return map { /^(\d+) (\S+)$/ ? [$1, $2] : () } <$f>;
+}
+sub _write_pids {
+    my $file = _pids_file();
+    open my $f, '>', "$file.tmp" or croak "$file.tmp: $!";
+    print $f "$_->[0] $_->[1]\n" for @_;
+    close $f;
+    rename "$file.tmp", $file or croak "rename $file: $!";
+}
+sub service_stop {
+    my ($name) = @_;
+    croak "service_stop: only memcached" unless $name eq 'memcached';
+    my @pids = _read_pids();
+    my ($pid) = map { $_->[1] eq $name ? $_->[0] : () } @pids or croak "no $name pid";
+    kill TERM => $pid;
+    _write_pids(grep { $_->[1] ne $name } @pids);
+    return wait_for(sub { !defined memcached_stat('pid') }, 10);
+}
+sub service_start {
+    my ($name) = @_;
+    croak "service_start: only memcached" unless $name eq 'memcached';
+    my @cmd = split ' ', ($ENV{AO2_MEMCACHED_CMD} or croak 'AO2_MEMCACHED_CMD is not set');
+    my $log = Apache::Test::vars('t_logs') . "/$name.log";
+    require POSIX;
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        POSIX::setsid();    # not this test's child: it outlives the test
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log; open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    _write_pids(_read_pids(), [$pid, $name]);
+    return wait_for(sub { defined memcached_stat('pid') }, 10);
+}
+
 # memcached_stat('get_hits', $port) -> the number, or undef when memcached
 # does not answer (default port: the test run's memcached).
 sub memcached_stat {
@@ -524,6 +568,121 @@ sub provider_tokens {
         auth => $o{auth} // 'basic', grant_type => 'authorization_code',
         code => $q{code}, redirect_uri => $redir, code_verifier => $verifier);
     return wantarray ? @r : $r[1];
+}
+
+
+# --- load and extra servers (t/faults, multi-server tests) ---------------------
+
+# wrk_start(url => ..., bearer => 'tok', seconds => 5, connections => 8,
+#           threads => 2) -> handle; wrk runs in the background on 127.0.0.1.
+# wrk_result($handle) waits for it and returns {requests, non2xx, errors
+# (socket errors: connect, read, write, timeout), rps, text}.
+sub wrk_start {
+    my (%o) = @_;
+    require POSIX;
+    croak 'wrk_start: url' unless $o{url} && $o{url} =~ m{^http://127\.0\.0\.1:};
+    require File::Temp;
+    my ($fh, $out) = File::Temp::tempfile('ao2-wrk-XXXXXX', TMPDIR => 1, UNLINK => 1);
+    my @cmd = ('wrk', '-t', $o{threads} // 2, '-c', $o{connections} // 8,
+               '-d', ($o{seconds} // 5) . 's', '--timeout', ($o{timeout} // 10) . 's',
+               ($o{bearer} ? ('-H', "Authorization: Bearer $o{bearer}") : ()), $o{url});
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $out; open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    return { pid => $pid, out => $out, fh => $fh };
+}
+
+sub wrk_result {
+    my ($h) = @_;
+    waitpid($h->{pid}, 0);
+    open my $f, '<', $h->{out} or croak "$h->{out}: $!";
+    my $text = do { local $/; <$f> } // '';
+    my %r = (text => $text, non2xx => 0, errors => 0);
+    $r{requests} = $1 if $text =~ /(\d+) requests in/;
+    $r{non2xx}   = $1 if $text =~ /Non-2xx or 3xx responses: (\d+)/;
+    $r{rps}      = $1 if $text =~ /Requests\/sec:\s+([\d.]+)/;
+    if ($text =~ /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/) {
+        $r{errors} = $1 + $2 + $3 + $4;
+    }
+    return \%r;
+}
+
+# extra_httpd(port => P, conf => TEXT, dir => DIR) starts one more httpd on
+# 127.0.0.1:P with the global lines every extra server needs (ServerRoot,
+# Listen, PidFile, ErrorLog, User, Mutex, the MPM and core auth modules) and
+# TEXT; it is stopped at the end of the test (or by extra_httpd_stop). Dies
+# with the error log when it does not come up. Returns the error log path.
+my %extra;    # port -> httpd parent pid
+my $extra_owner = $$;
+sub extra_httpd {
+    my (%o) = @_;
+    my ($port, $dir) = @o{qw(port dir)};
+    my $mods = '/usr/lib/apache2/modules';
+    my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
+    my $conf = "$dir/httpd-$port.conf";
+    open my $fh, '>', $conf or croak "$conf: $!";
+    print $fh <<"CONF", $o{conf};
+ServerRoot $dir
+ServerName 127.0.0.1:$port
+PidFile $dir/httpd-$port.pid
+ErrorLog $dir/error-$port.log
+LogLevel info api_oauth2:debug
+Listen 127.0.0.1:$port
+${user}Mutex file:$dir default
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule authn_core_module $mods/mod_authn_core.so
+LoadModule authz_user_module $mods/mod_authz_user.so
+LoadModule proxy_module $mods/mod_proxy.so
+LoadModule proxy_http_module $mods/mod_proxy_http.so
+CONF
+    close $fh;
+    system(httpd_bin(), '-f', $conf, '-k', 'start') == 0
+        or croak "httpd on $port did not start:\n" . `cat $dir/error-$port.log`;
+    require IO::Socket::INET;
+    wait_for(sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1) }, 20)
+        or croak "httpd on $port does not listen:\n" . `cat $dir/error-$port.log`;
+    # By pid: the test's temporary directory (and this config) may be gone
+    # by the time END stops it.
+    wait_for(sub { -s "$dir/httpd-$port.pid" }, 10);
+    open my $pf, '<', "$dir/httpd-$port.pid" or croak "httpd-$port.pid: $!";
+    ($extra{$port}) = <$pf> =~ /(\d+)/;
+    return "$dir/error-$port.log";
+}
+
+sub extra_httpd_stop {
+    my ($port) = @_;
+    my $pid = delete $extra{$port} or return;
+    kill TERM => $pid;
+    require IO::Socket::INET;
+    wait_for(sub { !IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1) }, 10);
+}
+
+END {
+    if ($$ == $extra_owner) {
+        local $?;
+        extra_httpd_stop($_) for keys %extra;
+    }
+}
+
+# httpd_children_rss($pidfile) -> { pid => RSS in KB } of the children of the
+# httpd whose parent pid is in $pidfile.
+sub httpd_children_rss {
+    my ($pidfile) = @_;
+    open my $f, '<', $pidfile or return {};
+    my ($ppid) = <$f> =~ /(\d+)/;
+    my %rss;
+    for my $stat (glob '/proc/[0-9]*/status') {
+        open my $s, '<', $stat or next;
+        my $text = do { local $/; <$s> };
+        next unless $text =~ /^PPid:\s+(\d+)/m && $1 == $ppid;
+        my ($pid) = $text =~ /^Pid:\s+(\d+)/m;
+        $rss{$pid} = $1 if $text =~ /^VmRSS:\s+(\d+)/m;
+    }
+    return \%rss;
 }
 
 1;
