@@ -3,11 +3,14 @@
  * the start-up work that follows (keys, store, path checks) is in
  * ao2_startup.c. */
 #include "ao2_config.h"
+#include "ao2_pathcheck.h"
 
 #include <stddef.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <http_log.h>
+
+#include <unistd.h>
 
 APLOG_USE_MODULE(api_oauth2);
 
@@ -253,6 +256,7 @@ const char *ao2_cmd_store_key(cmd_parms *cmd, void *dc, const char *arg)
 {
     ao2_global_t *g = ao2_global_get(cmd->pool);
     const char *err = global_only(cmd);
+    int refuse = 0;
 
     if (err)
         return err;
@@ -263,7 +267,17 @@ const char *ao2_cmd_store_key(cmd_parms *cmd, void *dc, const char *arg)
     if (g->key_file == NULL)
         return apr_psprintf(cmd->pool, "%s: bad path %s", cmd->cmd->name,
                             arg + 5);
-    return prefixed(cmd, ao2_key_load(cmd->pool, g->key_file, &g->keys));
+    if ((err = ao2_key_load(cmd->pool, g->key_file, &g->keys)))
+        return prefixed(cmd, err);
+    /* What does not depend on the run user (User may come later); the rest
+     * is checked at start-up. */
+    err = ao2_path_secret(cmd->pool, g->key_file, geteuid(), NULL, &refuse);
+    if (err && refuse)
+        return prefixed(cmd, err);
+    if (err)
+        ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, cmd->pool,
+                      "AO2C0001: store key %s: %s", g->key_file, err);
+    return NULL;
 }
 
 const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg)

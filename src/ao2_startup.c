@@ -1,14 +1,21 @@
-/* Start-up work, once all directives are read: the store key (loaded, or
- * generated for a store that has none), the default store, the caches, and
- * the checks that need the whole configuration. Runs as root in post_config
- * (and ApiOAuth2StoreKey's load at configuration time). */
+/* Start-up work, once all directives are read: the store (the default one
+ * when none is configured), the caches, the store key (loaded, or generated
+ * for a store that has none), and the checks that need the whole
+ * configuration and the run user: can it reach every store path, and is
+ * the key out of its reach. Runs as root in post_config. */
 #include "ao2_config.h"
+#include "ao2_pathcheck.h"
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <http_log.h>
 #include <mpm_common.h>
 #include <unixd.h>
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 APLOG_USE_MODULE(api_oauth2);
 
@@ -20,7 +27,6 @@ const char *ao2_key_load(apr_pool_t *p, const char *path, ao2_keys_t *keys)
     apr_file_t *f;
     apr_size_t n = sizeof(buf);
     apr_status_t rv;
-    apr_finfo_t fi;
     char ebuf[128];
 
     rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, p);
@@ -28,12 +34,6 @@ const char *ao2_key_load(apr_pool_t *p, const char *path, ao2_keys_t *keys)
         return apr_psprintf(p, "cannot read key file %s: %s", path,
                             apr_strerror(rv, ebuf, sizeof(ebuf)));
     rv = apr_file_read_full(f, buf, sizeof(buf), &n);
-    if (apr_file_info_get(&fi, APR_FINFO_PROT, f) == APR_SUCCESS &&
-        (fi.protection & (APR_FPROT_GREAD | APR_FPROT_WREAD)))
-        ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
-                      "AO2C0001: key file %s is readable by group or others; "
-                      "make it 0600 root",
-                      path);
     apr_file_close(f);
     if (rv != APR_SUCCESS && rv != APR_EOF)
         return apr_psprintf(p, "cannot read key file %s: %s", path,
@@ -49,41 +49,138 @@ const char *ao2_key_load(apr_pool_t *p, const char *path, ao2_keys_t *keys)
     return NULL;
 }
 
-/* The key for a store set up without ApiOAuth2StoreKey: made once, kept next
- * to the store, so records stay readable across restarts of this server. */
-static int default_key(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
-                       ao2_global_t *g, const char *path)
+/* The user the children run as. Started as root, httpd switches to
+ * User/Group; otherwise it keeps running as the user it started as. */
+static ao2_pc_user_t run_user(apr_pool_t *p)
+{
+    ao2_pc_user_t u;
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    gid_t *groups;
+    int n = 32;
+
+    if (geteuid() == 0) {
+        u.name = ap_unixd_config.user_name;
+        u.uid = ap_unixd_config.user_id;
+        u.gid = ap_unixd_config.group_id;
+    } else {
+        u.uid = geteuid();
+        u.gid = getegid();
+        u.name = getpwuid_r(u.uid, &pw, buf, sizeof(buf), &found) == 0 && found
+                     ? apr_pstrdup(p, found->pw_name)
+                     : apr_psprintf(p, "#%lu", (unsigned long)u.uid);
+    }
+    /* The supplementary groups of that user, as initgroups will set them. */
+    groups = apr_palloc(p, n * sizeof(gid_t));
+    if (getgrouplist(u.name, u.gid, groups, &n) < 0) {
+        groups = apr_palloc(p, n * sizeof(gid_t));
+        if (getgrouplist(u.name, u.gid, groups, &n) < 0)
+            n = 0;
+    }
+    u.groups = groups;
+    u.ngroups = n;
+    return u;
+}
+
+/* Every file and directory of the store that the children open, checked
+ * for the run user on every component of its path. */
+static int check_store_paths(apr_pool_t *ptemp, server_rec *s,
+                             const ao2_store_t *st, const ao2_pc_user_t *u)
+{
+    apr_array_header_t *paths =
+        apr_array_make(ptemp, 4, sizeof(ao2_store_path_t));
+    const char *other = strcmp(st->spec, AO2_DEFAULT_STORE)
+                            ? AO2_DEFAULT_STORE
+                            : "dbm:/a/directory/it/can/reach/tokens";
+    int i;
+
+    st->type->paths(st, ptemp, paths);
+    for (i = 0; i < paths->nelts; i++) {
+        const ao2_store_path_t *sp = &APR_ARRAY_IDX(paths, i, ao2_store_path_t);
+        const ao2_pc_problem_t *pr =
+            ao2_path_reach(ptemp, sp->path, u, sp->need);
+
+        if (pr == NULL)
+            continue;
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "AO2C0030: the token store %s is not %s by user %s: %s; "
+                     "move the store (ApiOAuth2TokenStore %s)%s%s",
+                     st->spec,
+                     strcmp(pr->path, sp->path) ? "reachable" : "usable",
+                     u->name, pr->why, other, pr->fix ? " or " : "",
+                     pr->fix ? pr->fix : "");
+        return !OK;
+    }
+    return OK;
+}
+
+/* Where a generated key goes: beside the store's directory, in its parent
+ * (the directory itself belongs to the run user, who must not be able to
+ * replace the key); for a store without one, DefaultRuntimeDir. */
+static const char *default_key_path(apr_pool_t *p, const ao2_store_t *st)
+{
+    const char *dir = st->type->dir(st, p);
+
+    if (dir && strcmp(dir, "/") != 0)
+        return apr_pstrcat(p, dir, ".key", NULL);
+    return ap_runtime_dir_relative(p, AO2_DEFAULT_RUNTIME_KEY);
+}
+
+/* A new random key, 0600, owned by the user httpd starts as (root). */
+static int generate_key(apr_pool_t *ptemp, server_rec *s, const char *path)
 {
     unsigned char key[AO2_MASTER_KEY_MIN];
-    const char *err;
     apr_file_t *f;
-    apr_finfo_t fi;
     apr_size_t n = sizeof(key);
     apr_status_t rv;
 
-    if (apr_stat(&fi, path, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
-        char *dir = ap_make_dirstr_parent(ptemp, path);
-        apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT & 0700, ptemp);
-        if (ao2_random_bytes(key, sizeof(key)) != APR_SUCCESS ||
-            (rv = apr_file_open(&f, path,
-                                APR_FOPEN_WRITE | APR_FOPEN_CREATE |
-                                    APR_FOPEN_EXCL | APR_FOPEN_BINARY,
-                                APR_FPROT_UREAD | APR_FPROT_UWRITE, ptemp)) ||
-            (rv = apr_file_write_full(f, key, sizeof(key), &n)) ||
-            (rv = apr_file_close(f))) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         "AO2C0002: cannot create the store key %s; set "
-                         "ApiOAuth2StoreKey",
-                         path);
-            return !OK;
-        }
+    if ((rv = ao2_random_bytes(key, sizeof(key))) != APR_SUCCESS ||
+        (rv = apr_file_open(&f, path,
+                            APR_FOPEN_WRITE | APR_FOPEN_CREATE |
+                                APR_FOPEN_EXCL | APR_FOPEN_BINARY,
+                            APR_FPROT_UREAD | APR_FPROT_UWRITE, ptemp)) ||
+        (rv = apr_file_write_full(f, key, sizeof(key), &n)) ||
+        (rv = apr_file_close(f))) {
         memset(key, 0, sizeof(key));
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "AO2C0003: generated the store key %s; set "
-                     "ApiOAuth2StoreKey to keep it elsewhere or to share it "
-                     "between servers",
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "AO2C0002: cannot create the store key %s; set "
+                     "ApiOAuth2StoreKey",
                      path);
+        return !OK;
     }
+    memset(key, 0, sizeof(key));
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 "AO2C0003: generated the store key %s (0600, owner %s); set "
+                 "ApiOAuth2StoreKey to keep it elsewhere or to share it "
+                 "between servers",
+                 path, geteuid() == 0 ? "root" : "the user httpd runs as");
+    return OK;
+}
+
+/* The key for a store set up without ApiOAuth2StoreKey: made once, kept
+ * beside the store, so records stay readable across restarts. */
+static int default_key(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                       ao2_global_t *g, const ao2_pc_user_t *u)
+{
+    const char *path = default_key_path(ptemp, g->store);
+    const ao2_pc_problem_t *pr;
+    const char *err;
+    apr_finfo_t fi;
+
+    if (u && (pr = ao2_path_replaceable(ptemp, path, u))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "AO2C0031: the store key for %s would be %s, which user "
+                     "%s could replace: %s; set ApiOAuth2StoreKey "
+                     "file:/etc/apache2/api_oauth2.key (head -c 32 "
+                     "/dev/urandom, 0600 root), or %s",
+                     g->store->spec, path, u->name, pr->why,
+                     pr->fix ? pr->fix : "move the store");
+        return !OK;
+    }
+    if (apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_LINK, ptemp) !=
+            APR_SUCCESS &&
+        generate_key(ptemp, s, path) != OK)
+        return !OK;
     if ((err = ao2_key_load(pconf, path, &g->keys))) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0004: %s", err);
         return !OK;
@@ -92,15 +189,24 @@ static int default_key(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     return OK;
 }
 
-static const char *default_key_path(apr_pool_t *p, const ao2_store_t *st)
+/* The key file, now that the run user is known: refused where a worker
+ * could replace it, a warning for the softer problems. */
+static int check_key(apr_pool_t *ptemp, server_rec *s, const char *path,
+                     const ao2_pc_user_t *u)
 {
-    const char *spec = st->spec;
+    int refuse = 0;
+    const char *why = ao2_path_secret(ptemp, path, geteuid(), u, &refuse);
 
-    if (strncmp(spec, "dbm:", 4) == 0)
-        return apr_pstrcat(
-            p, ap_make_dirstr_parent(p, ap_server_root_relative(p, spec + 4)),
-            "store.key", NULL);
-    return ap_runtime_dir_relative(p, AO2_DEFAULT_RUNTIME_KEY);
+    if (why && refuse) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "AO2C0032: the store key %s cannot be used: %s", path,
+                     why);
+        return !OK;
+    }
+    if (why)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "AO2C0001: store key %s: %s", path, why);
+    return OK;
 }
 
 static int setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
@@ -157,6 +263,8 @@ static void warn_weak_settings(server_rec *s, const ao2_global_t *g)
 int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     ao2_global_t *g = ao2_global_get(pconf);
+    const ao2_pc_user_t *privsep;
+    ao2_pc_user_t u;
     const char *err;
 
     ao2_config_finish(s);
@@ -167,10 +275,6 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0005: %s", err);
         return !OK;
     }
-    if (g->key_file == NULL &&
-        default_key(pconf, ptemp, s, g, default_key_path(ptemp, g->store)) !=
-            OK)
-        return !OK;
     if (setup_caches(pconf, ptemp, s, g) != OK)
         return !OK;
     if (g->store->type->init(g->store, s, pconf, ptemp) != APR_SUCCESS) {
@@ -179,6 +283,16 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      g->store->spec);
         return !OK;
     }
+    u = run_user(ptemp);
+    if (check_store_paths(ptemp, s, g->store, &u) != OK)
+        return !OK;
+    /* Without a privilege drop the children are the user who owns the
+     * files: there is nobody to keep out. */
+    privsep = geteuid() == 0 && u.uid != 0 ? &u : NULL;
+    if (g->key_file == NULL && default_key(pconf, ptemp, s, g, privsep) != OK)
+        return !OK;
+    if (check_key(ptemp, s, g->key_file, privsep) != OK)
+        return !OK;
     warn_weak_settings(s, g);
     return OK;
 }

@@ -3,7 +3,10 @@
 
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <http_log.h>
 #include <util_mutex.h>
+
+APLOG_USE_MODULE(api_oauth2);
 
 #define STORE_MUTEX_TYPE "api-oauth2-store"
 
@@ -108,4 +111,29 @@ apr_status_t ao2_store_check_key(const char *key, apr_size_t *klen)
     }
     *klen = n;
     return APR_SUCCESS;
+}
+
+void ao2_store_path_add(apr_array_header_t *out, const char *path, int need)
+{
+    ao2_store_path_t *sp;
+
+    if (path == NULL) {
+        return;
+    }
+    sp = apr_array_push(out);
+    sp->path = path;
+    sp->need = need;
+}
+
+apr_status_t ao2_store_mutex_lock(apr_global_mutex_t *mutex,
+                                  const ao2_store_t *st, server_rec *s)
+{
+    apr_status_t rv = mutex ? apr_global_mutex_lock(mutex) : APR_SUCCESS;
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "AO2S0013: token store %s: cannot take the store mutex",
+                     st->spec);
+    }
+    return rv;
 }

@@ -7,11 +7,19 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <apr_global_mutex.h>
+#include <apr_tables.h>
 
 #define AO2_STORE_MAX_VALUE 16384 /* bytes, whole encoded record */
 #define AO2_STORE_MAX_KEY   128
 
 typedef struct ao2_store ao2_store_t;
+
+/* A file or directory the run user must reach, and the access it needs
+ * there (AO2_PC_R/W/X of ao2_pathcheck.h), for the start-up check. */
+typedef struct ao2_store_path {
+    const char *path;
+    int need;
+} ao2_store_path_t;
 
 typedef struct ao2_store_type {
     const char *name; /* "dbm", "socache" */
@@ -37,6 +45,14 @@ typedef struct ao2_store_type {
      * of two concurrent takers at most one gets the value. */
     apr_status_t (*take)(ao2_store_t *st, server_rec *s, const char *key,
                          apr_pool_t *p, char **val, apr_size_t *len);
+    /* After init: pushes the ao2_store_path_t the run user needs onto out
+     * (none for a store reached over the network). */
+    void (*paths)(const ao2_store_t *st, apr_pool_t *p,
+                  apr_array_header_t *out);
+    /* After init: the directory a generated key goes beside (in its
+     * parent), or NULL when the store has none (the key then goes to
+     * DefaultRuntimeDir). */
+    const char *(*dir)(const ao2_store_t *st, apr_pool_t *p);
 } ao2_store_type_t;
 
 /* Every back-end instance starts with this. */
@@ -59,6 +75,11 @@ apr_status_t ao2_store_mutex_create(apr_global_mutex_t **mutex,
                                     apr_pool_t *pconf);
 apr_status_t ao2_store_mutex_child_init(apr_global_mutex_t **mutex,
                                         apr_pool_t *pchild);
+/* Takes the mutex when there is one; a failure is logged. */
+apr_status_t ao2_store_mutex_lock(apr_global_mutex_t *mutex,
+                                  const ao2_store_t *st, server_rec *s);
+/* For paths(): pushes {path, need}; a NULL path is skipped. */
+void ao2_store_path_add(apr_array_header_t *out, const char *path, int need);
 /* APR_EINVAL unless 1..AO2_STORE_MAX_KEY bytes. */
 apr_status_t ao2_store_check_key(const char *key, apr_size_t *klen);
 

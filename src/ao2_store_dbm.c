@@ -6,6 +6,7 @@
  * other processes' writes. Reads open the file read-only because gdbm
  * fsyncs a writer on close. */
 #include "ao2_store.h"
+#include "ao2_pathcheck.h"
 
 #include <http_log.h>
 #include <unixd.h>
@@ -17,6 +18,8 @@
 #include <apr_tables.h>
 
 #include <errno.h>
+
+#include <sys/stat.h>
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -112,60 +115,65 @@ static void purge(apr_dbm_t *db, apr_pool_t *p)
     }
 }
 
-/* Creates the directory (mode 0700, owned by the run user) when it is
- * missing. An existing one is left as the operator made it, since it may
- * be shared (/var/lib); then the run user must at least be able to enter
- * it. */
+/* The store's directory, without a trailing slash. */
+static const char *store_dir(apr_pool_t *p, const dbm_store_t *d)
+{
+    char *dir = ap_make_dirstr_parent(p, d->path);
+    apr_size_t n = strlen(dir);
+
+    if (n > 1 && dir[n - 1] == '/')
+        dir[n - 1] = '\0';
+    return dir;
+}
+
+/* mkdir with exactly this mode, whatever the umask; an existing directory
+ * is left alone. 1 when it was made. */
+static apr_status_t make_dir(const char *dir, mode_t mode, int *made)
+{
+    *made = 0;
+    if (mkdir(dir, mode) != 0)
+        return errno == EEXIST ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+    *made = 1;
+    return chmod(dir, mode) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+}
+
+/* Makes what is missing of the store's directory: parents as ordinary
+ * system directories (0755, owned by the user httpd starts as), the
+ * directory itself 0700 for the run user. An existing directory is left as
+ * the operator made it; the start-up check (ao2_startup.c) then says
+ * whether the run user can use it. */
 static apr_status_t prepare_dir(dbm_store_t *d, server_rec *s, apr_pool_t *p)
 {
-    const char *dir = ap_make_dirstr_parent(p, d->path);
-    const char *parent;
+    const char *dir = store_dir(p, d);
+    const char *c;
     apr_finfo_t fi;
     apr_status_t rv;
-    int as_root = geteuid() == 0;
+    int made;
 
-    rv = apr_stat(&fi, dir, APR_FINFO_TYPE | APR_FINFO_OWNER | APR_FINFO_PROT,
-                  p);
-    if (rv == APR_SUCCESS) {
-        if (fi.filetype != APR_DIR) {
-            ap_log_error(
-                APLOG_MARK, APLOG_ERR, 0, s,
-                "AO2S0001: %s: not a directory (ApiOAuth2TokenStore %s)", dir,
-                d->base.spec);
-            return APR_ENOTDIR;
-        }
-        if (as_root && fi.user != ap_unixd_config.user_id &&
-            !(fi.group == ap_unixd_config.group_id &&
-              (fi.protection & APR_FPROT_GEXECUTE)) &&
-            !(fi.protection & APR_FPROT_WEXECUTE)) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                         "AO2S0002: directory %s is not accessible to user "
-                         "%s (ApiOAuth2TokenStore %s): chown it, or remove it "
-                         "and let the module create it",
-                         dir, ap_unixd_config.user_name, d->base.spec);
-            return APR_EACCES;
-        }
+    rv = apr_stat(&fi, dir, APR_FINFO_TYPE, p);
+    if (rv == APR_SUCCESS && fi.filetype != APR_DIR) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "AO2S0001: %s: not a directory (ApiOAuth2TokenStore %s)",
+                     dir, d->base.spec);
+        return APR_ENOTDIR;
+    }
+    if (rv == APR_SUCCESS)
         return APR_SUCCESS;
+    /* Each missing component in turn; made ends up saying whether the
+     * store directory itself was. */
+    for (c = strchr(dir + 1, '/');; c = strchr(c + 1, '/')) {
+        const char *sub = c ? apr_pstrmemdup(p, dir, c - dir) : dir;
+        if ((rv = make_dir(sub, c ? 0755 : 0700, &made)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                         "AO2S0004: cannot create directory %s "
+                         "(ApiOAuth2TokenStore %s)",
+                         sub, d->base.spec);
+            return rv;
+        }
+        if (c == NULL)
+            break;
     }
-    if (!APR_STATUS_IS_ENOENT(rv)) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "AO2S0003: cannot stat %s",
-                     dir);
-        return rv;
-    }
-
-    /* Parents are ordinary system directories: world-traversable. */
-    parent = ap_make_dirstr_parent(p, apr_pstrmemdup(p, dir, strlen(dir) - 1));
-    rv = apr_dir_make_recursive(parent, APR_FPROT_OS_DEFAULT, p);
-    if (rv == APR_SUCCESS) {
-        rv = apr_dir_make(
-            dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, p);
-    }
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "AO2S0004: cannot create directory %s", dir);
-        return rv;
-    }
-    if (as_root &&
+    if (made && geteuid() == 0 &&
         chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) < 0) {
         rv = APR_FROM_OS_ERROR(errno);
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
@@ -173,27 +181,66 @@ static apr_status_t prepare_dir(dbm_store_t *d, server_rec *s, apr_pool_t *p)
                      ap_unixd_config.user_name);
         return rv;
     }
+    if (made)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "AO2S0010: created the token store directory %s (0700, "
+                     "owner %s)",
+                     dir, ap_unixd_config.user_name);
     return APR_SUCCESS;
+}
+
+/* APR passes gdbm's own error number up (APR_OS_START_USERERR + n), which
+ * apr_strerror cannot put in words; the OS error under it can. */
+static apr_status_t os_error(apr_status_t rv, int err)
+{
+    if (rv >= APR_OS_START_USERERR && rv < APR_OS_START_USERERR + 1000)
+        return err ? APR_FROM_OS_ERROR(err) : APR_EGENERAL;
+    return rv;
 }
 
 /* gdbm refuses to open a file another process holds (its own flock). Under
  * our mutex that only happens across a graceful restart, while a child of
  * the old generation, which holds the old mutex, still finishes a request:
- * wait briefly instead of failing. */
-static apr_status_t dbm_open(dbm_store_t *d, apr_int32_t mode, apr_pool_t *p,
-                             apr_dbm_t **db)
+ * wait briefly instead of failing. Other failures (permissions, a missing
+ * file) are not retried. */
+static apr_status_t dbm_open(dbm_store_t *d, server_rec *s, apr_int32_t mode,
+                             apr_pool_t *p, apr_dbm_t **db)
 {
     apr_status_t rv = APR_EGENERAL;
-    int i;
+    int i, err = 0;
 
     for (i = 0; i < OPEN_TRIES; i++) {
+        errno = 0;
         rv = apr_dbm_open_ex(db, DBM_TYPE, d->path, mode,
                              APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
-        if (rv == APR_SUCCESS) {
+        err = errno;
+        if (rv == APR_SUCCESS || (err != EAGAIN && err != EWOULDBLOCK))
             break;
-        }
         apr_sleep(OPEN_RETRY_WAIT);
     }
+    if (rv == APR_SUCCESS)
+        return rv;
+    rv = os_error(rv, err);
+    if (s)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "AO2S0011: token store %s: cannot open %s for %s",
+                     d->base.spec, d->path,
+                     mode == APR_DBM_READONLY ? "reading" : "writing");
+    return rv;
+}
+
+/* A failed operation on an open file, in gdbm's words. */
+static apr_status_t op_failed(dbm_store_t *d, server_rec *s, apr_dbm_t *db,
+                              apr_status_t rv, int err, const char *what)
+{
+    char buf[128];
+    int code = 0;
+
+    apr_dbm_geterror(db, &code, buf, sizeof(buf));
+    rv = os_error(rv, err);
+    ap_log_error(APLOG_MARK, APLOG_ERR, err ? rv : 0, s,
+                 "AO2S0012: token store %s: cannot %s %s: %s", d->base.spec,
+                 what, d->path, buf);
     return rv;
 }
 
@@ -214,7 +261,8 @@ static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
         return rv;
     }
     apr_dbm_get_usednames_ex(ptemp, DBM_TYPE, d->path, &used1, &used2);
-    rv = dbm_open(d, APR_DBM_RWCREATE, ptemp, &db);
+    /* Quiet: a busy file on a graceful restart is no error (below). */
+    rv = dbm_open(d, NULL, APR_DBM_RWCREATE, ptemp, &db);
     if (rv == APR_SUCCESS) {
         purge(db, ptemp);
         apr_dbm_close(db);
@@ -281,9 +329,9 @@ static apr_status_t dbm_child_init(ao2_store_t *st, server_rec *s,
     return rv;
 }
 
-static apr_status_t lock(dbm_store_t *d)
+static apr_status_t lock(dbm_store_t *d, server_rec *s)
 {
-    return d->mutex ? apr_global_mutex_lock(d->mutex) : APR_SUCCESS;
+    return ao2_store_mutex_lock(d->mutex, &d->base, s);
 }
 
 static void unlock(dbm_store_t *d)
@@ -295,8 +343,9 @@ static void unlock(dbm_store_t *d)
 
 /* Under the mutex. APR_SUCCESS with *val, or APR_NOTFOUND with *stale set
  * when an expired or unreadable record is there to be removed. */
-static apr_status_t locked_fetch(dbm_store_t *d, apr_datum_t *k, apr_pool_t *p,
-                                 char **val, apr_size_t *len, int *stale)
+static apr_status_t locked_fetch(dbm_store_t *d, server_rec *s, apr_datum_t *k,
+                                 apr_pool_t *p, char **val, apr_size_t *len,
+                                 int *stale)
 {
     apr_pool_t *tmp;
     apr_dbm_t *db;
@@ -310,7 +359,7 @@ static apr_status_t locked_fetch(dbm_store_t *d, apr_datum_t *k, apr_pool_t *p,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = dbm_open(d, APR_DBM_READONLY, tmp, &db);
+    rv = dbm_open(d, s, APR_DBM_READONLY, tmp, &db);
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(tmp);
         return rv;
@@ -320,9 +369,10 @@ static apr_status_t locked_fetch(dbm_store_t *d, apr_datum_t *k, apr_pool_t *p,
      * an error is an error. */
     if (!apr_dbm_exists(db, *k)) {
         rv = APR_NOTFOUND;
-    } else if ((rv = apr_dbm_fetch(db, *k, &v)) == APR_SUCCESS && !v.dptr) {
-        rv = APR_EGENERAL;
-    } else if (rv == APR_SUCCESS) {
+    } else if ((rv = apr_dbm_fetch(db, *k, &v)) != APR_SUCCESS || !v.dptr) {
+        rv = op_failed(d, s, db, rv ? rv : APR_EGENERAL, 0,
+                       "read a record from");
+    } else {
         if (expired(&v, apr_time_now())) {
             *stale = 1;
             rv = APR_NOTFOUND;
@@ -340,8 +390,8 @@ static apr_status_t locked_fetch(dbm_store_t *d, apr_datum_t *k, apr_pool_t *p,
 }
 
 /* Under the mutex. Stores v, or deletes k when v is NULL. */
-static apr_status_t locked_write(dbm_store_t *d, apr_datum_t *k, apr_datum_t *v,
-                                 apr_pool_t *p)
+static apr_status_t locked_write(dbm_store_t *d, server_rec *s, apr_datum_t *k,
+                                 apr_datum_t *v, apr_pool_t *p)
 {
     apr_pool_t *tmp;
     apr_dbm_t *db;
@@ -352,9 +402,13 @@ static apr_status_t locked_write(dbm_store_t *d, apr_datum_t *k, apr_datum_t *v,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = dbm_open(d, APR_DBM_READWRITE, tmp, &db);
+    rv = dbm_open(d, s, APR_DBM_READWRITE, tmp, &db);
     if (rv == APR_SUCCESS) {
+        errno = 0;
         rv = v ? apr_dbm_store(db, *k, *v) : apr_dbm_delete(db, *k);
+        if (rv != APR_SUCCESS)
+            rv = op_failed(d, s, db, rv, errno,
+                           v ? "write a record to" : "delete a record from");
         if (rv == APR_SUCCESS && v && now - d->last_purge > PURGE_INTERVAL) {
             d->last_purge = now;
             purge(db, tmp);
@@ -376,8 +430,9 @@ static apr_status_t make_key(const char *key, apr_datum_t *k)
 }
 
 /* get, and take when remove is set, under one mutex hold. */
-static apr_status_t fetch(dbm_store_t *d, const char *key, apr_pool_t *p,
-                          char **val, apr_size_t *len, int remove)
+static apr_status_t fetch(dbm_store_t *d, server_rec *s, const char *key,
+                          apr_pool_t *p, char **val, apr_size_t *len,
+                          int remove)
 {
     apr_datum_t k;
     apr_status_t rv, rv2;
@@ -387,13 +442,13 @@ static apr_status_t fetch(dbm_store_t *d, const char *key, apr_pool_t *p,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = lock(d);
+    rv = lock(d, s);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = locked_fetch(d, &k, p, val, len, &stale);
+    rv = locked_fetch(d, s, &k, p, val, len, &stale);
     if (rv == APR_SUCCESS ? remove : stale) {
-        rv2 = locked_write(d, &k, NULL, p);
+        rv2 = locked_write(d, s, &k, NULL, p);
         /* A value that could not be consumed must not be handed out. */
         if (rv == APR_SUCCESS && rv2 != APR_SUCCESS) {
             rv = rv2;
@@ -406,13 +461,13 @@ static apr_status_t fetch(dbm_store_t *d, const char *key, apr_pool_t *p,
 static apr_status_t dbm_get(ao2_store_t *st, server_rec *s, const char *key,
                             apr_pool_t *p, char **val, apr_size_t *len)
 {
-    return fetch((dbm_store_t *)st, key, p, val, len, 0);
+    return fetch((dbm_store_t *)st, s, key, p, val, len, 0);
 }
 
 static apr_status_t dbm_take(ao2_store_t *st, server_rec *s, const char *key,
                              apr_pool_t *p, char **val, apr_size_t *len)
 {
-    return fetch((dbm_store_t *)st, key, p, val, len, 1);
+    return fetch((dbm_store_t *)st, s, key, p, val, len, 1);
 }
 
 static apr_status_t dbm_set(ao2_store_t *st, server_rec *s, const char *key,
@@ -435,11 +490,11 @@ static apr_status_t dbm_set(ao2_store_t *st, server_rec *s, const char *key,
     put_be64((unsigned char *)v.dptr, (apr_uint64_t)expiry);
     memcpy(v.dptr + EXPIRY_LEN, val, len);
 
-    rv = lock(d);
+    rv = lock(d, s);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = locked_write(d, &k, &v, p);
+    rv = locked_write(d, s, &k, &v, p);
     unlock(d);
     return rv;
 }
@@ -458,7 +513,7 @@ static apr_status_t dbm_remove(ao2_store_t *st, server_rec *s, const char *key,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = lock(d);
+    rv = lock(d, s);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -466,7 +521,7 @@ static apr_status_t dbm_remove(ao2_store_t *st, server_rec *s, const char *key,
      * fsync and, with gdbm, an error. */
     rv = apr_pool_create(&tmp, p);
     if (rv == APR_SUCCESS) {
-        rv = dbm_open(d, APR_DBM_READONLY, tmp, &db);
+        rv = dbm_open(d, s, APR_DBM_READONLY, tmp, &db);
         if (rv == APR_SUCCESS) {
             exists = apr_dbm_exists(db, k);
             apr_dbm_close(db);
@@ -474,13 +529,31 @@ static apr_status_t dbm_remove(ao2_store_t *st, server_rec *s, const char *key,
         apr_pool_destroy(tmp);
     }
     if (rv == APR_SUCCESS && exists) {
-        rv = locked_write(d, &k, NULL, p);
+        rv = locked_write(d, s, &k, NULL, p);
     }
     unlock(d);
     return rv;
 }
 
+/* The run user opens the files read-write, in a directory it can enter. */
+static void dbm_paths(const ao2_store_t *st, apr_pool_t *p,
+                      apr_array_header_t *out)
+{
+    const dbm_store_t *d = (const dbm_store_t *)st;
+    const char *used1 = NULL, *used2 = NULL;
+
+    ao2_store_path_add(out, store_dir(p, d), AO2_PC_X);
+    apr_dbm_get_usednames_ex(p, DBM_TYPE, d->path, &used1, &used2);
+    ao2_store_path_add(out, used1, AO2_PC_R | AO2_PC_W);
+    ao2_store_path_add(out, used2, AO2_PC_R | AO2_PC_W);
+}
+
+static const char *dbm_dir(const ao2_store_t *st, apr_pool_t *p)
+{
+    return store_dir(p, (const dbm_store_t *)st);
+}
+
 const ao2_store_type_t ao2_store_dbm = {
-    "dbm",   dbm_create, dbm_init,   dbm_child_init,
-    dbm_get, dbm_set,    dbm_remove, dbm_take,
+    "dbm",   dbm_create, dbm_init, dbm_child_init, dbm_get,
+    dbm_set, dbm_remove, dbm_take, dbm_paths,      dbm_dir,
 };

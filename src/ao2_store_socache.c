@@ -1,11 +1,13 @@
 /* Token store on any mod_socache provider: shmcb and dbm for one server,
  * memcache and redis to share tokens between servers. */
 #include "ao2_store.h"
+#include "ao2_pathcheck.h"
 
 #include <ap_provider.h>
 #include <ap_socache.h>
 #include <http_log.h>
 
+#include <apr_dbm.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
@@ -29,7 +31,8 @@ typedef struct socache_store {
     int vague_miss;
     int inited;
     int child_inited;
-    server_rec *s; /* for destroy */
+    const char *file; /* socache:dbm:FILE, for the start-up check */
+    server_rec *s;    /* for destroy */
 } socache_store_t;
 
 static const char *sc_create(ao2_store_t **st, const char *arg,
@@ -64,6 +67,8 @@ static const char *sc_create(ao2_store_t **st, const char *arg,
     c->cap_ttl = !strcmp(c->provider->name, "memcache");
     c->spread = !strcmp(c->provider->name, "shmcb");
     c->vague_miss = !strcmp(c->provider->name, "dbm");
+    if (c->vague_miss && colon && colon[1])
+        c->file = ap_runtime_dir_relative(pconf, colon + 1);
     *st = &c->base;
     return NULL;
 }
@@ -170,9 +175,32 @@ static apr_status_t make_id(socache_store_t *c, const char *key, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-static apr_status_t lock(socache_store_t *c)
+static apr_status_t lock(socache_store_t *c, server_rec *s)
 {
-    return c->mutex ? apr_global_mutex_lock(c->mutex) : APR_SUCCESS;
+    return ao2_store_mutex_lock(c->mutex, &c->base, s);
+}
+
+/* A provider's failure, in words: its status when APR can read it (the
+ * memcache and redis providers pass APR and OS errors up), else only that
+ * it failed (mod_socache_dbm passes its DBM's own numbers, and logs the
+ * cause itself). */
+static apr_status_t failed(socache_store_t *c, server_rec *s, apr_status_t rv,
+                           const char *what)
+{
+    if (rv == APR_SUCCESS || APR_STATUS_IS_NOTFOUND(rv))
+        return rv;
+    if (rv >= APR_OS_START_USERERR && rv < APR_OS_START_USERERR + 1000) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "AO2S0025: token store %s: the %s provider could not %s "
+                     "(its DBM error %d; mod_socache_%s logs the cause)",
+                     c->base.spec, c->provider->name, what,
+                     (int)(rv - APR_OS_START_USERERR), c->provider->name);
+        return APR_EGENERAL;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                 "AO2S0025: token store %s: the %s provider could not %s",
+                 c->base.spec, c->provider->name, what);
+    return rv;
 }
 
 static void unlock(socache_store_t *c)
@@ -211,12 +239,12 @@ static apr_status_t sc_get(ao2_store_t *st, server_rec *s, const char *key,
     apr_status_t rv;
 
     if ((rv = make_id(c, key, p, &id)) != APR_SUCCESS ||
-        (rv = lock(c)) != APR_SUCCESS) {
+        (rv = lock(c, s)) != APR_SUCCESS) {
         return rv;
     }
     rv = retrieve(c, s, &id, p, val, len);
     unlock(c);
-    return rv;
+    return failed(c, s, rv, "read a record");
 }
 
 static apr_status_t sc_set(ao2_store_t *st, server_rec *s, const char *key,
@@ -240,14 +268,14 @@ static apr_status_t sc_set(ao2_store_t *st, server_rec *s, const char *key,
     if (c->cap_ttl && expiry > now + MEMCACHE_MAX_TTL) {
         expiry = now + MEMCACHE_MAX_TTL;
     }
-    if ((rv = lock(c)) != APR_SUCCESS) {
+    if ((rv = lock(c, s)) != APR_SUCCESS) {
         return rv;
     }
     /* The providers take a non-const buffer but only copy from it. */
     rv = c->provider->store(c->instance, s, id.id, id.len, expiry,
                             (unsigned char *)val, (unsigned int)len, p);
     unlock(c);
-    return rv;
+    return failed(c, s, rv, "store a record");
 }
 
 static apr_status_t sc_remove(ao2_store_t *st, server_rec *s, const char *key,
@@ -258,12 +286,13 @@ static apr_status_t sc_remove(ao2_store_t *st, server_rec *s, const char *key,
     apr_status_t rv;
 
     if ((rv = make_id(c, key, p, &id)) != APR_SUCCESS ||
-        (rv = lock(c)) != APR_SUCCESS) {
+        (rv = lock(c, s)) != APR_SUCCESS) {
         return rv;
     }
     rv = c->provider->remove(c->instance, s, id.id, id.len, p);
     unlock(c);
-    return APR_STATUS_IS_NOTFOUND(rv) ? APR_SUCCESS : rv;
+    return APR_STATUS_IS_NOTFOUND(rv) ? APR_SUCCESS
+                                      : failed(c, s, rv, "delete a record");
 }
 
 /* With a mutex (shmcb, dbm) this is atomic. memcache and redis have no
@@ -280,7 +309,7 @@ static apr_status_t sc_take(ao2_store_t *st, server_rec *s, const char *key,
     apr_status_t rv;
 
     if ((rv = make_id(c, key, p, &id)) != APR_SUCCESS ||
-        (rv = lock(c)) != APR_SUCCESS) {
+        (rv = lock(c, s)) != APR_SUCCESS) {
         return rv;
     }
     rv = retrieve(c, s, &id, p, val, len);
@@ -293,10 +322,30 @@ static apr_status_t sc_take(ao2_store_t *st, server_rec *s, const char *key,
         *val = NULL;
         *len = 0;
     }
-    return rv;
+    return failed(c, s, rv, "take a record");
+}
+
+/* mod_socache_dbm's files (it hands them to the run user itself); the
+ * other providers keep no file the run user opens. */
+static void sc_paths(const ao2_store_t *st, apr_pool_t *p,
+                     apr_array_header_t *out)
+{
+    const socache_store_t *c = (const socache_store_t *)st;
+    const char *used1 = NULL, *used2 = NULL;
+
+    if (c->file == NULL)
+        return;
+    apr_dbm_get_usednames(p, c->file, &used1, &used2);
+    ao2_store_path_add(out, used1, AO2_PC_R | AO2_PC_W);
+    ao2_store_path_add(out, used2, AO2_PC_R | AO2_PC_W);
+}
+
+static const char *sc_dir(const ao2_store_t *st, apr_pool_t *p)
+{
+    return NULL;
 }
 
 const ao2_store_type_t ao2_store_socache = {
-    "socache", sc_create, sc_init,   sc_child_init,
-    sc_get,    sc_set,    sc_remove, sc_take,
+    "socache", sc_create, sc_init, sc_child_init, sc_get,
+    sc_set,    sc_remove, sc_take, sc_paths,      sc_dir,
 };

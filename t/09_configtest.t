@@ -14,6 +14,12 @@ my $dir = tempdir(CLEANUP => 1);
 open my $k, '>', "$dir/key" or die; print $k 'k' x 32; close $k;
 chmod 0600, "$dir/key";
 open $k, '>', "$dir/short" or die; print $k 'k' x 8; close $k;
+# Key files a worker could replace, or that are not files.
+open $k, '>', "$dir/open.key" or die; print $k 'k' x 32; close $k;
+chmod 0602, "$dir/open.key";
+symlink "$dir/key", "$dir/link.key" or die;
+open $k, '>', "$dir/readable.key" or die; print $k 'k' x 32; close $k;
+chmod 0644, "$dir/readable.key";
 
 my $head = <<"CONF";
 ServerRoot $dir
@@ -39,6 +45,10 @@ my @cases = (
       qr/ApiOAuth2Provider: authorize "ftp:\/\/x\/a" is not an absolute http\(s\) URL/ ],
     [ 'unreadable key', "ApiOAuth2StoreKey file:$dir/missing",
       qr/ApiOAuth2StoreKey: cannot read key file/ ],
+    [ 'key writable by everyone', "ApiOAuth2StoreKey file:$dir/open.key",
+      qr/ApiOAuth2StoreKey: \Q$dir\E\/open\.key is writable by everyone \(mode 0602, owner root\)/ ],
+    [ 'key behind a symbolic link', "ApiOAuth2StoreKey file:$dir/link.key",
+      qr/ApiOAuth2StoreKey: \Q$dir\E\/link\.key is a symbolic link; name the file itself/ ],
     [ 'short key', "ApiOAuth2StoreKey file:$dir/short",
       qr/ApiOAuth2StoreKey: key file .* has 8 bytes/ ],
     [ 'unknown store type', "ApiOAuth2TokenStore nosuch:/x",
@@ -63,7 +73,20 @@ my @cases = (
       qr/ApiOAuth2API on belongs in a <Location>/ ],
 );
 
-plan tests => 2 * @cases;
+plan tests => 2 * @cases + 2;
+
+# Softer problems of a key file pass -t with a warning.
+{
+    my $file = "$dir/warn.conf";
+    open my $fh, '>', $file or die;
+    print $fh $head, "ApiOAuth2StoreKey file:$dir/readable.key\n";
+    close $fh;
+    my $httpd = httpd_bin();
+    my $out = `$httpd -t -f $file 2>&1`;
+    is($? >> 8, 0, 'a key readable by others passes -t') or diag $out;
+    like($out, qr/AO2C0001: store key \Q$dir\E\/readable\.key: \Q$dir\E\/readable\.key is readable by group or others \(mode 0644, owner root\); make it 0600 root/,
+         'with a warning that says how to fix it') or diag $out;
+}
 
 my $n = 0;
 for my $c (@cases) {

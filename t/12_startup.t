@@ -1,0 +1,184 @@
+# Start-up on the defaults, and start-up refusals that say why: each case
+# starts a server of its own on a broken setup and checks the exact
+# message; the good case checks what the module creates (modes, owners)
+# and that the server then serves.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use AO2Test;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+
+plan skip_all => 'the privilege-drop checks need root' unless $> == 0;
+plan tests => 26;
+
+my $top = "$FindBin::Bin/..";
+my $module = "$top/.libs/mod_api_oauth2.so";
+my $mods = '/usr/lib/apache2/modules';
+my $httpd = httpd_bin();
+my $dir = tempdir(CLEANUP => 1);
+chmod 0755, $dir;
+my ($nobody_uid) = (getpwnam 'nobody')[2];
+my $port = port('spare', 0);
+
+sub write_file {
+    my ($path, $text, $mode) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh;
+    chmod $mode, $path if defined $mode;
+}
+my $key = "$dir/good.key";
+write_file($key, join('', map { chr int rand 256 } 1 .. 32), 0600);
+
+my $n = 0;
+sub conf {
+    my ($store_and_key) = @_;
+    my $case = "$dir/case" . ++$n;
+    mkdir $case;
+    my $conf = <<"CONF";
+ServerRoot $case
+ServerName 127.0.0.1
+PidFile $case/httpd.pid
+ErrorLog $case/error.log
+LogLevel info
+Listen 127.0.0.1:$port
+User nobody
+Group nogroup
+Mutex file:$case default
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule authn_core_module $mods/mod_authn_core.so
+LoadModule api_oauth2_module $module
+$store_and_key
+ApiOAuth2Provider op authorize=http://127.0.0.1:@{[port('provider')]}/auth token=http://127.0.0.1:@{[port('provider')]}/token
+<Location /jsonapiext>
+    ApiOAuth2API on
+    ApiOAuth2Client op api-client api-secret "scope=openid"
+    ApiOAuth2OdooDatabase db
+</Location>
+CONF
+    write_file("$case/httpd.conf", $conf);
+    return $case;
+}
+
+# The server must not come up: its exit status and everything it said.
+sub start_fails {
+    my ($case) = @_;
+    my $out = `timeout 30 $httpd -f $case/httpd.conf -D FOREGROUND 2>&1`;
+    my $rc = $?;
+    my $log = -f "$case/error.log" ? do { local (@ARGV, $/) = "$case/error.log"; <> } : '';
+    return ($rc, $out . $log);
+}
+
+sub refused {
+    my ($name, $store_and_key, $want) = @_;
+    my ($rc, $text) = start_fails(conf($store_and_key));
+    isnt($rc, 0, "$name: the server does not start");
+    ok(index($text, $want) >= 0, "$name: the message says why")
+        or diag "wanted: $want\ngot: $text";
+}
+
+sub mkdirs { for (@_) { mkdir $_->[0] or die "$_->[0]: $!"; chmod $_->[1], $_->[0] } }
+
+my $other = 'ApiOAuth2TokenStore dbm:/var/lib/apache2/api_oauth2/tokens';
+
+# 1. The store's directory sits under a parent only root may enter.
+mkdirs(["$dir/s1", 0755], ["$dir/s1/private", 0700]);
+refused('store directory unreachable',
+    "ApiOAuth2TokenStore dbm:$dir/s1/private/store/tokens\nApiOAuth2StoreKey file:$key",
+    "AO2C0030: the token store dbm:$dir/s1/private/store/tokens is not reachable "
+    . "by user nobody: $dir/s1/private is not searchable by nobody (mode 0700, "
+    . "owner root); move the store ($other) or chmod o+x $dir/s1/private");
+
+# 2. A component further up has no x for others.
+mkdirs(["$dir/s2", 0755], ["$dir/s2/a", 0754]);
+refused('store path component not searchable',
+    "ApiOAuth2TokenStore dbm:$dir/s2/a/b/tokens\nApiOAuth2StoreKey file:$key",
+    "AO2C0030: the token store dbm:$dir/s2/a/b/tokens is not reachable by user "
+    . "nobody: $dir/s2/a is not searchable by nobody (mode 0754, owner root); "
+    . "move the store ($other) or chmod o+x $dir/s2/a");
+
+# 3. The store's own directory exists, made by root for root.
+mkdirs(["$dir/s3", 0755], ["$dir/s3/store", 0700]);
+refused('store directory owned by root',
+    "ApiOAuth2TokenStore dbm:$dir/s3/store/tokens\nApiOAuth2StoreKey file:$key",
+    "AO2C0030: the token store dbm:$dir/s3/store/tokens is not usable by user "
+    . "nobody: $dir/s3/store is not searchable by nobody (mode 0700, owner root); "
+    . "move the store ($other) or chown nobody $dir/s3/store");
+
+# 4. Keys: unreadable, or where a worker could replace them.
+mkdirs(["$dir/s4", 0755], ["$dir/s4/keydir", 0700]);
+refused('key unreadable',
+    "ApiOAuth2TokenStore dbm:$dir/s4/store/tokens\nApiOAuth2StoreKey file:$dir/s4/keydir",
+    "ApiOAuth2StoreKey: cannot read key file $dir/s4/keydir: Is a directory");
+write_file("$dir/s4/mine.key", 'k' x 32, 0600);
+chown $nobody_uid, 0, "$dir/s4/mine.key";
+refused('key owned by the run user',
+    "ApiOAuth2TokenStore dbm:$dir/s4/store/tokens\nApiOAuth2StoreKey file:$dir/s4/mine.key",
+    "AO2C0032: the store key $dir/s4/mine.key cannot be used: nobody could replace "
+    . "it: $dir/s4/mine.key is owned by nobody (mode 0600, owner nobody) (fix: "
+    . "chown root $dir/s4/mine.key)");
+mkdirs(["$dir/s4/theirs", 0755]);
+chown $nobody_uid, 0, "$dir/s4/theirs";
+write_file("$dir/s4/theirs/k.key", 'k' x 32, 0600);
+refused('key in a directory of the run user',
+    "ApiOAuth2TokenStore dbm:$dir/s4/store/tokens\nApiOAuth2StoreKey file:$dir/s4/theirs/k.key",
+    "AO2C0032: the store key $dir/s4/theirs/k.key cannot be used: nobody could "
+    . "replace it: $dir/s4/theirs is owned by nobody (mode 0755, owner nobody) "
+    . "(fix: chown root $dir/s4/theirs)");
+
+# 5. No key configured, and the place a generated one would go is open to
+# the run user.
+mkdirs(["$dir/s5", 0755], ["$dir/s5/open", 0777]);
+refused('generated key would be replaceable',
+    "ApiOAuth2TokenStore dbm:$dir/s5/open/store/tokens",
+    "AO2C0031: the store key for dbm:$dir/s5/open/store/tokens would be "
+    . "$dir/s5/open/store.key, which user nobody could replace: $dir/s5/open is "
+    . "writable by nobody (mode 0777, owner root); set ApiOAuth2StoreKey");
+ok(!-e "$dir/s5/open/store.key", 'and no key was written there');
+
+# 6. The default layout (no ApiOAuth2StoreKey, missing parents), as for
+# dbm:/var/lib/apache2/api_oauth2/tokens: same code, a scratch path.
+my $case = conf("ApiOAuth2TokenStore dbm:$dir/xyz/a/b/tokens");
+system($httpd, '-f', "$case/httpd.conf", '-k', 'start') == 0 or die 'httpd -k start';
+END { system($httpd, '-f', "$case/httpd.conf", '-k', 'stop') if $case && $> == 0 }
+# The listener opens before post_config; the pid file is written after it.
+my $up = wait_for(sub { -s "$case/httpd.pid"
+                        && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1) }, 20);
+ok($up, 'the default layout starts')
+    or diag `cat $case/error.log`;
+sub mode_owner { my @s = stat $_[0]; return @s ? sprintf('%04o %s', $s[2] & 07777, scalar getpwuid $s[4]) : 'missing' }
+is(mode_owner("$dir/xyz"), '0755 root', 'a missing parent: 0755 root');
+is(mode_owner("$dir/xyz/a"), '0755 root', 'the next one too');
+is(mode_owner("$dir/xyz/a/b"), '0700 nobody', 'the store directory: 0700, the run user');
+is(mode_owner("$dir/xyz/a/b.key"), '0600 root', 'the generated key: beside it, 0600 root');
+my $log = do { local (@ARGV, $/) = "$case/error.log"; <> };
+like($log, qr/AO2C0003: generated the store key \Q$dir\E\/xyz\/a\/b\.key \(0600, owner root\)/,
+     'a notice names where the key went');
+my $base = "http://127.0.0.1:$port";
+my @auth = (json => { client_user_identity => 'startup-1' }, basic => ['api-client', 'api-secret']);
+my ($st, $body) = api_call('POST', "$base/jsonapiext/oauth2/provider/authorize", @auth);
+is($st, 200, 'and it serves an authorize call');
+ok($body && $body->{authorization_url}, 'with an authorization URL');
+
+# 7. A store failure at run time is logged in words, naming the operation
+# and the file.
+my $mark = -s "$case/error.log";
+chown 0, 0, glob("$dir/xyz/a/b/*");
+chmod 0600, glob("$dir/xyz/a/b/*");
+($st) = api_call('POST', "$base/jsonapiext/oauth2/provider/authorize", @auth);
+is($st, 503, 'with the store file taken away, authorize answers 503');
+my $tail = '';
+wait_for(sub {
+    open my $fh, '<', "$case/error.log" or return;
+    seek $fh, $mark, 0;
+    local $/;
+    $tail = <$fh>;
+    $tail =~ /AO2E0001/;
+}, 5);
+like($tail, qr/\(13\)Permission denied: .*AO2S0011: token store dbm:\Q$dir\E\/xyz\/a\/b\/tokens: cannot open \Q$dir\E\/xyz\/a\/b\/tokens for writing/,
+     'the log names the operation, the file and the cause') or diag $tail;
+unlike($tail, qr/does not understand this error code/, 'never a bare APR code');
