@@ -1,6 +1,8 @@
 /* Picks a Bearer validation cache back-end from ApiOAuth2Cache's "type:arg". */
 #include "ao2_cache.h"
 
+#include <httpd.h>
+
 #include <apr_strings.h>
 #include <util_mutex.h>
 

@@ -5,8 +5,11 @@
 #ifndef AO2_CACHE_H
 #define AO2_CACHE_H
 
-#include <httpd.h>
-#include <http_config.h>
+#include <apr_pools.h>
+
+/* No httpd header: the Bearer validation (ao2_validate.c) and its unit
+ * tests use caches without httpd. */
+struct server_rec;
 
 #define AO2_CACHE_MAX_KEY   64
 #define AO2_CACHE_MAX_VALUE 512
@@ -19,10 +22,10 @@ typedef struct ao2_cache_type {
      * error message. */
     const char *(*create)(ao2_cache_t **c, const char *arg, apr_pool_t *pconf);
     /* post_config, as root (shared memory, mutexes). */
-    apr_status_t (*init)(ao2_cache_t *c, server_rec *s, apr_pool_t *pconf,
-                         apr_pool_t *ptemp);
+    apr_status_t (*init)(ao2_cache_t *c, struct server_rec *s,
+                         apr_pool_t *pconf, apr_pool_t *ptemp);
     /* Per child: reattach, build the connection pool. */
-    apr_status_t (*child_init)(ao2_cache_t *c, server_rec *s,
+    apr_status_t (*child_init)(ao2_cache_t *c, struct server_rec *s,
                                apr_pool_t *pchild);
     /* Copies at most *len bytes into buf; *len becomes the value's length.
      * APR_NOTFOUND on a miss, an expired entry or any back-end trouble.
@@ -39,6 +42,9 @@ typedef struct ao2_cache_type {
      * first requests for one token make one lookup. */
     apr_status_t (*add)(ao2_cache_t *c, const char *key, apr_size_t klen,
                         const char *val, apr_size_t len, int ttl_seconds);
+    /* 1 when other machines can write the values (memcached): values read
+     * back carry a MAC. 0 for node-local memory only this server writes. */
+    int shared;
 } ao2_cache_type_t;
 
 struct ao2_cache {

@@ -36,6 +36,9 @@
  *   cross-server revocation bound. */
 #include "ao2_cache.h"
 
+#include <httpd.h>
+#include <http_config.h>
+
 #include <http_log.h>
 #include <ap_mpm.h>
 
@@ -510,6 +513,6 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
 }
 
 const ao2_cache_type_t ao2_cache_memcache = {
-    "memcache", mc_create, mc_init,   mc_child_init,
-    mc_get,     mc_set,    mc_remove, mc_add,
+    "memcache", mc_create, mc_init, mc_child_init, mc_get, mc_set,
+    mc_remove,  mc_add,    1,
 };

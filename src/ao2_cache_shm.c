@@ -8,6 +8,9 @@
  * they exit, so a graceful restart starts a new, empty cache without
  * pulling memory from under a request. */
 #include "ao2_cache.h"
+
+#include <httpd.h>
+#include <http_config.h>
 #include "ao2_cache_table.h"
 
 #include <http_log.h>
@@ -167,6 +170,6 @@ static apr_status_t shm_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
 }
 
 const ao2_cache_type_t ao2_cache_shm = {
-    "shm",   shm_create, shm_init,   shm_child_init,
-    shm_get, shm_set,    shm_remove, shm_add,
+    "shm",      shm_create, shm_init, shm_child_init, shm_get, shm_set,
+    shm_remove, shm_add,    0,
 };

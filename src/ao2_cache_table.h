@@ -8,9 +8,8 @@
 #include <apr.h>
 #include <apr_errno.h>
 
-/* Equal to AO2_CACHE_MAX_KEY and _VALUE (ao2_cache_shm.c checks), which
- * this header cannot include: ao2_cache.h needs httpd's headers. Multiples
- * of 8, at most 65535. */
+/* Equal to AO2_CACHE_MAX_KEY and _VALUE (ao2_cache_shm.c checks); this
+ * header stays free of ao2_cache.h. Multiples of 8, at most 65535. */
 #define AO2_CACHE_TABLE_MAX_KEY     64
 #define AO2_CACHE_TABLE_MAX_VALUE   512
 #define AO2_CACHE_TABLE_WAYS        16 /* entries per set */

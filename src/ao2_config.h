@@ -14,6 +14,7 @@
 #include "ao2_http.h"
 #include "ao2_oauth2.h"
 #include "ao2_store.h"
+#include "ao2_validate.h"
 
 /* "Not written here" for a number or flag; NULL for a pointer. */
 #define AO2_UNSET (-1)
@@ -53,6 +54,13 @@ typedef struct ao2_dir_conf {
     apr_array_header_t *clients; /* ao2_client_t * */
     const char *redirect_uri;
     const char *login_claim;
+    apr_array_header_t *audiences; /* const char *: ApiOAuth2Audience */
+    int email_verified;            /* 0 optional, 1 required */
+    /* What the Bearer check accepts here, made from clients, audiences,
+     * login_claim and email_verified by the directives that set them, and
+     * kept by merges whose result has the same inputs: not per request.
+     * NULL: ao2_dir_binding makes it (a merge mixing two sections'). */
+    const ao2_binding_t *binding;
     const char *odoo_db;
     int client_auth; /* 0 off, 1 on */
     apr_off_t max_body;
@@ -83,6 +91,9 @@ const char *ao2_key_load(apr_pool_t *p, const char *path, ao2_keys_t *keys);
 
 const ao2_client_t *ao2_dir_find_client(const ao2_dir_conf_t *dc,
                                         const char *client_id);
+/* The location's binding (ao2_validate.h); p is used only when it has to be
+ * made now. */
+const ao2_binding_t *ao2_dir_binding(apr_pool_t *p, const ao2_dir_conf_t *dc);
 
 /* Directive setters, wired up by the table in mod_api_oauth2.c. Setters
  * that only store a value are httpd's ap_set_*_slot there. */
@@ -105,6 +116,9 @@ const char *ao2_cmd_api(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_client(cmd_parms *cmd, void *dc, int argc,
                            char *const argv[]);
 const char *ao2_cmd_redirect_uri(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_login_claim(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_audience(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_email_verified(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_max_body(cmd_parms *cmd, void *dc, const char *arg);
 
 #endif

@@ -32,8 +32,15 @@
 #define AO2_DEFAULT_RECORD_TTL (30 * 86400)
 
 /* Per location. */
-#define AO2_DEFAULT_MAX_BODY      65536 /* bytes */
-#define AO2_DEFAULT_LOGIN_CLAIM   "email"
+#define AO2_DEFAULT_MAX_BODY    65536 /* bytes */
+#define AO2_DEFAULT_LOGIN_CLAIM "email"
+/* ApiOAuth2EmailVerified required: with login claim email, only an email
+ * the provider calls verified is a login. */
+#define AO2_DEFAULT_EMAIL_VERIFIED 1
+
+/* An access token the provider gave no expires_in lives this long here (the
+ * usual provider default, and what the client is told): never for ever. */
+#define AO2_UNDATED_TOKEN_TTL     3600
 #define AO2_DEFAULT_CLIENT_AUTH   1 /* ApiOAuth2ClientAuthentication on */
 #define AO2_DEFAULT_SCRUB_HEADERS 1 /* ApiOAuth2ScrubHeaders on */
 

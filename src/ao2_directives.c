@@ -63,6 +63,38 @@ static void server_merge(ao2_server_conf_t *conf, const ao2_server_conf_t *base,
     AO2_MERGE(record_ttl, AO2_UNSET, AO2_DEFAULT_RECORD_TTL);
 }
 
+/* Whether b was made from exactly what conf holds (the same client and
+ * audience lists, the same claim and flag): then a merge keeps it. */
+static int same_binding(const ao2_binding_t *b, const ao2_dir_conf_t *conf)
+{
+    return b && b->clients == conf->clients &&
+           b->audiences == conf->audiences &&
+           !strcmp(b->login_claim, conf->login_claim) &&
+           b->email_verified == (conf->email_verified != 0);
+}
+
+static const ao2_binding_t *make_binding(apr_pool_t *p,
+                                         const ao2_dir_conf_t *dc)
+{
+    return ao2_binding_make(
+        p, dc->clients, dc->audiences,
+        dc->login_claim ? dc->login_claim : AO2_DEFAULT_LOGIN_CLAIM,
+        dc->email_verified == AO2_UNSET ? AO2_DEFAULT_EMAIL_VERIFIED
+                                        : dc->email_verified);
+}
+
+const ao2_binding_t *ao2_dir_binding(apr_pool_t *p, const ao2_dir_conf_t *dc)
+{
+    return dc->binding ? dc->binding : make_binding(p, dc);
+}
+
+/* Every directive that sets a binding input makes the binding again, at
+ * configuration time. */
+static void rebind(apr_pool_t *p, ao2_dir_conf_t *dc)
+{
+    dc->binding = make_binding(p, dc);
+}
+
 static void dir_merge(ao2_dir_conf_t *conf, const ao2_dir_conf_t *base,
                       const ao2_dir_conf_t *add)
 {
@@ -73,6 +105,11 @@ static void dir_merge(ao2_dir_conf_t *conf, const ao2_dir_conf_t *base,
     AO2_MERGE(clients, NULL, NULL);
     AO2_MERGE(redirect_uri, NULL, NULL);
     AO2_MERGE(login_claim, NULL, AO2_DEFAULT_LOGIN_CLAIM);
+    AO2_MERGE(audiences, NULL, NULL);
+    AO2_MERGE(email_verified, AO2_UNSET, AO2_DEFAULT_EMAIL_VERIFIED);
+    conf->binding = same_binding(add->binding, conf)    ? add->binding
+                    : same_binding(base->binding, conf) ? base->binding
+                                                        : NULL;
     AO2_MERGE(odoo_db, NULL, NULL);
     AO2_MERGE(client_auth, AO2_UNSET, AO2_DEFAULT_CLIENT_AUTH);
     AO2_MERGE(max_body, AO2_UNSET, AO2_DEFAULT_MAX_BODY);
@@ -108,6 +145,7 @@ void *ao2_create_dir_conf(apr_pool_t *p, char *dir)
     dc->client_auth = AO2_UNSET;
     dc->max_body = AO2_UNSET;
     dc->scrub_headers = AO2_UNSET;
+    dc->email_verified = AO2_UNSET;
     return dc;
 }
 
@@ -590,6 +628,7 @@ const char *ao2_cmd_client(cmd_parms *cmd, void *dcv, int argc,
         return apr_psprintf(cmd->pool, "%s: client %s is listed twice here",
                             cmd->cmd->name, c->client_id);
     APR_ARRAY_PUSH(dc->clients, ao2_client_t *) = c;
+    rebind(cmd->pool, dc);
     return NULL;
 }
 
@@ -601,6 +640,46 @@ const char *ao2_cmd_redirect_uri(cmd_parms *cmd, void *dcv, const char *arg)
     if (err)
         return err;
     dc->redirect_uri = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+const char *ao2_cmd_login_claim(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    ((ao2_dir_conf_t *)dcv)->login_claim = apr_pstrdup(cmd->pool, arg);
+    rebind(cmd->pool, dcv);
+    return NULL;
+}
+
+/* ITERATE: one call per value. */
+const char *ao2_cmd_audience(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    ao2_dir_conf_t *dc = dcv;
+
+    if (!*arg || strlen(arg) > AO2_MAX_CLAIM_LEN)
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not an audience (1 to %d "
+                            "characters)",
+                            cmd->cmd->name, arg, AO2_MAX_CLAIM_LEN);
+    if (dc->audiences == NULL)
+        dc->audiences = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(dc->audiences, const char *) = apr_pstrdup(cmd->pool, arg);
+    rebind(cmd->pool, dc);
+    return NULL;
+}
+
+const char *ao2_cmd_email_verified(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    ao2_dir_conf_t *dc = dcv;
+
+    if (strcasecmp(arg, "required") == 0)
+        dc->email_verified = 1;
+    else if (strcasecmp(arg, "optional") == 0)
+        dc->email_verified = 0;
+    else
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is neither required nor optional",
+                            cmd->cmd->name, arg);
+    rebind(cmd->pool, dc);
     return NULL;
 }
 

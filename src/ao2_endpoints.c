@@ -97,7 +97,7 @@ static ao2_err_t *load_record(endpoint_ctx_t *cx, const char *key,
 static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until)
 {
     apr_pool_t *p = cx->r->pool;
-    ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1};
+    ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1, NULL, NULL};
     const char *ikey = ao2_index_key(p, token);
     apr_size_t len;
     char *val = ao2_index_encode(p, &cx->g->keys, ikey, &ix, &len);
@@ -123,7 +123,9 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
 {
     apr_pool_t *p = cx->r->pool;
     apr_int64_t keep = now_sec() + cx->sc->record_ttl;
-    ao2_index_t ix = {key, rec->login, rec->db, rec->scope, rec->expires_at, 0};
+    ao2_index_t ix = {key,           rec->login,      rec->db,
+                      rec->scope,    rec->expires_at, 0,
+                      rec->provider, rec->client_id};
     const char *ikey;
     apr_size_t len;
     char *val;
@@ -142,9 +144,8 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
     val = ao2_index_encode(p, &cx->g->keys, ikey, &ix, &len);
     if (val == NULL)
         return unavailable(cx, APR_EGENERAL, "seal an index entry");
-    rv = ao2_store_set(
-        cx->g->store, cx->r->server, ikey, val, len,
-        apr_time_from_sec(rec->expires_at ? rec->expires_at : keep), p);
+    rv = ao2_store_set(cx->g->store, cx->r->server, ikey, val, len,
+                       apr_time_from_sec(rec->expires_at), p);
     if (rv != APR_SUCCESS)
         return unavailable(cx, rv, "write an index entry");
     if (old && old->access_token &&
@@ -156,6 +157,10 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
         (old == NULL || old->refresh_token == NULL ||
          strcmp(old->refresh_token, rec->refresh_token) != 0))
         bury_token(cx, rec->refresh_token, keep);
+    /* Nor is an ID token, whatever its aud says. */
+    if (rec->id_token && (old == NULL || old->id_token == NULL ||
+                          strcmp(old->id_token, rec->id_token) != 0))
+        bury_token(cx, rec->id_token, keep);
     return NULL;
 }
 
@@ -192,7 +197,7 @@ static ao2_err_t *call_provider(endpoint_ctx_t *cx, const char *what,
 static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
                              const ao2_json_t *id_claims, ao2_record_t *rec)
 {
-    const char *claim = cx->dc->login_claim ? cx->dc->login_claim : "email";
+    const char *claim = cx->dc->login_claim;
     apr_pool_t *p = cx->r->pool;
     const char *login = id_claims ? ao2_claim_login(p, id_claims, claim) : NULL;
     ao2_http_response_t resp;
@@ -258,7 +263,9 @@ static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, const ao2_client_t *c,
     rec->token_type = tr.token_type;
     rec->scope = tr.scope ? tr.scope : (rec->scope ? rec->scope : c->scope);
     rec->issued_at = now;
-    rec->expires_at = tr.expires_in >= 0 ? now + tr.expires_in : 0;
+    /* No expires_in: a bounded life all the same (the client is told). */
+    rec->expires_at =
+        now + (tr.expires_in >= 0 ? tr.expires_in : AO2_UNDATED_TOKEN_TTL);
     rec->db = cx->dc->odoo_db;
     return find_login(cx, c, claims, rec);
 }

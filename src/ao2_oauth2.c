@@ -239,18 +239,39 @@ const char *ao2_claim_login(apr_pool_t *p, const ao2_json_t *claims,
 {
     const char *v = ao2_json_str(claims, claim);
     apr_int64_t n;
-    apr_size_t i;
 
     if (v == NULL && ao2_json_int(claims, claim, &n))
         v = apr_psprintf(p, "%" APR_INT64_T_FMT, n);
-    if (v == NULL || *v == '\0' || strlen(v) > AO2_MAX_CLAIM_LEN)
+    if (v == NULL || !ao2_login_ok(v, strlen(v)))
         return NULL;
-    for (i = 0; v[i]; i++) {
-        /* Logins become request headers for Odoo: no controls, no DEL. */
-        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-            return NULL;
-    }
     return v;
+}
+
+int ao2_login_ok(const char *s, apr_size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    apr_size_t i;
+
+    if (n == 0 || n > AO2_MAX_CLAIM_LEN || u[0] == ' ' || u[n - 1] == ' ')
+        return 0;
+    for (i = 0; i < n; i++) {
+        /* Logins become request headers for Odoo: no controls, no DEL, and
+         * no C1 control (U+0080..U+009F, 0xC2 0x80..0x9F in UTF-8). */
+        if (u[i] < 0x20 || u[i] == 0x7f ||
+            (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f))
+            return 0;
+    }
+    return 1;
+}
+
+int ao2_email_verified(const ao2_json_t *claims)
+{
+    const char *s = ao2_json_str(claims, "email_verified");
+    int b = 0;
+
+    if (s)
+        return strcmp(s, "true") == 0;
+    return ao2_json_bool(claims, "email_verified", &b) && b;
 }
 
 int ao2_scope_covers(const char *granted, const char *required)
@@ -318,14 +339,10 @@ ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
         return NULL;
     if (!names_access_token(ao2_json_str(j, "token_type"), require_token_type))
         return NULL;
+    /* No fallback to username or sub: the login is the operator's claim. */
     out->login = ao2_claim_login(p, j, login_claim);
-    if (out->login == NULL)
-        out->login = ao2_claim_login(p, j, "username");
-    if (out->login == NULL)
-        out->login = ao2_claim_login(p, j, "sub");
-    if (out->login == NULL)
-        return NULL; /* nobody to pass on to Odoo */
     out->scope = ao2_json_str(j, "scope");
+    out->claims = j;
     out->active = 1;
     return NULL;
 }

@@ -97,9 +97,18 @@ ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
                               apr_time_t now, ao2_json_t **claims);
 
 /* A claim usable as an Odoo login: a string (or integer) of 1 to
- * AO2_MAX_CLAIM_LEN printable characters. NULL otherwise. */
+ * AO2_MAX_CLAIM_LEN characters that ao2_login_ok accepts. NULL otherwise. */
 const char *ao2_claim_login(apr_pool_t *p, const ao2_json_t *claims,
                             const char *claim);
+/* 1 when n bytes at s can name an Odoo login: 1 to AO2_MAX_CLAIM_LEN of
+ * them, no control character (C0, DEL, or C1 in UTF-8) anywhere, and no
+ * space at either end ("bob " is not "bob", but would pass for him in a
+ * lax lookup). */
+int ao2_login_ok(const char *s, apr_size_t n);
+
+/* With login claim "email": 1 when claims say email_verified true (a
+ * boolean, or the string "true" some providers send). */
+int ao2_email_verified(const ao2_json_t *claims);
 
 /* RFC 6749 error codes are %x20-21 / %x23-5B / %x5D-7E; we are stricter
  * and keep [a-z0-9_.-] of at most 64 characters, else "fallback". */
@@ -109,17 +118,21 @@ const char *ao2_sanitize_description(apr_pool_t *p, const char *text);
 
 /* What an RFC 7662 introspection answer says about a Bearer credential. */
 typedef struct ao2_introspection {
-    int active;             /* usable as an access token right now */
-    const char *login;      /* from the login claim, username or sub */
-    const char *scope;      /* may be NULL */
-    apr_int64_t expires_at; /* Unix seconds; 0 when the answer had no exp */
+    int active;               /* usable as an access token right now */
+    const char *login;        /* from the login claim only; may be NULL */
+    const char *scope;        /* may be NULL */
+    apr_int64_t expires_at;   /* Unix seconds; 0 when the answer had no exp */
+    const ao2_json_t *claims; /* the whole answer when active: aud, azp,
+                                 client_id, sub, email_verified */
 } ao2_introspection_t;
 
 /* Interprets an introspection answer. A token counts as active only when
  * "active" is true, "exp" (when present) is in the future and a
  * "token_type", when present, names an access token: refresh and ID tokens
- * are never Bearer credentials. NULL on success (active or not); an error
- * (502) when the answer is not a valid introspection response. */
+ * are never Bearer credentials. Whom it was issued to and whether a login
+ * is there are the caller's questions (ao2_validate.c). NULL on success
+ * (active or not); an error (502) when the answer is not a valid
+ * introspection response. */
 ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
                                    const char *body, apr_size_t len,
                                    const char *login_claim,

@@ -136,6 +136,8 @@ static const member_t index_members[] = {
     MEMBER(ao2_index_t, scope, "sc", MEMBER_STR_OPT),
     MEMBER(ao2_index_t, expires_at, "exp", MEMBER_INT),
     MEMBER(ao2_index_t, revoked, "rv", MEMBER_FLAG_OPT),
+    MEMBER(ao2_index_t, provider, "prov", MEMBER_STR_OPT),
+    MEMBER(ao2_index_t, client_id, "cid", MEMBER_STR_OPT),
     {NULL, 0, MEMBER_STR},
 };
 

@@ -71,6 +71,11 @@ typedef struct ao2_index {
     const char *scope;
     apr_int64_t expires_at;
     int revoked; /* a tombstone: refreshed away or revoked here */
+    /* Whom it was issued to: the Bearer check accepts it only where this
+     * provider's client counts (ao2_binding_accepts). NULL in tombstones,
+     * and in entries written before bindings (refused). */
+    const char *provider;
+    const char *client_id;
 } ao2_index_t;
 
 char *ao2_index_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,

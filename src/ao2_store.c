@@ -1,6 +1,9 @@
 /* Picks a token store back-end from ApiOAuth2TokenStore's "type:arg". */
 #include "ao2_store.h"
 
+#include <httpd.h>
+#include <http_config.h>
+
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <http_log.h>

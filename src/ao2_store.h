@@ -4,10 +4,13 @@
 #ifndef AO2_STORE_H
 #define AO2_STORE_H
 
-#include <httpd.h>
-#include <http_config.h>
 #include <apr_global_mutex.h>
 #include <apr_tables.h>
+#include <apr_pools.h>
+
+/* No httpd header: the Bearer validation (ao2_validate.c) and its unit
+ * tests read the store without httpd; server_rec stays opaque here. */
+struct server_rec;
 
 #define AO2_STORE_MAX_VALUE 16384 /* bytes, whole encoded record */
 #define AO2_STORE_MAX_KEY   128
@@ -27,23 +30,23 @@ typedef struct ao2_store_type {
      * message (httpd prefixes it with file and line). */
     const char *(*create)(ao2_store_t **st, const char *arg, apr_pool_t *pconf);
     /* post_config, as root: open files, fix ownership, create the mutex. */
-    apr_status_t (*init)(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
-                         apr_pool_t *ptemp);
-    apr_status_t (*child_init)(ao2_store_t *st, server_rec *s,
+    apr_status_t (*init)(ao2_store_t *st, struct server_rec *s,
+                         apr_pool_t *pconf, apr_pool_t *ptemp);
+    apr_status_t (*child_init)(ao2_store_t *st, struct server_rec *s,
                                apr_pool_t *pchild);
     /* APR_NOTFOUND when absent or expired. *val is NUL-terminated. */
-    apr_status_t (*get)(ao2_store_t *st, server_rec *s, const char *key,
+    apr_status_t (*get)(ao2_store_t *st, struct server_rec *s, const char *key,
                         apr_pool_t *p, char **val, apr_size_t *len);
     /* expiry: absolute apr_time_t, > now. */
-    apr_status_t (*set)(ao2_store_t *st, server_rec *s, const char *key,
+    apr_status_t (*set)(ao2_store_t *st, struct server_rec *s, const char *key,
                         const char *val, apr_size_t len, apr_time_t expiry,
                         apr_pool_t *p);
     /* Not an error when the key is absent. */
-    apr_status_t (*remove)(ao2_store_t *st, server_rec *s, const char *key,
-                           apr_pool_t *p);
+    apr_status_t (*remove)(ao2_store_t *st, struct server_rec *s,
+                           const char *key, apr_pool_t *p);
     /* get + remove as one step where the back-end can (single-use state):
      * of two concurrent takers at most one gets the value. */
-    apr_status_t (*take)(ao2_store_t *st, server_rec *s, const char *key,
+    apr_status_t (*take)(ao2_store_t *st, struct server_rec *s, const char *key,
                          apr_pool_t *p, char **val, apr_size_t *len);
     /* After init: pushes the ao2_store_path_t the run user needs onto out
      * (none for a store reached over the network). */
@@ -71,13 +74,13 @@ apr_status_t ao2_store_pre_config(apr_pool_t *pconf);
  * "api-oauth2-store", so the Mutex directive applies); created in init,
  * reattached in child_init. */
 apr_status_t ao2_store_mutex_create(apr_global_mutex_t **mutex,
-                                    const ao2_store_t *st, server_rec *s,
+                                    const ao2_store_t *st, struct server_rec *s,
                                     apr_pool_t *pconf);
 apr_status_t ao2_store_mutex_child_init(apr_global_mutex_t **mutex,
                                         apr_pool_t *pchild);
 /* Takes the mutex when there is one; a failure is logged. */
 apr_status_t ao2_store_mutex_lock(apr_global_mutex_t *mutex,
-                                  const ao2_store_t *st, server_rec *s);
+                                  const ao2_store_t *st, struct server_rec *s);
 /* For paths(): pushes {path, need}; a NULL path is skipped. */
 void ao2_store_path_add(apr_array_header_t *out, const char *path, int need);
 /* APR_EINVAL unless 1..AO2_STORE_MAX_KEY bytes. */

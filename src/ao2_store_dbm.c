@@ -8,6 +8,9 @@
 #include "ao2_store.h"
 #include "ao2_pathcheck.h"
 
+#include <httpd.h>
+#include <http_config.h>
+
 #include <http_log.h>
 #include <unixd.h>
 

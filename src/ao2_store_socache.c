@@ -3,6 +3,9 @@
 #include "ao2_store.h"
 #include "ao2_pathcheck.h"
 
+#include <httpd.h>
+#include <http_config.h>
+
 #include <ap_provider.h>
 #include <ap_socache.h>
 #include <http_log.h>

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-/* Layout: version, valid, expiry (8 bytes big-endian), then login, db and
- * scope each as a 2-byte big-endian length and the bytes. */
+/* Layout: version, valid, expiry (8 bytes big-endian), then login, db,
+ * scope and binding each as a 2-byte big-endian length and the bytes. */
 
 static char *put_str(char *o, const char *s, apr_size_t n)
 {
@@ -16,13 +16,15 @@ static char *put_str(char *o, const char *s, apr_size_t n)
 
 apr_size_t ao2_verdict_encode(const ao2_verdict_t *v, char *buf, apr_size_t cap)
 {
-    apr_size_t need = 2 + 8 + 6 + v->login_len + v->db_len + v->scope_len;
+    apr_size_t need =
+        2 + 8 + 8 + v->login_len + v->db_len + v->scope_len + v->binding_len;
     apr_uint64_t exp = (apr_uint64_t)v->expires_at;
     char *o = buf;
     int i;
 
     if (need > cap || v->login_len > AO2_VERDICT_MAX_LOGIN ||
-        v->db_len > AO2_VERDICT_MAX_DB || v->scope_len > 0xffff)
+        v->db_len > AO2_VERDICT_MAX_DB || v->scope_len > 0xffff ||
+        v->binding_len > AO2_VERDICT_MAX_BIND)
         return 0;
     *o++ = AO2_VERDICT_VERSION;
     *o++ = v->valid ? 1 : 0;
@@ -31,6 +33,7 @@ apr_size_t ao2_verdict_encode(const ao2_verdict_t *v, char *buf, apr_size_t cap)
     o = put_str(o, v->login, v->login_len);
     o = put_str(o, v->db, v->db_len);
     o = put_str(o, v->scope, v->scope_len);
+    o = put_str(o, v->binding, v->binding_len);
     return (apr_size_t)(o - buf);
 }
 
@@ -66,5 +69,6 @@ int ao2_verdict_decode(const char *buf, apr_size_t len, ao2_verdict_t *v)
     v->expires_at = (apr_int64_t)exp;
     return get_str(&in, end, &v->login, &v->login_len) &&
            get_str(&in, end, &v->db, &v->db_len) &&
-           get_str(&in, end, &v->scope, &v->scope_len) && in == end;
+           get_str(&in, end, &v->scope, &v->scope_len) &&
+           get_str(&in, end, &v->binding, &v->binding_len) && in == end;
 }

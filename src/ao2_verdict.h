@@ -5,10 +5,12 @@
 
 #include <apr.h>
 
-#define AO2_VERDICT_VERSION   1
+/* 2: the binding of the location that reached the verdict. */
+#define AO2_VERDICT_VERSION   2
 #define AO2_VERDICT_MAX       512
 #define AO2_VERDICT_MAX_LOGIN 256 /* AO2_MAX_CLAIM_LEN */
 #define AO2_VERDICT_MAX_DB    255
+#define AO2_VERDICT_MAX_BIND  64
 
 typedef struct ao2_verdict {
     int valid;
@@ -20,6 +22,10 @@ typedef struct ao2_verdict {
     apr_size_t db_len;
     const char *scope;
     apr_size_t scope_len;
+    /* The binding id (ao2_binding_t) of the location it holds for: read
+     * under another binding it is a miss. */
+    const char *binding;
+    apr_size_t binding_len;
 } ao2_verdict_t;
 
 /* Returns the encoded length, or 0 when it does not fit in cap bytes. */

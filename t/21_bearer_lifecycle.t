@@ -34,7 +34,8 @@ ok($foreign->{access_token}, 'got a token straight from the provider');
 provider_stats_reset();
 my (undef, $echo) = api_call('GET', '/jsonapiext/res.partner', bearer => $foreign->{access_token});
 ok($echo && $echo->{headers}{'remote-user'}, 'foreign token accepted after introspection');
-is($echo->{headers}{'remote-user'}, 'mia', 'login from the introspection answer (sub)');
+is($echo->{headers}{'remote-user'}, 'mia@example.com',
+   'login from the login claim (email), at userinfo: never sub');
 is($echo->{headers}{'x-odoo-db'}, 'testdb', 'db of the location');
 is(get($foreign->{access_token}), 200, 'second use');
 is(provider_stats()->{introspection}, 1, 'introspected once, then cached');

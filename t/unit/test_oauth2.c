@@ -618,6 +618,15 @@ static void claim_login_cases(apr_pool_t *p)
         {"{\"uid\":-3}", "uid", "-3"},
         {"{\"name\":\"J\\u00e9r\\u00f4me\"}", "name", "J\xc3\xa9r\xc3\xb4me"},
         {"{\"email\":\"a b\"}", "email", "a b"},
+        {"{\"email\":\"a \"}", "email", NULL},
+        {"{\"email\":\" a\"}", "email", NULL},
+        {"{\"email\":\" \"}", "email", NULL},
+        {"{\"email\":\"a\\u0085\"}", "email", NULL},
+        {"{\"email\":\"a\\u009fb\"}", "email", NULL},
+        {"{\"email\":\"J\\u00e9r\\u00f4me\"}", "email", "J\xc3\xa9r\xc3\xb4me"},
+        {"{\"email\":\"a\\u00a0b\"}", "email",
+         "a\xc2\xa0"
+         "b"},
         {"{\"email\":\"\"}", "email", NULL},
         {"{\"email\":\"a\\nb\"}", "email", NULL},
         {"{\"email\":\"a\\r\\nX-Odoo-Login: admin\"}", "email", NULL},
@@ -640,6 +649,29 @@ static void claim_login_cases(apr_pool_t *p)
         is_str(ao2_claim_login(p, j, cases[i].claim), cases[i].want,
                "claims row %d", (int)i);
     }
+}
+
+static void email_verified_cases(apr_pool_t *p)
+{
+    static const struct {
+        const char *claims;
+        int want;
+    } cases[] = {
+        {"{\"email_verified\":true}", 1},
+        {"{\"email_verified\":\"true\"}", 1},
+        {"{\"email_verified\":false}", 0},
+        {"{\"email_verified\":\"false\"}", 0},
+        {"{\"email_verified\":1}", 0},
+        {"{\"email_verified\":null}", 0},
+        {"{\"email\":\"a@b\"}", 0},
+        {"{\"email_verified\":\"TRUE \"}", 0},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++)
+        is_int(ao2_email_verified(parse(p, cases[i].claims)), cases[i].want,
+               "email_verified row %d", (int)i);
+    is_int(ao2_email_verified(NULL), 0, "no claims: not verified");
 }
 
 static void claim_login_bounds(apr_pool_t *p)
@@ -737,16 +769,20 @@ static void introspection_cases(apr_pool_t *p)
         {"no token_type, not required", 200,
          "{\"active\":true,\"exp\":" EXP ",\"email\":\"a@x\"}", 60, 0, 0, 1,
          "a@x"},
-        {"login from username", 200,
+        /* The login claim only: no fallback to username or sub (issue 7). */
+        {"no login from username", 200,
          "{\"active\":true,\"exp\":" EXP ",\"username\":\"u\",\"sub\":\"s\"}",
-         60, 0, 0, 1, "u"},
-        {"login from sub", 200,
-         "{\"active\":true,\"exp\":" EXP ",\"sub\":\"s\"}", 60, 0, 0, 1, "s"},
-        {"unusable claim, username", 200,
+         60, 0, 0, 1, NULL},
+        {"no login from sub", 200,
+         "{\"active\":true,\"exp\":" EXP ",\"sub\":\"s\"}", 60, 0, 0, 1, NULL},
+        {"unusable claim, no username", 200,
          "{\"active\":true,\"exp\":" EXP ",\"email\":\"a\\nb\","
          "\"username\":\"u\"}",
-         60, 0, 0, 1, "u"},
-        {"nobody", 200, "{\"active\":true,\"exp\":" EXP "}", 60, 0, 0, 0, NULL},
+         60, 0, 0, 1, NULL},
+        {"trailing space in the claim", 200,
+         "{\"active\":true,\"exp\":" EXP ",\"email\":\"a@x \"}", 60, 0, 0, 1,
+         NULL},
+        {"nobody", 200, "{\"active\":true,\"exp\":" EXP "}", 60, 0, 0, 1, NULL},
         {"HTTP 400", 400, "{\"error\":\"unsupported_token_type\"}", 0, 0, 0, 0,
          NULL},
         {"HTTP 400 not JSON", 400, "nope", 0, 0, 0, 0, NULL},
@@ -893,6 +929,7 @@ const ao2_test_case_t ao2_suite_oauth2[] = {
     {"id token shape", id_token_shape},
     {"claim login", claim_login_cases},
     {"claim login bounds", claim_login_bounds},
+    {"email_verified", email_verified_cases},
     {"introspection", introspection_cases},
     {"introspection fields", introspection_fields},
     {"scope_has", scope_has_cases},

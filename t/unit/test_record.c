@@ -209,8 +209,8 @@ static void record_nothing_in_clear(apr_pool_t *p)
     ao2_keys_t k;
     ao2_record_t rec = full_record();
     ao2_state_t st = {"/api", "c", "u", "nonce-1", CV, "https://rp/cb", 1};
-    ao2_index_t ix = {"t:abc",        "jdoe",     "erp_prod",
-                      "openid email", 1700003600, 0};
+    ao2_index_t ix = {"t:abc",    "jdoe", "erp_prod", "openid email",
+                      1700003600, 0,      "acme",     "client-1"};
     const char *key = ao2_record_key(p, "/jsonapiext", "client-1", "user");
     const char *ikey = ao2_index_key(p, AT);
     apr_size_t len = 0, len2 = 0, i;
@@ -370,10 +370,10 @@ static void record_incomplete(apr_pool_t *p)
 static void index_round_trip(apr_pool_t *p)
 {
     static const ao2_index_t cases[] = {
-        {"t:abc", "jdoe", "erp", "read write", 1700003600, 0},
-        {"t:abc", "jdoe", "erp", "read write", 1700003600, 1},
-        {"t:abc", NULL, NULL, NULL, 0, 0},
-        {"t:abc", "", "", "", -5, 1},
+        {"t:abc", "jdoe", "erp", "read write", 1700003600, 0, "acme", "c1"},
+        {"t:abc", "jdoe", "erp", "read write", 1700003600, 1, NULL, NULL},
+        {"t:abc", NULL, NULL, NULL, 0, 0, NULL, NULL},
+        {"t:abc", "", "", "", -5, 1, "", ""},
     };
     ao2_keys_t k;
     const char *ikey = ao2_index_key(p, AT);
@@ -397,6 +397,10 @@ static void index_round_trip(apr_pool_t *p)
         is_int(out.expires_at, cases[i].expires_at, "index row %d: exp",
                (int)i);
         is_int(out.revoked, cases[i].revoked, "index row %d: revoked", (int)i);
+        is_str(out.provider, cases[i].provider, "index row %d: provider",
+               (int)i);
+        is_str(out.client_id, cases[i].client_id, "index row %d: client",
+               (int)i);
     }
 }
 
@@ -437,8 +441,9 @@ static void index_refusals(apr_pool_t *p)
     static const char smallest[] = "{\"k\":\"t:a\",\"exp\":1}";
     ao2_keys_t k, other;
     ao2_index_t out;
-    ao2_index_t ix = {"t:abc", "jdoe", "erp", "read", 1700003600, 0};
-    ao2_index_t tomb = {"-", NULL, NULL, NULL, 1700003600, 1};
+    ao2_index_t ix = {"t:abc",    "jdoe", "erp", "read",
+                      1700003600, 0,      "op",  "c1"};
+    ao2_index_t tomb = {"-", NULL, NULL, NULL, 1700003600, 1, NULL, NULL};
     ao2_record_t rec = full_record();
     const char *ikey = ao2_index_key(p, AT);
     const char *ikey2 = ao2_index_key(p, "another-token");

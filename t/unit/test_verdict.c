@@ -20,6 +20,8 @@ static ao2_verdict_t verdict(int valid, apr_int64_t exp, const char *login,
     v.db_len = strlen(db);
     v.scope = scope;
     v.scope_len = strlen(scope);
+    v.binding = "";
+    v.binding_len = 0;
     return v;
 }
 
@@ -35,7 +37,8 @@ static void check_round_trip(const ao2_verdict_t *in, const char *name)
     apr_size_t len = ao2_verdict_encode(in, buf, sizeof(buf));
     ao2_verdict_t out;
 
-    is_int(len, 16 + in->login_len + in->db_len + in->scope_len,
+    is_int(len,
+           18 + in->login_len + in->db_len + in->scope_len + in->binding_len,
            "%s: encoded length", name);
     ok(ao2_verdict_decode(buf, len, &out), "%s: decodes", name);
     is_int(out.valid, in->valid, "%s: valid", name);
@@ -45,7 +48,9 @@ static void check_round_trip(const ao2_verdict_t *in, const char *name)
     ok(same_bytes(out.db, out.db_len, in->db, in->db_len), "%s: db", name);
     ok(same_bytes(out.scope, out.scope_len, in->scope, in->scope_len),
        "%s: scope", name);
-    ok(out.login >= buf && out.scope + out.scope_len <= buf + len,
+    ok(same_bytes(out.binding, out.binding_len, in->binding, in->binding_len),
+       "%s: binding", name);
+    ok(out.login >= buf && out.binding + out.binding_len <= buf + len,
        "%s: strings point into the buffer", name);
 }
 
@@ -70,18 +75,23 @@ static void round_trips(apr_pool_t *p)
         ao2_verdict_t v = verdict(cases[i].valid, cases[i].exp, cases[i].login,
                                   cases[i].db, cases[i].scope);
         check_round_trip(&v, apr_psprintf(p, "verdict row %d", (int)i));
+        v.binding = "Jb0f3xq2cS1Fh3aYf0Qm8HcA6iZ2u3y7Lr9Vb4Wd5Ek";
+        v.binding_len = strlen(v.binding);
+        check_round_trip(
+            &v, apr_psprintf(p, "verdict row %d with binding", (int)i));
     }
 }
 
 static void layout(apr_pool_t *p)
 {
     ao2_verdict_t v = verdict(1, 0x0102030405060708, "ab", "", "s");
-    static const char want[] = "\x01\x01\x01\x02\x03\x04\x05\x06\x07\x08"
+    static const char want[] = "\x02\x01\x01\x02\x03\x04\x05\x06\x07\x08"
                                "\x00\x02"
                                "ab"
                                "\x00\x00"
                                "\x00\x01"
-                               "s";
+                               "s"
+                               "\x00\x00";
     char buf[64];
     apr_size_t len = ao2_verdict_encode(&v, buf, sizeof(buf));
 
@@ -95,15 +105,18 @@ static void layout(apr_pool_t *p)
 static void capacity(apr_pool_t *p)
 {
     ao2_verdict_t v = verdict(1, 1700003600, "jdoe", "erp", "read write");
-    apr_size_t need = 16 + 4 + 3 + 10;
+    apr_size_t need = 18 + 4 + 3 + 10;
     char buf[64];
 
     is_int(ao2_verdict_encode(&v, buf, need), need, "exactly the room needed");
     is_int(ao2_verdict_encode(&v, buf, need - 1), 0, "one byte short: 0");
     is_int(ao2_verdict_encode(&v, buf, 0), 0, "no room: 0");
     v = verdict(0, 0, "", "", "");
-    is_int(ao2_verdict_encode(&v, buf, 16), 16, "the smallest verdict fits 16");
-    is_int(ao2_verdict_encode(&v, buf, 15), 0, "but not 15");
+    is_int(ao2_verdict_encode(&v, buf, 18), 18, "the smallest verdict fits 18");
+    is_int(ao2_verdict_encode(&v, buf, 17), 0, "but not 17");
+    v.binding = "b";
+    v.binding_len = AO2_VERDICT_MAX_BIND + 1;
+    is_int(ao2_verdict_encode(&v, buf, sizeof(buf)), 0, "binding too long: 0");
 }
 
 static void maximum_lengths(apr_pool_t *p)
@@ -127,7 +140,7 @@ static void maximum_lengths(apr_pool_t *p)
     v.login_len = AO2_VERDICT_MAX_LOGIN;
     v.db_len = AO2_VERDICT_MAX_DB;
     len = ao2_verdict_encode(&v, buf, 2 * big_len);
-    is_int(len, 16 + AO2_VERDICT_MAX_LOGIN + AO2_VERDICT_MAX_DB,
+    is_int(len, 18 + AO2_VERDICT_MAX_LOGIN + AO2_VERDICT_MAX_DB,
            "longest login and db");
     ok(ao2_verdict_decode(buf, len, &out) &&
            out.login_len == AO2_VERDICT_MAX_LOGIN &&
@@ -142,7 +155,7 @@ static void maximum_lengths(apr_pool_t *p)
     v = verdict(1, 1, "u", "", scope);
     v.scope_len = 0xffff;
     len = ao2_verdict_encode(&v, buf, 2 * big_len);
-    is_int(len, 16 + 1 + 0xffff, "a scope of 65535 bytes");
+    is_int(len, 18 + 1 + 0xffff, "a scope of 65535 bytes");
     ok(ao2_verdict_decode(buf, len, &out) && out.scope_len == 0xffff,
        "decodes");
     v.scope_len = 0x10000;
@@ -174,6 +187,9 @@ static void decode_refusals(apr_pool_t *p)
         {"\x01\x01\0\0\0\0\0\0\0\0\xff\xff\0\0\0\0", 16},
         {"\x01\x01\0\0\0\0\0\0\0\0\0\x01\0\0\0\0", 16},
         {"{\"valid\":true,\"login\":\"admin\"}", 30},
+        /* Version 1, from before bindings: no longer read. */
+        {"\x01\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16},
+        {"\x02\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 18},
     };
 
     ok(len > 0, "encodes");
@@ -194,7 +210,8 @@ static void decode_refusals(apr_pool_t *p)
         is_int(ao2_verdict_decode(garbage[n].bytes, garbage[n].len, &out), 0,
                "garbage row %d: 0", (int)n);
     }
-    ok(ao2_verdict_decode("\x01\x00\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, &out) &&
+    ok(ao2_verdict_decode("\x02\x00\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 18,
+                          &out) &&
            out.valid == 0 && out.login_len == 0,
        "the smallest rejection decodes");
 }

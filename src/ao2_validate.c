@@ -1,0 +1,533 @@
+#include "ao2_validate.h"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "ao2_record.h"
+
+#define KEY_VERDICT "ao2v:"
+#define KEY_LOCK    "ao2l:"
+#define KEY_LEN     (5 + AO2_SHA256_B64URL_LEN) /* prefix + token hash */
+#define LOCK_POLL   apr_time_from_msec(2)
+
+typedef enum { FOUND, UNKNOWN, TROUBLE } lookup_e;
+
+/* ---- bindings ----------------------------------------------------------- */
+
+static const char *part(apr_pool_t *p, const char *buf, const char *s)
+{
+    return apr_psprintf(p, "%s%" APR_SIZE_T_FMT ":%s", buf, strlen(s), s);
+}
+
+ao2_binding_t *ao2_binding_make(apr_pool_t *p,
+                                const apr_array_header_t *clients,
+                                const apr_array_header_t *audiences,
+                                const char *login_claim, int email_verified)
+{
+    ao2_binding_t *b = apr_pcalloc(p, sizeof(*b));
+    const char *buf = "";
+    int i;
+
+    b->clients = clients;
+    b->audiences = audiences;
+    b->login_claim = login_claim ? login_claim : "email";
+    b->email_verified = email_verified;
+    /* Length-prefixed parts: no two configurations hash alike. */
+    for (i = 0; clients && i < clients->nelts; i++) {
+        const ao2_client_t *c = APR_ARRAY_IDX(clients, i, ao2_client_t *);
+        buf =
+            part(p, part(p, apr_pstrcat(p, buf, "c", NULL), c->provider->name),
+                 c->client_id);
+        if (b->introspector == NULL && c->provider->introspect_url)
+            b->introspector = c;
+    }
+    for (i = 0; audiences && i < audiences->nelts; i++)
+        buf = part(p, apr_pstrcat(p, buf, "a", NULL),
+                   APR_ARRAY_IDX(audiences, i, const char *));
+    buf = part(p, apr_pstrcat(p, buf, "l", NULL), b->login_claim);
+    buf = apr_pstrcat(p, buf, email_verified ? "v1" : "v0", NULL);
+    ao2_sha256_b64url_into(buf, strlen(buf), b->id);
+    return b;
+}
+
+static int has_provider(const ao2_binding_t *b, const char *provider)
+{
+    int i;
+
+    for (i = 0; b->clients && i < b->clients->nelts; i++) {
+        if (!strcmp(
+                APR_ARRAY_IDX(b->clients, i, ao2_client_t *)->provider->name,
+                provider))
+            return 1;
+    }
+    return 0;
+}
+
+int ao2_binding_accepts(const ao2_binding_t *b, const char *provider,
+                        const char *value)
+{
+    int i;
+
+    if (provider == NULL || value == NULL)
+        return 0;
+    for (i = 0; b->clients && i < b->clients->nelts; i++) {
+        const ao2_client_t *c = APR_ARRAY_IDX(b->clients, i, ao2_client_t *);
+        if (!strcmp(c->provider->name, provider) &&
+            !strcmp(c->client_id, value))
+            return 1;
+    }
+    /* ApiOAuth2Audience values count for the location's own providers. */
+    for (i = 0; b->audiences && i < b->audiences->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(b->audiences, i, const char *), value))
+            return has_provider(b, provider);
+    }
+    return 0;
+}
+
+/* ---- verdicts ----------------------------------------------------------- */
+
+static void say(const ao2_validate_env_t *env, int level, apr_status_t rv,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void say(const ao2_validate_env_t *env, int level, apr_status_t rv,
+                const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    if (env->log == NULL)
+        return;
+    va_start(ap, fmt);
+    apr_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    env->log(env->log_baton, level, rv, msg);
+}
+
+static void set_str(const char **s, apr_size_t *n, const char *v)
+{
+    *s = v ? v : "";
+    *n = strlen(*s);
+}
+
+/* A verdict from strings that may be NULL; no expiry: ApiOAuth2CacheTTL. */
+static lookup_e verdict(const ao2_validate_env_t *env, const ao2_binding_t *b,
+                        ao2_verdict_t *v, int valid, apr_int64_t expires_at,
+                        apr_int64_t now, const char *login, const char *db,
+                        const char *scope)
+{
+    v->valid = valid;
+    v->expires_at = expires_at ? expires_at : now + env->cache_ttl;
+    set_str(&v->login, &v->login_len, login);
+    set_str(&v->db, &v->db_len, db);
+    set_str(&v->scope, &v->scope_len, scope);
+    v->binding = b->id;
+    v->binding_len = AO2_SHA256_B64URL_LEN;
+    return FOUND;
+}
+
+static lookup_e refuse(const ao2_validate_env_t *env, const ao2_binding_t *b,
+                       ao2_verdict_t *v, apr_int64_t now)
+{
+    return verdict(env, b, v, 0, now + env->neg_ttl, now, NULL, NULL, NULL);
+}
+
+/* ---- tokens issued here: the store index -------------------------------- */
+
+/* Tokens issued here and tombstones of tokens refreshed away or revoked
+ * here (and of refresh and ID tokens, never Bearer credentials). */
+static lookup_e from_store(const ao2_validate_env_t *env,
+                           const ao2_binding_t *b, apr_pool_t *p,
+                           const char *token, apr_int64_t now, ao2_verdict_t *v)
+{
+    const char *ikey = ao2_index_key(p, token);
+    char *val;
+    apr_size_t len;
+    ao2_index_t ix;
+    apr_status_t rv =
+        ao2_store_get(env->store, env->server, ikey, p, &val, &len);
+
+    if (APR_STATUS_IS_NOTFOUND(rv))
+        return UNKNOWN;
+    if (rv != APR_SUCCESS) {
+        say(env, AO2_LOG_ERR, rv, "AO2B0003: token store lookup failed");
+        return TROUBLE;
+    }
+    /* Not ours to trust (forged, older format, other ApiOAuth2StoreKey): as if
+     * absent, so the provider decides. */
+    if (ao2_index_decode(p, env->keys, ikey, val, len, &ix) != APR_SUCCESS) {
+        say(env, AO2_LOG_WARNING, 0,
+            "AO2B0008: an index entry does not open; ignored");
+        return UNKNOWN;
+    }
+    if (ix.revoked || ix.expires_at <= now)
+        return refuse(env, b, v, now);
+    if (ix.provider == NULL || ix.client_id == NULL) {
+        say(env, AO2_LOG_INFO, 0,
+            "AO2B0009: a token issued before bindings refused: the client "
+            "refreshes it");
+        return refuse(env, b, v, now);
+    }
+    if (!ao2_binding_accepts(b, ix.provider, ix.client_id)) {
+        say(env, AO2_LOG_INFO, 0,
+            "AO2B0010: a token issued to client %s of provider %s is not for "
+            "this location",
+            ix.client_id, ix.provider);
+        return refuse(env, b, v, now);
+    }
+    return verdict(env, b, v, 1, ix.expires_at, now, ix.login, ix.db, ix.scope);
+}
+
+/* ---- tokens issued elsewhere: JWT, introspection, userinfo -------------- */
+
+static int names(const ao2_json_t *claims, const char *key, const char *value)
+{
+    return ao2_json_str_or_array_has(claims, key, value);
+}
+
+/* Its aud, azp or client_id names one of the location's clients of this
+ * provider, or one of its ApiOAuth2Audience values. */
+static int for_us(const ao2_binding_t *b, const ao2_provider_t *prov,
+                  const ao2_json_t *claims)
+{
+    int i;
+
+    for (i = 0; b->clients && i < b->clients->nelts; i++) {
+        const ao2_client_t *c = APR_ARRAY_IDX(b->clients, i, ao2_client_t *);
+        if (c->provider == prov && (names(claims, "aud", c->client_id) ||
+                                    names(claims, "azp", c->client_id) ||
+                                    names(claims, "client_id", c->client_id)))
+            return 1;
+    }
+    for (i = 0; b->audiences && i < b->audiences->nelts; i++) {
+        const char *a = APR_ARRAY_IDX(b->audiences, i, const char *);
+        if (names(claims, "aud", a) || names(claims, "azp", a) ||
+            names(claims, "client_id", a))
+            return 1;
+    }
+    return 0;
+}
+
+/* The login claim of j, when it is a usable login and, where the location
+ * asks for it, a verified email. */
+static const char *login_of(apr_pool_t *p, const ao2_binding_t *b,
+                            const ao2_json_t *j, int *unverified)
+{
+    const char *login = ao2_claim_login(p, j, b->login_claim);
+
+    if (login && b->email_verified && !strcmp(b->login_claim, "email") &&
+        !ao2_email_verified(j)) {
+        *unverified = 1;
+        return NULL;
+    }
+    return login;
+}
+
+/* OIDC Core §5.3: the login from userinfo, asked with the token itself.
+ * FOUND with *login set (or NULL: refused), TROUBLE when it cannot say. */
+static lookup_e from_userinfo(const ao2_validate_env_t *env,
+                              const ao2_binding_t *b, apr_pool_t *p,
+                              const ao2_provider_t *prov, const char *token,
+                              const ao2_json_t *claims, const char **login,
+                              int *unverified)
+{
+    ao2_http_response_t resp;
+    const char *why = "", *sub, *info_sub;
+    ao2_json_t *info;
+    apr_status_t rv;
+
+    *login = NULL;
+    if (prov->userinfo_url == NULL)
+        return FOUND;
+    rv = env->http(env->http_baton, p, "GET", prov->userinfo_url,
+                   apr_pstrcat(p, "Bearer ", token, NULL), NULL, &resp, &why);
+    if (rv != APR_SUCCESS || resp.status >= 500) {
+        say(env, AO2_LOG_ERR, rv, "AO2B0011: userinfo at %s: %s", prov->name,
+            rv != APR_SUCCESS ? why : "HTTP 5xx");
+        return TROUBLE;
+    }
+    if (resp.status != 200)
+        return FOUND; /* the token is not good for userinfo: no login */
+    info = ao2_json_parse_object(p, resp.body, resp.len, &why);
+    if (info == NULL)
+        return FOUND;
+    /* It must describe the token's own subject (OIDC Core §5.3.2). */
+    sub = ao2_json_str(claims, "sub");
+    info_sub = ao2_json_str(info, "sub");
+    if (sub && (info_sub == NULL || strcmp(sub, info_sub) != 0))
+        return FOUND;
+    *login = login_of(p, b, info, unverified);
+    return FOUND;
+}
+
+/* A provider vouched for the token (JWT or introspection): whether it is
+ * for this location, and who it names. */
+static lookup_e vouched(const ao2_validate_env_t *env, const ao2_binding_t *b,
+                        apr_pool_t *p, const ao2_provider_t *prov,
+                        const char *token, const ao2_json_t *claims,
+                        apr_int64_t exp, apr_int64_t now, ao2_verdict_t *v)
+{
+    int unverified = 0;
+    const char *login;
+
+    if (!for_us(b, prov, claims)) {
+        say(env, AO2_LOG_INFO, 0,
+            "AO2B0012: a token %s issued to another client refused",
+            prov->name);
+        return refuse(env, b, v, now);
+    }
+    login = login_of(p, b, claims, &unverified);
+    if (login == NULL && from_userinfo(env, b, p, prov, token, claims, &login,
+                                       &unverified) == TROUBLE)
+        return TROUBLE;
+    if (login == NULL) {
+        say(env, AO2_LOG_INFO, 0,
+            "AO2B0013: a token from %s refused: no %s\"%s\" claim in the "
+            "answer or at userinfo",
+            prov->name, unverified ? "verified " : "usable ", b->login_claim);
+        return refuse(env, b, v, now);
+    }
+    /* Never beyond ApiOAuth2CacheTTL without asking again (verdict()). */
+    return verdict(env, b, v, 1, exp, now, login, NULL,
+                   ao2_json_str(claims, "scope"));
+}
+
+/* RFC 7662 at the location's provider. */
+static lookup_e from_introspection(const ao2_validate_env_t *env,
+                                   const ao2_binding_t *b, apr_pool_t *p,
+                                   const char *token, apr_int64_t now,
+                                   ao2_verdict_t *v)
+{
+    const ao2_client_t *c = b->introspector;
+    const char *form, *auth, *why = "";
+    ao2_http_response_t resp;
+    ao2_introspection_t in;
+    ao2_err_t *err;
+    apr_status_t rv;
+
+    if (c == NULL)
+        return UNKNOWN;
+    form = ao2_form_add(p, NULL, "token", token);
+    form = ao2_form_add(p, form, "token_type_hint", "access_token");
+    auth = ao2_client_credentials(p, c, &form);
+    rv = env->http(env->http_baton, p, "POST", c->provider->introspect_url,
+                   auth, form, &resp, &why);
+    if (rv != APR_SUCCESS) {
+        say(env, AO2_LOG_ERR, rv, "AO2B0004: introspection at %s: %s",
+            c->provider->name, why);
+        return TROUBLE;
+    }
+    err = ao2_parse_introspection(
+        p, resp.status, resp.body, resp.len, b->login_claim,
+        c->provider->introspect_requires_token_type, now, &in);
+    if (err) {
+        /* The code only: some providers echo the token in descriptions. */
+        say(env, AO2_LOG_ERR, 0, "AO2B0005: introspection at %s: HTTP %d, %s",
+            c->provider->name, resp.status, err->code);
+        return TROUBLE;
+    }
+    if (!in.active)
+        return UNKNOWN;
+    return vouched(env, b, p, c->provider, token, in.claims, in.expires_at, now,
+                   v);
+}
+
+static lookup_e from_provider(const ao2_validate_env_t *env,
+                              const ao2_binding_t *b, apr_pool_t *p,
+                              const char *token, apr_int64_t now,
+                              ao2_verdict_t *v)
+{
+    const ao2_json_t *claims = NULL;
+    const ao2_provider_t *issuer = NULL;
+    apr_int64_t exp = 0;
+
+    if (env->jwt) {
+        switch (env->jwt(env->jwt_baton, p, b, token, now, &claims, &exp,
+                         &issuer)) {
+            case AO2_JWT_VALID:
+                return vouched(env, b, p, issuer, token, claims, exp, now, v);
+            case AO2_JWT_INVALID:
+                return refuse(env, b, v, now);
+            case AO2_JWT_TROUBLE:
+                return TROUBLE;
+            case AO2_JWT_PASS:
+                break;
+        }
+    }
+    return from_introspection(env, b, p, token, now, v);
+}
+
+static lookup_e resolve(const ao2_validate_env_t *env, const ao2_binding_t *b,
+                        apr_pool_t *p, const char *token, apr_int64_t now,
+                        ao2_verdict_t *v)
+{
+    lookup_e found = from_store(env, b, p, token, now, v);
+
+    if (found == UNKNOWN)
+        found = from_provider(env, b, p, token, now, v);
+    if (found == UNKNOWN)
+        found = refuse(env, b, v, now);
+    return found;
+}
+
+/* ---- the cache ---------------------------------------------------------- */
+
+/* prefix + base64url SHA-256 of the token: never the token itself. */
+static void cache_key(char *out, const char *prefix, const char *hash)
+{
+    memcpy(out, prefix, KEY_LEN - AO2_SHA256_B64URL_LEN);
+    memcpy(out + KEY_LEN - AO2_SHA256_B64URL_LEN, hash,
+           AO2_SHA256_B64URL_LEN + 1);
+}
+
+/* A cache that other machines can write (memcached) could hand back any
+ * bytes: there a verdict carries a truncated HMAC over the cache key and
+ * the verdict, so that a forged or moved one is a miss. The node-local shm
+ * cache is as trusted as this process and does without. */
+static void remember(const ao2_validate_env_t *env, ao2_cache_t *cache,
+                     const char *key, const ao2_verdict_t *v, apr_int64_t now,
+                     int max_ttl)
+{
+    char buf[AO2_VERDICT_MAX];
+    int mac = cache->type->shared;
+    apr_size_t len =
+        ao2_verdict_encode(v, buf, sizeof(buf) - (mac ? AO2_MAC_TAG_LEN : 0));
+    apr_int64_t ttl = v->valid ? env->cache_ttl : env->neg_ttl;
+
+    if (max_ttl > 0 && ttl > max_ttl)
+        ttl = max_ttl;
+    /* Never beyond the token's own expiry. */
+    if (v->expires_at - now < ttl)
+        ttl = v->expires_at - now;
+    if (len == 0 || ttl <= 0)
+        return;
+    if (mac) {
+        if (ao2_mac(env->keys, key, KEY_LEN, buf, len,
+                    (unsigned char *)buf + len) != APR_SUCCESS)
+            return;
+        len += AO2_MAC_TAG_LEN;
+    }
+    cache->type->set(cache, key, KEY_LEN, buf, len, (int)ttl);
+}
+
+/* A verdict of this binding, unexpired, from cache (no allocation). */
+static int cached(const ao2_validate_env_t *env, ao2_cache_t *cache,
+                  const ao2_binding_t *b, const char *key, char *buf,
+                  apr_int64_t now, ao2_verdict_t *v)
+{
+    apr_size_t len = AO2_VERDICT_MAX;
+
+    if (cache->type->get(cache, key, KEY_LEN, buf, &len) != APR_SUCCESS ||
+        len > AO2_VERDICT_MAX)
+        return 0;
+    if (cache->type->shared) {
+        if (len < AO2_MAC_TAG_LEN ||
+            !ao2_mac_verify(env->keys, key, KEY_LEN, buf, len - AO2_MAC_TAG_LEN,
+                            (unsigned char *)buf + len - AO2_MAC_TAG_LEN)) {
+            say(env, AO2_LOG_DEBUG, 0,
+                "AO2B0007: cached verdict without a valid MAC ignored");
+            return 0;
+        }
+        len -= AO2_MAC_TAG_LEN;
+    }
+    return ao2_verdict_decode(buf, len, v) && v->expires_at > now &&
+           v->binding_len == AO2_SHA256_B64URL_LEN &&
+           memcmp(v->binding, b->id, AO2_SHA256_B64URL_LEN) == 0;
+}
+
+/* Concurrent first requests for one token make one lookup: the first takes
+ * a short lock entry in the cache (shared by all processes, and by all
+ * servers with memcache), the others wait for its verdict to appear. A
+ * waiter that gives up looks the token up itself, and never removes a lock
+ * it does not hold. */
+static lookup_e single_flight(const ao2_validate_env_t *env,
+                              const ao2_binding_t *b, apr_pool_t *p,
+                              const char *token, apr_int64_t now, char *buf,
+                              ao2_verdict_t *v)
+{
+    ao2_cache_t *cache = env->cache, *local = env->local_cache;
+    char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1], lock[KEY_LEN + 1];
+    apr_time_t deadline;
+    apr_status_t rv;
+    lookup_e found;
+
+    ao2_sha256_b64url_into(token, strlen(token), hash);
+    cache_key(key, KEY_VERDICT, hash);
+    if (local && cached(env, local, b, key, buf, now, v))
+        return FOUND;
+    if (cached(env, cache, b, key, buf, now, v)) {
+        if (local)
+            remember(env, local, key, v, now, env->local_ttl);
+        return FOUND;
+    }
+    cache_key(lock, KEY_LOCK, hash);
+    deadline = apr_time_now() + env->lock_wait;
+    while ((rv = cache->type->add(cache, lock, KEY_LEN, "1", 1,
+                                  env->lock_ttl)) == APR_EEXIST &&
+           apr_time_now() < deadline) {
+        apr_sleep(LOCK_POLL);
+        if (cached(env, cache, b, key, buf, now, v))
+            return FOUND;
+    }
+    /* The previous holder may have stored its verdict just before we took
+     * the lock. */
+    if (cached(env, cache, b, key, buf, now, v))
+        found = FOUND;
+    else if ((found = resolve(env, b, p, token, now, v)) == FOUND)
+        remember(env, cache, key, v, now, 0);
+    if (found == FOUND && local)
+        remember(env, local, key, v, now, env->local_ttl);
+    if (rv == APR_SUCCESS)
+        cache->type->remove(cache, lock, KEY_LEN);
+    return found;
+}
+
+/* Whatever the source, what reaches Odoo as headers is clean. */
+static int no_controls(const char *s, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
+                           const ao2_binding_t *b, apr_pool_t *p,
+                           const char *token, apr_int64_t now, char *buf,
+                           ao2_verdict_t *v)
+{
+    lookup_e found = env->cache ? single_flight(env, b, p, token, now, buf, v)
+                                : resolve(env, b, p, token, now, v);
+
+    if (found == TROUBLE)
+        return AO2_TOKEN_TROUBLE;
+    if (!v->valid)
+        return AO2_TOKEN_INVALID;
+    if (!ao2_login_ok(v->login, v->login_len) ||
+        !no_controls(v->db, v->db_len) ||
+        !no_controls(v->scope, v->scope_len)) {
+        say(env, AO2_LOG_ERR, 0,
+            "AO2B0002: an identity with spaces at the ends or control "
+            "characters refused");
+        return AO2_TOKEN_INVALID;
+    }
+    return AO2_TOKEN_VALID;
+}
+
+void ao2_validate_forget(ao2_cache_t *cache, ao2_cache_t *local_cache,
+                         const char *token)
+{
+    char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1];
+
+    if (cache == NULL || token == NULL)
+        return;
+    ao2_sha256_b64url_into(token, strlen(token), hash);
+    cache_key(key, KEY_VERDICT, hash);
+    cache->type->remove(cache, key, KEY_LEN);
+    if (local_cache)
+        local_cache->type->remove(local_cache, key, KEY_LEN);
+}

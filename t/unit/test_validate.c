@@ -1,0 +1,819 @@
+/* ao2_validate: the whole Bearer decision with a fake cache, a fake token
+ * store and a fake provider that count what they are asked. Every finding
+ * of issue 7 on the Bearer side is a row here. */
+#include <string.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "ao2_record.h"
+#include "ao2_validate.h"
+#include "tap.h"
+
+#define NOW  ((apr_int64_t)1700000000)
+#define TOK  "foreign-token-1"
+#define ITOK "issued-token-1"
+
+/* ---- fake cache: a hash in a pool, with counters ------------------------ */
+
+typedef struct fake_cache {
+    ao2_cache_t base;
+    apr_pool_t *p;
+    apr_hash_t *h;
+    int gets, sets, removes, last_ttl;
+    /* Another process's verdict: appears under pending_key on a get once
+     * gets reaches pending_at (a lock holder finishing). */
+    const char *pending_key, *pending_val;
+    apr_size_t pending_len;
+    int pending_at;
+} fake_cache_t;
+
+typedef struct {
+    apr_size_t len;
+    char bytes[AO2_CACHE_MAX_VALUE];
+} entry_t;
+
+static void put(fake_cache_t *fc, const char *key, apr_size_t klen,
+                const char *val, apr_size_t len)
+{
+    entry_t *e = apr_pcalloc(fc->p, sizeof(*e));
+
+    e->len = len;
+    memcpy(e->bytes, val, len);
+    apr_hash_set(fc->h, apr_pstrmemdup(fc->p, key, klen), klen, e);
+}
+
+static apr_status_t fc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
+                           char *buf, apr_size_t *len)
+{
+    fake_cache_t *fc = (fake_cache_t *)c;
+    entry_t *e;
+
+    fc->gets++;
+    if (fc->pending_key && fc->gets >= fc->pending_at &&
+        strlen(fc->pending_key) == klen && !memcmp(fc->pending_key, key, klen))
+        put(fc, key, klen, fc->pending_val, fc->pending_len);
+    e = apr_hash_get(fc->h, key, klen);
+    if (e == NULL || e->len > *len)
+        return APR_NOTFOUND;
+    memcpy(buf, e->bytes, e->len);
+    *len = e->len;
+    return APR_SUCCESS;
+}
+
+static apr_status_t fc_set(ao2_cache_t *c, const char *key, apr_size_t klen,
+                           const char *val, apr_size_t len, int ttl)
+{
+    fake_cache_t *fc = (fake_cache_t *)c;
+
+    fc->sets++;
+    fc->last_ttl = ttl;
+    put(fc, key, klen, val, len);
+    return APR_SUCCESS;
+}
+
+static apr_status_t fc_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
+{
+    fake_cache_t *fc = (fake_cache_t *)c;
+
+    fc->removes++;
+    apr_hash_set(fc->h, key, klen, NULL);
+    return APR_SUCCESS;
+}
+
+static apr_status_t fc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
+                           const char *val, apr_size_t len, int ttl)
+{
+    fake_cache_t *fc = (fake_cache_t *)c;
+
+    if (apr_hash_get(fc->h, key, klen))
+        return APR_EEXIST;
+    put(fc, key, klen, val, len);
+    return APR_SUCCESS;
+}
+
+static const ao2_cache_type_t fake_shared = {
+    "fake", NULL, NULL, NULL, fc_get, fc_set, fc_remove, fc_add, 1};
+
+static int has_key(fake_cache_t *fc, const char *key)
+{
+    return apr_hash_get(fc->h, key, APR_HASH_KEY_STRING) != NULL;
+}
+
+/* ---- fake store: index entries sealed with the test keys ---------------- */
+
+typedef struct fake_store {
+    ao2_store_t base;
+    apr_pool_t *p;
+    apr_hash_t *h;
+    int gets, down;
+} fake_store_t;
+
+static apr_status_t fs_get(ao2_store_t *st, struct server_rec *s,
+                           const char *key, apr_pool_t *p, char **val,
+                           apr_size_t *len)
+{
+    fake_store_t *fs = (fake_store_t *)st;
+    const char *v;
+
+    fs->gets++;
+    if (fs->down)
+        return APR_EGENERAL;
+    v = apr_hash_get(fs->h, key, APR_HASH_KEY_STRING);
+    if (v == NULL)
+        return APR_NOTFOUND;
+    *val = apr_pstrdup(p, v);
+    *len = strlen(v);
+    return APR_SUCCESS;
+}
+
+static const ao2_store_type_t fake_store_type = {
+    "fake", NULL, NULL, NULL, fs_get, NULL, NULL, NULL, NULL, NULL};
+
+/* ---- fake provider ------------------------------------------------------ */
+
+typedef struct fake_provider {
+    int introspections, userinfos;
+    apr_status_t fail; /* returned for every call when set */
+    int introspect_status, userinfo_status;
+    const char *introspect_body, *userinfo_body;
+    const char *last_auth;
+} fake_provider_t;
+
+static apr_status_t fake_http(void *baton, apr_pool_t *p, const char *method,
+                              const char *url, const char *authorization,
+                              const char *form, ao2_http_response_t *out,
+                              const char **why)
+{
+    fake_provider_t *fp = baton;
+    int introspect = strstr(url, "/introspect") != NULL;
+    const char *body = introspect ? fp->introspect_body : fp->userinfo_body;
+
+    if (introspect)
+        fp->introspections++;
+    else
+        fp->userinfos++;
+    fp->last_auth = authorization;
+    memset(out, 0, sizeof(*out));
+    if (fp->fail) {
+        *why = "fake failure";
+        return fp->fail;
+    }
+    out->status = introspect ? fp->introspect_status : fp->userinfo_status;
+    out->body = apr_pstrdup(p, body ? body : "");
+    out->len = strlen(out->body);
+    return APR_SUCCESS;
+}
+
+/* ---- the world each case runs in ---------------------------------------- */
+
+typedef struct world {
+    apr_pool_t *p;
+    ao2_keys_t keys;
+    fake_cache_t cache;
+    fake_store_t store;
+    fake_provider_t prov;
+    ao2_validate_env_t env;
+    ao2_provider_t op, other;
+    ao2_client_t c1, c2, c3;
+    /* A: op/api-client; B: op/other-client; C: other/api-client; AUD: A
+     * plus ApiOAuth2Audience urn:odoo; SUB: A with login claim sub; OPT: A
+     * with ApiOAuth2EmailVerified optional. */
+    const ao2_binding_t *a, *b, *c, *aud, *sub, *opt;
+    char last_log[256];
+    int logs;
+} world_t;
+
+static void capture_log(void *baton, int level, apr_status_t rv,
+                        const char *msg)
+{
+    world_t *w = baton;
+
+    apr_cpystrn(w->last_log, msg, sizeof(w->last_log));
+    w->logs++;
+}
+
+static const apr_array_header_t *clients(apr_pool_t *p, ao2_client_t *c)
+{
+    apr_array_header_t *a = apr_array_make(p, 1, sizeof(ao2_client_t *));
+
+    APR_ARRAY_PUSH(a, ao2_client_t *) = c;
+    return a;
+}
+
+static void provider(ao2_provider_t *pv, const char *name, const char *base,
+                     apr_pool_t *p)
+{
+    memset(pv, 0, sizeof(*pv));
+    pv->name = name;
+    pv->introspect_url = apr_pstrcat(p, base, "/introspect", NULL);
+    pv->userinfo_url = apr_pstrcat(p, base, "/userinfo", NULL);
+    pv->token_url = apr_pstrcat(p, base, "/token", NULL);
+}
+
+static world_t *world(apr_pool_t *p)
+{
+    world_t *w = apr_pcalloc(p, sizeof(*w));
+    unsigned char master[32];
+    apr_array_header_t *auds = apr_array_make(p, 1, sizeof(const char *));
+
+    w->p = p;
+    memset(master, 0x42, sizeof(master));
+    ao2_keys_derive(&w->keys, master, sizeof(master));
+    w->cache.base.type = &fake_shared;
+    w->cache.p = p;
+    w->cache.h = apr_hash_make(p);
+    w->store.base.type = &fake_store_type;
+    w->store.p = p;
+    w->store.h = apr_hash_make(p);
+    w->prov.introspect_status = 200;
+    w->prov.userinfo_status = 200;
+    w->prov.introspect_body = "{\"active\":false}";
+    w->prov.userinfo_body = "{}";
+    provider(&w->op, "op", "https://op", p);
+    provider(&w->other, "other", "https://other", p);
+    w->c1 = (ao2_client_t){&w->op, "api-client", "s1", NULL, NULL};
+    w->c2 = (ao2_client_t){&w->op, "other-client", "s2", NULL, NULL};
+    w->c3 = (ao2_client_t){&w->other, "api-client", "s3", NULL, NULL};
+    APR_ARRAY_PUSH(auds, const char *) = "urn:odoo";
+    w->a = ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 1);
+    w->b = ao2_binding_make(p, clients(p, &w->c2), NULL, "email", 1);
+    w->c = ao2_binding_make(p, clients(p, &w->c3), NULL, "email", 1);
+    w->aud = ao2_binding_make(p, clients(p, &w->c1), auds, "email", 1);
+    w->sub = ao2_binding_make(p, clients(p, &w->c1), NULL, "sub", 1);
+    w->opt = ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 0);
+
+    w->env.store = &w->store.base;
+    w->env.keys = &w->keys;
+    w->env.cache = &w->cache.base;
+    w->env.cache_ttl = 300;
+    w->env.neg_ttl = 60;
+    w->env.lock_ttl = 5;
+    w->env.lock_wait = apr_time_from_msec(30);
+    w->env.http = fake_http;
+    w->env.http_baton = &w->prov;
+    w->env.log = capture_log;
+    w->env.log_baton = w;
+    return w;
+}
+
+static void put_index(world_t *w, const char *token, const ao2_index_t *ix)
+{
+    const char *ikey = ao2_index_key(w->p, token);
+    apr_size_t len;
+    char *val = ao2_index_encode(w->p, &w->keys, ikey, ix, &len);
+
+    apr_hash_set(w->store.h, ikey, APR_HASH_KEY_STRING, val);
+}
+
+static ao2_index_t issued(void)
+{
+    ao2_index_t ix = {"t:rec",        "kate@example.com", "testdb",
+                      "openid email", NOW + 600,          0,
+                      "op",           "api-client"};
+    return ix;
+}
+
+/* A world where ITOK was issued at A (op/api-client). */
+static world_t *issued_world(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    ao2_index_t ix = issued();
+
+    put_index(w, ITOK, &ix);
+    return w;
+}
+
+typedef struct result {
+    ao2_outcome_e outcome;
+    ao2_verdict_t v;
+    char buf[AO2_VERDICT_MAX];
+} result_t;
+
+static ao2_outcome_e check(world_t *w, const ao2_binding_t *b,
+                           const char *token, result_t *r)
+{
+    r->outcome = ao2_validate(&w->env, b, w->p, token, NOW, r->buf, &r->v);
+    return r->outcome;
+}
+
+static const char *login(apr_pool_t *p, const result_t *r)
+{
+    return r->outcome == AO2_TOKEN_VALID
+               ? apr_pstrmemdup(p, r->v.login, r->v.login_len)
+               : NULL;
+}
+
+/* ---- foreign tokens: introspection and userinfo, one row each ----------- */
+
+#define ACTIVE "{\"active\":true,\"token_type\":\"Bearer\","
+#define EXP    "\"exp\":1700000600"
+
+static void foreign_rows(apr_pool_t *p)
+{
+    static const struct {
+        const char *name;
+        int binding; /* 0 A, 1 B, 2 AUD, 3 SUB, 4 OPT */
+        const char *introspect, *userinfo;
+        int userinfo_status;
+        ao2_outcome_e want;
+        const char *want_login;
+        int want_userinfo; /* calls */
+    } rows[] = {
+        {"valid, login from the answer", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"k\","
+                    "\"email\":\"kate@x\",\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_VALID, "kate@x", 0},
+        {"inactive", 0, "{\"active\":false}", NULL, 200, AO2_TOKEN_INVALID,
+         NULL, 0},
+        {"expired", 0,
+         ACTIVE "\"exp\":1699999999,\"client_id\":\"api-client\","
+                "\"email\":\"k@x\",\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_INVALID, NULL, 0},
+        {"a refresh token is no Bearer credential", 0,
+         "{\"active\":true,\"token_type\":\"refresh_token\"," EXP
+         ",\"client_id\":\"api-client\",\"email\":\"k@x\","
+         "\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_INVALID, NULL, 0},
+        {"an ID token is no Bearer credential", 0,
+         "{\"active\":true,\"token_type\":\"id_token\"," EXP
+         ",\"aud\":\"api-client\",\"email\":\"k@x\",\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_INVALID, NULL, 0},
+        /* Finding: foreign tokens were not checked for audience. */
+        {"issued to another client of the provider", 0,
+         ACTIVE EXP ",\"client_id\":\"rs-client\",\"email\":\"k@x\","
+                    "\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_INVALID, NULL, 0},
+        {"no client_id, aud or azp at all", 0,
+         ACTIVE EXP ",\"email\":\"k@x\",\"email_verified\":true}", NULL, 200,
+         AO2_TOKEN_INVALID, NULL, 0},
+        {"aud lists us", 0,
+         ACTIVE EXP
+         ",\"client_id\":\"rs-client\",\"aud\":[\"x\","
+         "\"api-client\"],\"email\":\"k@x\",\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_VALID, "k@x", 0},
+        {"azp names us", 0,
+         ACTIVE EXP ",\"azp\":\"api-client\",\"aud\":\"x\",\"email\":\"k@x\","
+                    "\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_VALID, "k@x", 0},
+        {"ApiOAuth2Audience value", 2,
+         ACTIVE EXP ",\"aud\":\"urn:odoo\",\"email\":\"k@x\","
+                    "\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_VALID, "k@x", 0},
+        {"that value elsewhere", 0,
+         ACTIVE EXP ",\"aud\":\"urn:odoo\",\"email\":\"k@x\","
+                    "\"email_verified\":true}",
+         NULL, 200, AO2_TOKEN_INVALID, NULL, 0},
+        /* Finding: the login fell back to username, then sub. */
+        {"no login claim anywhere: no fallback to username or sub", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"bob\","
+                    "\"username\":\"bob\"}",
+         "{\"sub\":\"bob\"}", 200, AO2_TOKEN_INVALID, NULL, 1},
+        {"login from userinfo", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"bob\"}",
+         "{\"sub\":\"bob\",\"email\":\"bob@x\",\"email_verified\":true}", 200,
+         AO2_TOKEN_VALID, "bob@x", 1},
+        {"userinfo of another subject", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"bob\"}",
+         "{\"sub\":\"eve\",\"email\":\"eve@x\",\"email_verified\":true}", 200,
+         AO2_TOKEN_INVALID, NULL, 1},
+        {"userinfo refuses the token", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"bob\"}",
+         "{\"error\":\"insufficient_scope\"}", 403, AO2_TOKEN_INVALID, NULL, 1},
+        {"userinfo down", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"bob\"}", "", 503,
+         AO2_TOKEN_TROUBLE, NULL, 1},
+        /* Finding: email_verified was not looked at. */
+        {"email_verified false", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"u\","
+                    "\"email\":\"u@x\",\"email_verified\":false}",
+         "{\"sub\":\"u\",\"email\":\"u@x\",\"email_verified\":false}", 200,
+         AO2_TOKEN_INVALID, NULL, 1},
+        {"email_verified absent", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"u\","
+                    "\"email\":\"u@x\"}",
+         "{\"sub\":\"u\",\"email\":\"u@x\"}", 200, AO2_TOKEN_INVALID, NULL, 1},
+        {"email_verified false, ApiOAuth2EmailVerified optional", 4,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"u\","
+                    "\"email\":\"u@x\",\"email_verified\":false}",
+         NULL, 200, AO2_TOKEN_VALID, "u@x", 0},
+        {"email_verified false, login claim sub", 3,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"u\","
+                    "\"email\":\"u@x\",\"email_verified\":false}",
+         NULL, 200, AO2_TOKEN_VALID, "u", 0},
+        /* Finding: a login with trailing spaces passed. */
+        {"login with a trailing space", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"t\","
+                    "\"email\":\"t@x \",\"email_verified\":true}",
+         "{\"sub\":\"t\",\"email\":\"t@x \",\"email_verified\":true}", 200,
+         AO2_TOKEN_INVALID, NULL, 1},
+        {"login with a leading space", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"t\","
+                    "\"email\":\" t@x\",\"email_verified\":true}",
+         "{\"sub\":\"t\"}", 200, AO2_TOKEN_INVALID, NULL, 1},
+        {"login with a C1 control", 0,
+         ACTIVE EXP ",\"client_id\":\"api-client\",\"sub\":\"t\","
+                    "\"email\":\"t@x\\u0085\",\"email_verified\":true}",
+         "{\"sub\":\"t\"}", 200, AO2_TOKEN_INVALID, NULL, 1},
+        {"introspection answers garbage", 0, "<html>", NULL, 200,
+         AO2_TOKEN_TROUBLE, NULL, 0},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(rows); i++) {
+        world_t *w = world(p);
+        const ao2_binding_t *bs[] = {w->a, w->b, w->aud, w->sub, w->opt};
+        result_t r;
+
+        w->prov.introspect_body = rows[i].introspect;
+        w->prov.userinfo_body = rows[i].userinfo;
+        w->prov.userinfo_status = rows[i].userinfo_status;
+        is_int(check(w, bs[rows[i].binding], TOK, &r), rows[i].want,
+               "foreign: %s", rows[i].name);
+        is_str(login(p, &r), rows[i].want_login, "foreign: %s: login",
+               rows[i].name);
+        is_int(w->prov.introspections, 1, "foreign: %s: one introspection",
+               rows[i].name);
+        is_int(w->prov.userinfos, rows[i].want_userinfo,
+               "foreign: %s: userinfo calls", rows[i].name);
+    }
+}
+
+static void introspection_request(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    result_t r;
+
+    w->prov.fail = APR_TIMEUP;
+    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_TROUBLE,
+           "provider timeout: trouble (503), not a refusal");
+    ok(strstr(w->last_log, "AO2B0004") && !strstr(w->last_log, TOK),
+       "logged with its tag, without the token");
+    ok(!has_key(&w->cache, "ao2l:"), "no lock left behind");
+    w->prov.fail = 0;
+    w->prov.introspect_status = 401;
+    w->prov.introspect_body =
+        "{\"error\":\"invalid_client\",\"error_description\":\"" TOK "\"}";
+    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_TROUBLE,
+           "our credentials refused: trouble");
+    ok(strstr(w->last_log, "invalid_client") && !strstr(w->last_log, TOK),
+       "the provider's description (here: the token) is not logged");
+    ok(w->prov.last_auth && !strncmp(w->prov.last_auth, "Basic ", 6),
+       "the introspecting client authenticates");
+}
+
+/* Finding: a token with no expires_in / exp lived for ever. */
+static void undated_foreign_token(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    result_t r;
+
+    w->prov.introspect_body =
+        ACTIVE "\"client_id\":\"api-client\","
+               "\"email\":\"k@x\",\"email_verified\":true}";
+    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_VALID, "no exp: accepted");
+    is_int(r.v.expires_at, NOW + 300, "verdict lives ApiOAuth2CacheTTL");
+    is_int(w->cache.last_ttl, 300, "and is cached that long");
+}
+
+/* ---- tokens issued here: the store index -------------------------------- */
+
+static void issued_rows(apr_pool_t *p)
+{
+    static const struct {
+        const char *name;
+        int binding; /* 0 A, 1 B (other client), 2 C (other provider) */
+        int edit;    /* what to change in the index entry */
+        ao2_outcome_e want;
+        int want_introspections;
+    } rows[] = {
+        {"store hit", 0, 0, AO2_TOKEN_VALID, 0},
+        /* Finding: a token crossed API locations. */
+        {"issued at A, presented where another client is", 1, 0,
+         AO2_TOKEN_INVALID, 0},
+        {"issued at A, presented where another provider is", 2, 0,
+         AO2_TOKEN_INVALID, 0},
+        /* Refreshed away, revoked, and refresh/ID tokens: tombstones win
+         * over a provider that still calls them active. */
+        {"tombstone", 0, 1, AO2_TOKEN_INVALID, 0},
+        {"entry without a binding (older version)", 0, 2, AO2_TOKEN_INVALID, 0},
+        {"entry without expiry", 0, 3, AO2_TOKEN_INVALID, 0},
+        {"expired entry", 0, 4, AO2_TOKEN_INVALID, 0},
+        {"login with a trailing space", 0, 5, AO2_TOKEN_INVALID, 0},
+        {"login with a control character", 0, 6, AO2_TOKEN_INVALID, 0},
+        {"entry sealed with another key: the provider decides", 0, 7,
+         AO2_TOKEN_VALID, 1},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(rows); i++) {
+        world_t *w = world(p);
+        const ao2_binding_t *bs[] = {w->a, w->b, w->c};
+        ao2_index_t ix = issued();
+        ao2_keys_t keys = w->keys;
+        result_t r;
+
+        switch (rows[i].edit) {
+            case 1:
+                ix = (ao2_index_t){"-",       NULL, NULL, NULL,
+                                   NOW + 600, 1,    NULL, NULL};
+                break;
+            case 2:
+                ix.provider = ix.client_id = NULL;
+                break;
+            case 3:
+                ix.expires_at = 0;
+                break;
+            case 4:
+                ix.expires_at = NOW;
+                break;
+            case 5:
+                ix.login = "kate@example.com ";
+                break;
+            case 6:
+                ix.login = "kate\r\nX-Odoo-Login: admin";
+                break;
+            case 7:
+                memset(w->keys.seal, 0x01, sizeof(w->keys.seal));
+                break;
+        }
+        put_index(w, ITOK, &ix);
+        w->keys = keys;
+        /* The provider would vouch for every one of them. */
+        w->prov.introspect_body = ACTIVE EXP ",\"client_id\":\"api-client\","
+                                             "\"email\":\"p@x\","
+                                             "\"email_verified\":true}";
+        is_int(check(w, bs[rows[i].binding], ITOK, &r), rows[i].want,
+               "issued: %s", rows[i].name);
+        is_int(w->prov.introspections, rows[i].want_introspections,
+               "issued: %s: introspections", rows[i].name);
+    }
+}
+
+static void issued_identity(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    result_t r;
+
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "issued token valid");
+    is_str(login(p, &r), "kate@example.com", "login from the index");
+    ok(r.v.db_len == 6 && !memcmp(r.v.db, "testdb", 6), "db from the index");
+    is_int(r.v.expires_at, NOW + 600, "its own expiry");
+    w->store.down = 1;
+    is_int(check(w, w->a, "another-token", &r), AO2_TOKEN_TROUBLE,
+           "store down: trouble (503), never open");
+}
+
+/* ---- the cache ---------------------------------------------------------- */
+
+static void cache_hits(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    result_t r;
+    int i;
+
+    for (i = 0; i < 3; i++)
+        is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "use %d valid", i);
+    is_int(w->store.gets, 1, "the store asked once, then the cache");
+    apr_hash_clear(w->store.h);
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID,
+           "a cache hit needs no store");
+    is_str(login(p, &r), "kate@example.com", "login from the cached verdict");
+    ok(r.v.login >= r.buf && r.v.login < r.buf + AO2_VERDICT_MAX,
+       "and it points into the caller's buffer");
+}
+
+/* Finding: a cached validation crossed locations. */
+static void cache_never_crosses(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    result_t r;
+
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "valid at A, cached");
+    apr_hash_clear(w->store.h);
+    is_int(check(w, w->b, ITOK, &r), AO2_TOKEN_INVALID,
+           "A's cached verdict is not read at B");
+    is_int(w->prov.introspections, 1, "B asked the provider itself");
+    is_int(check(w, w->c, ITOK, &r), AO2_TOKEN_INVALID,
+           "nor where another provider is");
+    ok(strcmp(w->a->id, w->b->id) && strcmp(w->a->id, w->c->id) &&
+           strcmp(w->a->id, w->aud->id) && strcmp(w->a->id, w->sub->id) &&
+           strcmp(w->a->id, w->opt->id),
+       "every binding has its own id");
+    ok(!strcmp(w->a->id,
+               ao2_binding_make(p, clients(p, &w->c1), NULL, NULL, 1)->id),
+       "the same configuration, the same id (login claim email by default)");
+}
+
+static void negative_cache(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    result_t r;
+
+    is_int(check(w, w->a, "junk", &r), AO2_TOKEN_INVALID, "unknown: refused");
+    is_int(check(w, w->a, "junk", &r), AO2_TOKEN_INVALID, "again");
+    is_int(w->prov.introspections, 1, "one provider call");
+    is_int(w->cache.last_ttl, 60, "kept ApiOAuth2CacheNegativeTTL");
+}
+
+static void forged_and_forgotten(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    ao2_index_t ix = issued();
+    const char *key =
+        apr_pstrcat(p, "ao2v:", ao2_sha256_b64url(p, ITOK, 14), NULL);
+    entry_t *e;
+    result_t r;
+
+    put_index(w, ITOK, &ix);
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "valid, cached");
+    e = apr_hash_get(w->cache.h, key, APR_HASH_KEY_STRING);
+    ok(e != NULL, "under the token's hash, never the token");
+    if (e)
+        e->bytes[3] ^= 1; /* someone on the memcached network */
+    apr_hash_clear(w->store.h);
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_INVALID,
+           "a verdict whose MAC fails is a miss");
+    put_index(w, ITOK, &ix);
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_INVALID,
+           "(the rejection was cached meanwhile)");
+    ao2_validate_forget(&w->cache.base, NULL, ITOK);
+    ok(!has_key(&w->cache, key), "forget drops it");
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "asked again: valid");
+}
+
+static void no_cache(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    ao2_index_t ix = issued();
+    result_t r;
+
+    w->env.cache = NULL;
+    put_index(w, ITOK, &ix);
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "without a cache");
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "twice");
+    is_int(w->store.gets, 2, "each asks the store");
+}
+
+/* ---- single flight ------------------------------------------------------ */
+
+static void sequential_misses(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    result_t r;
+    int i;
+
+    w->prov.introspect_body = ACTIVE EXP ",\"client_id\":\"api-client\","
+                                         "\"email\":\"k@x\","
+                                         "\"email_verified\":true}";
+    for (i = 0; i < 8; i++)
+        check(w, w->a, TOK, &r);
+    is_int(r.outcome, AO2_TOKEN_VALID, "valid");
+    is_int(w->prov.introspections, 1, "8 uses, one introspection");
+    ok(!has_key(&w->cache,
+                apr_pstrcat(p, "ao2l:", ao2_sha256_b64url(p, TOK, strlen(TOK)),
+                            NULL)),
+       "the lock is gone");
+}
+
+static void waiter(apr_pool_t *p, int holder_finishes)
+{
+    world_t *w = world(p), *h = world(p);
+    const char *hash = ao2_sha256_b64url(p, TOK, strlen(TOK));
+    const char *key = apr_pstrcat(p, "ao2v:", hash, NULL);
+    const char *lock = apr_pstrcat(p, "ao2l:", hash, NULL);
+    entry_t *e;
+    result_t r;
+
+    /* The holder, another process, reaches its verdict with its own cache. */
+    h->prov.introspect_body = ACTIVE EXP ",\"client_id\":\"api-client\","
+                                         "\"email\":\"k@x\","
+                                         "\"email_verified\":true}";
+    check(h, h->a, TOK, &r);
+    e = apr_hash_get(h->cache.h, key, APR_HASH_KEY_STRING);
+    ok(e != NULL, "the holder's verdict");
+    put(&w->cache, lock, strlen(lock), "1", 1); /* it holds the lock */
+    if (holder_finishes && e) {
+        w->cache.pending_key = key;
+        w->cache.pending_val = e->bytes;
+        w->cache.pending_len = e->len;
+        w->cache.pending_at = 3;
+    }
+    w->prov.introspect_body = h->prov.introspect_body;
+    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_VALID, "the waiter: valid");
+    is_int(w->prov.introspections, holder_finishes ? 0 : 1,
+           holder_finishes ? "it took the holder's verdict"
+                           : "after the wait it asked itself");
+    ok(has_key(&w->cache, lock),
+       "and it left the holder's lock alone (it never held it)");
+}
+
+static void waiter_gets_verdict(apr_pool_t *p)
+{
+    waiter(p, 1);
+}
+
+static void waiter_gives_up(apr_pool_t *p)
+{
+    waiter(p, 0);
+}
+
+/* ---- the JWT verifier slot ---------------------------------------------- */
+
+typedef struct fake_jwt {
+    ao2_jwt_e answer;
+    const char *claims;
+    const ao2_provider_t *issuer;
+    int calls;
+} fake_jwt_t;
+
+static ao2_jwt_e jwt_verify(void *baton, apr_pool_t *p, const ao2_binding_t *b,
+                            const char *token, apr_int64_t now,
+                            const ao2_json_t **claims, apr_int64_t *exp,
+                            const ao2_provider_t **issuer)
+{
+    fake_jwt_t *j = baton;
+    const char *why;
+
+    j->calls++;
+    if (j->answer == AO2_JWT_VALID) {
+        *claims = ao2_json_parse_object(p, j->claims, strlen(j->claims), &why);
+        *exp = NOW + 60;
+        *issuer = j->issuer;
+    }
+    return j->answer;
+}
+
+static void jwt_slot(apr_pool_t *p)
+{
+    static const struct {
+        const char *name;
+        ao2_jwt_e answer;
+        const char *claims;
+        ao2_outcome_e want;
+        int want_introspections;
+    } rows[] = {
+        {"valid JWT for us", AO2_JWT_VALID,
+         "{\"aud\":\"api-client\",\"sub\":\"j\",\"email\":\"j@x\","
+         "\"email_verified\":true}",
+         AO2_TOKEN_VALID, 0},
+        {"valid JWT for another client", AO2_JWT_VALID,
+         "{\"aud\":\"rs-client\",\"sub\":\"j\",\"email\":\"j@x\","
+         "\"email_verified\":true}",
+         AO2_TOKEN_INVALID, 0},
+        {"bad JWT", AO2_JWT_INVALID, NULL, AO2_TOKEN_INVALID, 0},
+        {"keys unreachable", AO2_JWT_TROUBLE, NULL, AO2_TOKEN_TROUBLE, 0},
+        {"not a JWT: introspection", AO2_JWT_PASS, NULL, AO2_TOKEN_INVALID, 1},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(rows); i++) {
+        world_t *w = world(p);
+        fake_jwt_t j = {rows[i].answer, rows[i].claims, &w->op, 0};
+        result_t r;
+
+        w->env.jwt = jwt_verify;
+        w->env.jwt_baton = &j;
+        is_int(check(w, w->a, TOK, &r), rows[i].want, "jwt: %s", rows[i].name);
+        is_int(j.calls, 1, "jwt: %s: verifier asked", rows[i].name);
+        is_int(w->prov.introspections, rows[i].want_introspections,
+               "jwt: %s: introspections", rows[i].name);
+    }
+}
+
+static void binding_accepts(apr_pool_t *p)
+{
+    world_t *w = world(p);
+
+    ok(ao2_binding_accepts(w->a, "op", "api-client"), "own client");
+    ok(!ao2_binding_accepts(w->a, "op", "other-client"), "another client");
+    ok(!ao2_binding_accepts(w->a, "other", "api-client"),
+       "the same id at another provider");
+    ok(ao2_binding_accepts(w->aud, "op", "urn:odoo"), "an audience");
+    ok(!ao2_binding_accepts(w->aud, "other", "urn:odoo"),
+       "an audience counts for the location's providers only");
+    ok(!ao2_binding_accepts(w->a, NULL, "api-client") &&
+           !ao2_binding_accepts(w->a, "op", NULL),
+       "NULL never");
+    ok(w->a->introspector == &w->c1, "the introspecting client");
+}
+
+const ao2_test_case_t ao2_suite_validate[] = {
+    {"foreign tokens, row by row", foreign_rows},
+    {"introspection trouble", introspection_request},
+    {"a foreign token without exp", undated_foreign_token},
+    {"issued tokens, row by row", issued_rows},
+    {"issued token identity, store down", issued_identity},
+    {"cache hits", cache_hits},
+    {"a cached verdict never crosses bindings", cache_never_crosses},
+    {"negative cache", negative_cache},
+    {"forged verdicts, forget", forged_and_forgotten},
+    {"no cache", no_cache},
+    {"single flight: sequential misses", sequential_misses},
+    {"single flight: the waiter gets the holder's verdict",
+     waiter_gets_verdict},
+    {"single flight: a waiter that gives up", waiter_gives_up},
+    {"the JWT verifier slot", jwt_slot},
+    {"bindings", binding_accepts},
+    {NULL, NULL},
+};
