@@ -7,6 +7,9 @@ PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmemcachedutil
 WARN        := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter
 EXTRA_CFLAGS ?= -O2
+# Linker flags for the module, as gcc takes them (-Wl,-z,relro ...): the
+# Debian package passes dpkg-buildflags' LDFLAGS here.
+EXTRA_LDFLAGS ?=
 SRCS        := mod_api_oauth2.c $(wildcard src/*.c)
 HDRS        := $(wildcard src/*.h)
 
@@ -48,6 +51,8 @@ STATEDIR    ?= /var/lib/apache2/api_oauth2
 RUN_USER    ?= $(shell [ -r $(A2CONFDIR)/envvars ] && . $(A2CONFDIR)/envvars; echo $${APACHE_RUN_USER:-www-data})
 RUN_GROUP   ?= $(shell [ -r $(A2CONFDIR)/envvars ] && . $(A2CONFDIR)/envvars; echo $${APACHE_RUN_GROUP:-www-data})
 
+comma := ,
+
 all: $(MODULE)
 
 # $(call flags_stamp,FLAGS): a file holding FLAGS, touched only when they differ.
@@ -58,7 +63,7 @@ define flags_stamp
 endef
 
 build/plain.flags: FORCE
-	$(call flags_stamp,$(APXS) $(MODULE_CFLAGS) | $(CC) $(UNIT_CFLAGS))
+	$(call flags_stamp,$(APXS) $(MODULE_CFLAGS) $(EXTRA_LDFLAGS) | $(CC) $(UNIT_CFLAGS))
 
 build/asan.flags: FORCE
 	$(call flags_stamp,$(APXS) $(MODULE_CFLAGS) $(ASAN_CFLAGS) | $(CC) $(UNIT_CFLAGS) $(ASAN_CFLAGS))
@@ -67,7 +72,7 @@ build/asan.flags: FORCE
 # another flavour are never reused.
 $(MODULE): $(SRCS) $(HDRS) build/plain.flags
 	$(APXS) -c -o mod_api_oauth2.la \
-	    -Wc,"$(MODULE_CFLAGS) -Isrc" \
+	    -Wc,"$(MODULE_CFLAGS) -Isrc" $(addprefix -Wl$(comma),$(EXTRA_LDFLAGS)) \
 	    $(SRCS) $(PKG_LIBS) >build.log 2>&1 || { cat build.log; exit 1; }
 	@grep -E '(warning|error):' build.log || true
 
@@ -141,6 +146,7 @@ test: deps
 	$(MAKE) format-check clean-module all t/unit/run configtest
 	tools/test.sh
 	@if [ "$${CI:-}" = true ] || [ "$${AO2_SYSTEM_CHECK:-0}" = 1 ]; then tools/system-check.sh; fi
+	@if [ "$${CI:-}" = true ] || [ "$${AO2_PACKAGE_CHECK:-0}" = 1 ]; then tools/package-check.sh; fi
 
 # The suite against the asan flavour; the plain build is left alone.
 asan: deps asan-build
