@@ -199,7 +199,9 @@ static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
 {
     const char *claim = cx->dc->login_claim;
     apr_pool_t *p = cx->r->pool;
-    const char *login = id_claims ? ao2_claim_login(p, id_claims, claim) : NULL;
+    int verify = cx->dc->email_verified, unverified = 0;
+    const char *login =
+        ao2_claim_login_checked(p, id_claims, claim, verify, &unverified);
     ao2_http_response_t resp;
     ao2_json_t *info;
     ao2_err_t *err;
@@ -225,10 +227,14 @@ static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
             return ao2_err_make(p, HTTP_BAD_GATEWAY,
                                 "invalid_provider_response",
                                 "userinfo describes another subject");
-        login = ao2_claim_login(p, info, claim);
+        login = ao2_claim_login_checked(p, info, claim, verify, &unverified);
     }
     if (login)
         rec->login = login;
+    else if (unverified && rec->login == NULL)
+        return ao2_err_make(p, HTTP_FORBIDDEN, "access_denied",
+                            "the provider has not verified this user's email "
+                            "(ApiOAuth2EmailVerified)");
     if (rec->login == NULL)
         return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
                             "the provider gave no usable \"%s\" claim", claim);

@@ -264,6 +264,20 @@ int ao2_login_ok(const char *s, apr_size_t n)
     return 1;
 }
 
+const char *ao2_claim_login_checked(apr_pool_t *p, const ao2_json_t *claims,
+                                    const char *claim, int require_verified,
+                                    int *unverified)
+{
+    const char *login = ao2_claim_login(p, claims, claim);
+
+    if (login && require_verified && !strcmp(claim, "email") &&
+        !ao2_email_verified(claims)) {
+        *unverified = 1;
+        return NULL;
+    }
+    return login;
+}
+
 int ao2_email_verified(const ao2_json_t *claims)
 {
     const char *s = ao2_json_str(claims, "email_verified");

@@ -109,6 +109,12 @@ int ao2_login_ok(const char *s, apr_size_t n);
 /* With login claim "email": 1 when claims say email_verified true (a
  * boolean, or the string "true" some providers send). */
 int ao2_email_verified(const ao2_json_t *claims);
+/* ao2_claim_login, and with require_verified and claim "email" only an
+ * email ao2_email_verified vouches for; *unverified is set to 1 when that
+ * alone refused it. */
+const char *ao2_claim_login_checked(apr_pool_t *p, const ao2_json_t *claims,
+                                    const char *claim, int require_verified,
+                                    int *unverified);
 
 /* RFC 6749 error codes are %x20-21 / %x23-5B / %x5D-7E; we are stricter
  * and keep [a-z0-9_.-] of at most 64 characters, else "fallback". */

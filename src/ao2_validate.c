@@ -214,14 +214,8 @@ static int for_us(const ao2_binding_t *b, const ao2_provider_t *prov,
 static const char *login_of(apr_pool_t *p, const ao2_binding_t *b,
                             const ao2_json_t *j, int *unverified)
 {
-    const char *login = ao2_claim_login(p, j, b->login_claim);
-
-    if (login && b->email_verified && !strcmp(b->login_claim, "email") &&
-        !ao2_email_verified(j)) {
-        *unverified = 1;
-        return NULL;
-    }
-    return login;
+    return ao2_claim_login_checked(p, j, b->login_claim, b->email_verified,
+                                   unverified);
 }
 
 /* OIDC Core §5.3: the login from userinfo, asked with the token itself.

@@ -59,6 +59,7 @@ const apiRedirects = [
 ];
 
 const SHORT_ACCESS_TTL = 3;
+const UNDATED_CLIENTS = new Set(['undated-client']);
 
 const configuration = {
   clients: [
@@ -88,6 +89,35 @@ const configuration = {
       redirect_uris: [`${api}/shorttoken/oauth2/callback`],
     },
     {
+      // A second client of the API (t/23_bindings.t): its tokens are not
+      // api-client's.
+      client_id: 'b-client',
+      client_secret: 'b-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [`${api}/apib/oauth2/callback`],
+    },
+    {
+      // Some other application of the same provider (t/23_bindings.t): the
+      // module never handles its callback, the test reads the code.
+      client_id: 'foreign-client',
+      client_secret: 'foreign-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [`${api}/foreign/callback`],
+    },
+    {
+      // Its token answers carry no expires_in (UNDATED_CLIENTS below).
+      client_id: 'undated-client',
+      client_secret: 'undated-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [`${api}/undated/oauth2/callback`],
+    },
+    {
       // Resource server: only authenticates to the introspection endpoint.
       client_id: 'rs-client',
       client_secret: 'rs-secret',
@@ -111,7 +141,8 @@ const configuration = {
         return {
           sub: id,
           email: id.includes('@') ? id : `${id}@example.com`,
-          email_verified: true,
+          // Logins starting with "unverified" have an unverified email.
+          email_verified: !id.startsWith('unverified'),
         };
       },
     };
@@ -265,6 +296,11 @@ provider.use(async (ctx, next) => {
       if (!ok) return;
     }
     await next();
+    // Some providers send no expires_in: so does this one for these clients.
+    if (ctx.path === '/token' && ctx.body && typeof ctx.body === 'object'
+        && UNDATED_CLIENTS.has(ctx.oidc?.client?.clientId)) {
+      delete ctx.body.expires_in;
+    }
   } finally {
     log(`${ctx.method} ${ctx.path} -> ${ctx.status} (${Date.now() - started} ms)`);
   }
