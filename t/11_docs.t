@@ -1,19 +1,114 @@
-# The README documents exactly the directives the module defines.
+# The documentation says what the code does, and stays inside the repository:
+# - every directive the module defines has a full entry in
+#   docs/configuration.md (Syntax, Default, Context, Since) and a line in
+#   conf/api_oauth2.conf (commented at least), and neither names one the
+#   module lacks; no page names an ApiOAuth2* word that is not a directive;
+# - every log tag in the code is explained in docs/operations.md, which lists
+#   no tag the code lacks;
+# - README.md, SECURITY.md and docs/*.md link only to files of the repository
+#   (and to headings that exist in them), and README links every docs page.
 use strict;
 use warnings FATAL => 'all';
+use Cwd ();
 use FindBin;
 use Apache::Test qw(-withtestmore);
 
 my $top = "$FindBin::Bin/..";
-open my $src, '<', "$top/mod_api_oauth2.c" or die $!;
-my @defined = do { local $/; <$src> } =~ /AP_INIT_\w+\(\s*"(\w+)"/g;
-open my $readme, '<', "$top/README.md" or die $!;
-my $doc = do { local $/; <$readme> };
-my %documented = map { $_ => 1 } $doc =~ /\b(ApiOAuth2[A-Z]\w+)\b/g;
 
-plan tests => 2 + @defined;
-ok(@defined >= 18, 'directives found in mod_api_oauth2.c');
-ok($documented{$_}, "README documents $_") for @defined;
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<', $path or die "$path: $!";
+    local $/;
+    return <$fh>;
+}
+
+my @code_files = ("$top/mod_api_oauth2.c", glob("$top/src/*.[ch]"));
+my $code = join "\n", map { slurp($_) } @code_files;
+my @defined = sort $code =~ /AP_INIT_\w+\(\s*"(ApiOAuth2\w+)"/g;
 my %known = map { $_ => 1 } @defined;
-my @stray = grep { !$known{$_} } sort keys %documented;
-is_deeply(\@stray, [], 'README names no directive the module lacks');
+my %tags = map { $_ => 1 } $code =~ /\b(AO2[A-Z]?[0-9]{4})\b/g;
+
+my $reference = slurp("$top/docs/configuration.md");
+my %entry;
+for my $section (split /^(?=### )/m, $reference) {
+    $entry{$1} = $section if $section =~ /\A### (ApiOAuth2\w+)\s*$/m;
+}
+my $conf = slurp("$top/conf/api_oauth2.conf");
+my %in_conf = map { $_ => 1 } $conf =~ /^\s*#?\s*(ApiOAuth2\w+)\b/mg;
+my $operations = slurp("$top/docs/operations.md");
+my %explained = map { $_ => 1 } $operations =~ /^\|\s*(AO2[A-Z]?[0-9]{4})\s*\|/mg;
+
+my @pages = ("$top/README.md", "$top/SECURITY.md", glob("$top/docs/*.md"));
+
+plan tests => 3 + 2 * @defined + 4 + keys(%tags) + 5 + @pages;
+
+ok(@defined >= 18, scalar(@defined) . ' directives found in the code');
+ok(keys(%tags) >= 40, scalar(keys %tags) . ' log tags found in the code');
+ok(-f "$top/SECURITY.md", 'SECURITY.md exists');
+
+for my $d (@defined) {
+    my $e = $entry{$d} // '';
+    my @missing = grep { $e !~ /^- $_:/m } qw(Syntax Default Context Since);
+    ok($e && !@missing, "docs/configuration.md: $d has an entry with "
+       . 'Syntax, Default, Context, Since')
+        or diag($e ? "missing: @missing" : 'no "### ' . $d . '" section');
+    ok($in_conf{$d}, "conf/api_oauth2.conf names $d (commented at least)");
+}
+is_deeply([grep { !$known{$_} } sort keys %entry], [],
+          'docs/configuration.md has no entry for a directive the module lacks');
+is_deeply([grep { !$known{$_} } sort keys %in_conf], [],
+          'conf/api_oauth2.conf names no directive the module lacks');
+my %stray;
+for my $page (@pages, glob("$top/conf/*")) {
+    my $text = slurp($page);
+    (my $name = $page) =~ s{^\Q$top\E/}{};
+    $stray{"$1 ($name)"} = 1
+        for grep { !$known{$_} } $text =~ /\b(ApiOAuth2[A-Z]\w*)\b/g;
+}
+is_deeply([sort keys %stray], [], 'no page names a directive the module lacks');
+is_deeply([grep { !$tags{$_} } sort keys %explained], [],
+          'docs/operations.md explains no tag the code lacks');
+ok($explained{$_}, "docs/operations.md explains $_") for sort keys %tags;
+
+# Links: relative, inside the repository, to files and headings that exist.
+sub anchors {
+    my ($text) = @_;
+    my %a;
+    for my $h ($text =~ /^#+\s+(.+?)\s*$/mg) {
+        (my $slug = lc $h) =~ s/[^a-z0-9 _-]//g;
+        $slug =~ tr/ /-/;
+        $a{$slug} = 1;
+    }
+    return \%a;
+}
+my $readme = slurp("$top/README.md");
+my @unlinked = grep { $readme !~ /\]\(\Q$_\E(?:#[^)]*)?\)/ }
+    ('SECURITY.md', map { s{^\Q$top\E/}{}r } glob("$top/docs/*.md"));
+is_deeply(\@unlinked, [], 'README.md links SECURITY.md and every docs page');
+ok(-f "$top/docs/$_", "docs/$_ exists")
+    for qw(configuration.md endpoints.md operations.md security.md);
+for my $page (@pages) {
+    my $text = slurp($page);
+    (my $dir = $page) =~ s{/[^/]+$}{};
+    (my $name = $page) =~ s{^\Q$top\E/}{};
+    my @bad;
+    for my $link ($text =~ /\]\(([^)\s]+)\)/g) {
+        my ($file, $anchor) = $link =~ /^([^#]*)(?:#(.*))?$/;
+        if ($file =~ m{^[a-z][a-z0-9+.-]*:}i || $file =~ m{^/}) {
+            push @bad, "$link (outside the repository)";
+            next;
+        }
+        my $path = length $file ? "$dir/$file" : $page;
+        my $real = -e $path ? Cwd::realpath($path) : undef;
+        my $root = Cwd::realpath($top);
+        if (!$real || index($real, "$root/") != 0) {
+            push @bad, "$link (no such file in the repository)";
+            next;
+        }
+        push @bad, "$link (no such heading)"
+            if defined $anchor && -f $real && $real =~ /\.md$/
+            && !anchors(slurp($real))->{$anchor};
+    }
+    push @bad, 'names ../shared' if $text =~ m{\.\./shared};
+    is_deeply(\@bad, [], "$name links only inside the repository");
+}

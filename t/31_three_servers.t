@@ -15,7 +15,7 @@
 # In the memcache pass the store lives on the first memcached only: a
 # socache:memcache store spread over two servers loses the records of a
 # server that dies (mod_socache_memcache has no replication), which
-# README's "Running several servers" says.
+# docs/operations.md's "Running several servers" says.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
