@@ -72,6 +72,7 @@ a2enmod -q api_oauth2 proxy_http >/dev/null
 sys_site
 sys_start
 sys_authorize package-check-1
+sys_check_state_dir
 sys_stop
 
 # --- purge: nothing of the package is left
@@ -88,6 +89,7 @@ while read -r f; do
     [ -e "$f" ] || [ -L "$f" ] && left+=("$f")
 done <"$tmp/files"
 [ -e "$STATE" ] && left+=("$STATE")
+[ -e /var/lib/apache2/api_oauth2.key ] && left+=(/var/lib/apache2/api_oauth2.key)
 [ "${#left[@]}" -eq 0 ] || die "left after the purge: ${left[*]}"
-say "purged: none of the $(wc -l <"$tmp/files") paths dpkg -L listed is left, nor $STATE"
+say "purged: none of the $(wc -l <"$tmp/files") paths dpkg -L listed is left, nor $STATE, nor a generated key"
 failed=0

@@ -122,7 +122,8 @@ sys_site() {
         -e "s|CLIENT_ID CLIENT_SECRET|api-client api-secret|" \
         -e "s|https://erp.example.com/jsonapiext/oauth2/callback|http://127.0.0.1:$PORT/jsonapiext/oauth2/callback|" \
         conf/example-site.conf >"$A2/sites-available/$SITE.conf"
-    if grep -n "example\.com\|\*:80" "$A2/sites-available/$SITE.conf" >&2; then
+    # (comments may still name the example's hosts)
+    if grep -nv '^\s*#' "$A2/sites-available/$SITE.conf" | grep "example\.com\|\*:80" >&2; then
         die "conf/example-site.conf changed: adapt the substitutions in tools/system-lib.sh"
     fi
     if grep -nE '^\s*ApiOAuth2(TokenStore|StoreKey)' "$A2/sites-available/$SITE.conf" \
@@ -209,6 +210,14 @@ sys_check_state_dir() {
     st=$(stat -c '%a %U' "$STATE" 2>/dev/null || echo missing)
     [ "$st" = "700 $run_user" ] || die "$STATE is '$st', expected '700 $run_user'"
     say "$STATE: $st; holds: $(ls "$STATE" | tr '\n' ' ')"
+    # The generated key, when there is one beside it: root's, out of reach of
+    # a compromised worker.
+    local key=/var/lib/apache2/api_oauth2.key
+    if [ -e "$key" ]; then
+        st=$(stat -c '%a %U' "$key")
+        [ "$st" = "600 root" ] || die "$key is '$st', expected '600 root'"
+        say "$key: $st"
+    fi
 }
 
 sys_undo() {
