@@ -202,6 +202,27 @@ int ao2_json_array_len(const ao2_json_t *j, const char *key)
     return n > 0x7fffffff ? 0x7fffffff : (int)n;
 }
 
+apr_array_header_t *ao2_json_array_objects(apr_pool_t *p, const ao2_json_t *j,
+                                           const char *key)
+{
+    json_t *v = member(j, key);
+    apr_array_header_t *out;
+    size_t i;
+
+    if (!json_is_array(v)) {
+        return NULL;
+    }
+    out = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(ao2_json_t *));
+    for (i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        if (json_is_object(e)) {
+            /* Its own reference: the element outlives nothing it needs. */
+            APR_ARRAY_PUSH(out, ao2_json_t *) = json_wrap(p, json_incref(e));
+        }
+    }
+    return out;
+}
+
 apr_status_t ao2_json_to_table(const ao2_json_t *j, apr_table_t *t,
                                const char **bad_key)
 {

@@ -27,6 +27,11 @@ int ao2_json_str_or_array_has(const ao2_json_t *j, const char *key,
 /* Number of elements when key is an array, -1 otherwise. */
 int ao2_json_array_len(const ao2_json_t *j, const char *key);
 
+/* The elements of the array under key that are objects, as ao2_json_t *
+ * owned by p (other elements are skipped); NULL when key is not an array. */
+apr_array_header_t *ao2_json_array_objects(apr_pool_t *p, const ao2_json_t *j,
+                                           const char *key);
+
 /* Copies the top-level members into t: strings as they are, integers and
  * booleans in decimal/"true"/"false". APR_EINVAL (with *bad_key set) on a
  * member that is an object, array, null or real. */
