@@ -15,6 +15,7 @@
 #include "ao2_bearer.h"
 #include "ao2_cache.h"
 #include "ao2_config.h"
+#include "ao2_discovery.h"
 #include "ao2_endpoints.h"
 #include "ao2_http.h"
 #include "ao2_scrub.h"
@@ -38,8 +39,9 @@ static const command_rec ao2_directives[] = {
                   RSRC_CONF,
                   "seconds a memcache verdict is also kept on this node (0)"),
     AP_INIT_TAKE_ARGV("ApiOAuth2Provider", ao2_cmd_provider, NULL, RSRC_CONF,
-                      "NAME authorize=URL token=URL [revoke=URL] "
-                      "[userinfo=URL] [introspect=URL] [issuer=URL] "
+                      "NAME issuer=URL | authorize=URL token=URL, "
+                      "[revoke=URL] [userinfo=URL] [introspect=URL] "
+                      "[jwks=URL] [leeway=SECONDS] "
                       "[auth=client_secret_basic|client_secret_post]"),
     /* Per virtual host. */
     AP_INIT_TAKE12("ApiOAuth2ProviderTimeout", ao2_cmd_provider_timeout, NULL,
@@ -110,6 +112,9 @@ static void ao2_child_init(apr_pool_t *pchild, server_rec *s)
 
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     ao2_http_child_init(pchild, threads > 0 ? threads : 1);
+    if (ao2_discovery_child_init(pchild) != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "AO2M0003: cannot set up the provider metadata");
     if (ao2_global && ao2_global->store &&
         ao2_global->store->type->child_init(ao2_global->store, s, pchild) !=
             APR_SUCCESS)

@@ -27,6 +27,12 @@
 #define AO2_DEFAULT_TOTAL_TIMEOUT   10000        /* ms */
 #define AO2_DEFAULT_MAX_RESPONSE    (256 * 1024) /* bytes */
 
+/* Provider metadata (discovery document, JWKS), seconds. */
+#define AO2_DEFAULT_LEEWAY           60   /* clock skew on exp, iat, nbf */
+#define AO2_DEFAULT_METADATA_REFRESH 3600 /* refetched this often */
+#define AO2_DEFAULT_METADATA_BACKOFF 300  /* longest wait after failures */
+#define AO2_DEFAULT_JWKS_MIN_REFETCH 10   /* unknown kid: at most this often */
+
 /* Lifetimes, seconds. */
 #define AO2_DEFAULT_STATE_TTL  600
 #define AO2_DEFAULT_RECORD_TTL (30 * 86400)

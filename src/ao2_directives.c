@@ -376,25 +376,29 @@ typedef char
     auth_method_is_an_int[sizeof(ao2_client_auth_method_e) == sizeof(int) ? 1
                                                                           : -1];
 
-/* The key=value words of ApiOAuth2Provider: a URL, or one of a list. */
+/* The key=value words of ApiOAuth2Provider: a URL, one of a list, or a
+ * number of seconds up to max_seconds. */
 typedef struct provider_key {
     const char *key;
     apr_size_t offset;    /* of the field in ao2_provider_t */
     const option_t *opts; /* NULL: an http(s) URL (const char *) */
+    long max_seconds;     /* not 0: an int of seconds, 0 to this */
 } provider_key_t;
 
 static const provider_key_t provider_keys[] = {
-    {"issuer", offsetof(ao2_provider_t, issuer), NULL},
-    {"authorize", offsetof(ao2_provider_t, authorize_url), NULL},
-    {"token", offsetof(ao2_provider_t, token_url), NULL},
-    {"revoke", offsetof(ao2_provider_t, revoke_url), NULL},
-    {"userinfo", offsetof(ao2_provider_t, userinfo_url), NULL},
-    {"introspect", offsetof(ao2_provider_t, introspect_url), NULL},
-    {"auth", offsetof(ao2_provider_t, auth_method), auth_methods},
+    {"issuer", offsetof(ao2_provider_t, issuer), NULL, 0},
+    {"authorize", offsetof(ao2_provider_t, authorize_url), NULL, 0},
+    {"token", offsetof(ao2_provider_t, token_url), NULL, 0},
+    {"revoke", offsetof(ao2_provider_t, revoke_url), NULL, 0},
+    {"userinfo", offsetof(ao2_provider_t, userinfo_url), NULL, 0},
+    {"introspect", offsetof(ao2_provider_t, introspect_url), NULL, 0},
+    {"jwks", offsetof(ao2_provider_t, jwks_url), NULL, 0},
+    {"auth", offsetof(ao2_provider_t, auth_method), auth_methods, 0},
     {"introspect_token_type",
-     offsetof(ao2_provider_t, introspect_requires_token_type),
-     token_type_rules},
-    {NULL, 0, NULL},
+     offsetof(ao2_provider_t, introspect_requires_token_type), token_type_rules,
+     0},
+    {"leeway", offsetof(ao2_provider_t, leeway), NULL, 600},
+    {NULL, 0, NULL, 0},
 };
 
 static const char *provider_key_names(apr_pool_t *p)
@@ -429,6 +433,13 @@ static const char *provider_set(cmd_parms *cmd, ao2_provider_t *pv,
         return apr_psprintf(cmd->pool, "%s: unknown key \"%s\" (%s)", prefix,
                             key, provider_key_names(cmd->pool));
     field = (char *)pv + k->offset;
+    if (k->max_seconds) {
+        long n = 0;
+        if ((err = parse_number(cmd, value, SECONDS, 0, k->max_seconds, &n)))
+            return err;
+        *(int *)field = (int)n;
+        return NULL;
+    }
     if (k->opts) {
         if ((err = parse_option(cmd, prefix, key, k->opts, value, &v)))
             return err;
@@ -459,19 +470,18 @@ const char *ao2_cmd_provider(cmd_parms *cmd, void *dc, int argc,
                             cmd->cmd->name, argv[0]);
     pv = apr_pcalloc(cmd->pool, sizeof(*pv));
     pv->name = apr_pstrdup(cmd->pool, argv[0]);
+    pv->leeway = AO2_DEFAULT_LEEWAY;
     for (i = 1; i < argc; i++) {
         if ((err = provider_set(cmd, pv, argv[i])))
             return err;
     }
-    if (pv->authorize_url == NULL && pv->token_url == NULL && pv->issuer)
+    /* With issuer= the rest is discovered at first use (ao2_discovery.c),
+     * never here: a configuration test must work offline. */
+    if (pv->issuer == NULL &&
+        (pv->authorize_url == NULL || pv->token_url == NULL))
         return apr_psprintf(cmd->pool,
-                            "%s %s: OIDC discovery from issuer= alone is not "
-                            "supported yet; also give authorize= and token=",
-                            cmd->cmd->name, pv->name);
-    if (pv->authorize_url == NULL || pv->token_url == NULL)
-        return apr_psprintf(cmd->pool,
-                            "%s %s: authorize= and token= are "
-                            "required",
+                            "%s %s: give issuer= (OpenID Connect discovery) "
+                            "or both authorize= and token=",
                             cmd->cmd->name, pv->name);
     APR_ARRAY_PUSH(g->providers, ao2_provider_t *) = pv;
     return NULL;

@@ -9,6 +9,7 @@
 
 #include "ao2_bearer.h"
 #include "ao2_crypto.h"
+#include "ao2_discovery.h"
 #include "ao2_http.h"
 #include "ao2_json.h"
 #include "ao2_oauth2.h"
@@ -192,6 +193,58 @@ static ao2_err_t *call_provider(endpoint_ctx_t *cx, const char *what,
                         "the provider's %s endpoint cannot be reached", what);
 }
 
+/* The client as this request uses it: its provider with the discovered
+ * endpoints (configured ones win) and keys. */
+static ao2_err_t *resolve(endpoint_ctx_t *cx, const ao2_client_t *c,
+                          int refresh_keys, ao2_client_t **out,
+                          const ao2_provider_meta_t **meta)
+{
+    ao2_client_t *rc;
+    ao2_err_t *err =
+        ao2_discovery_get(cx->r->pool, cx->r->server, &cx->sc->http,
+                          c->provider, refresh_keys, meta);
+
+    if (err)
+        return err;
+    rc = apr_palloc(cx->r->pool, sizeof(*rc));
+    *rc = *c;
+    rc->provider = &(*meta)->provider;
+    *out = rc;
+    return NULL;
+}
+
+/* OIDC Core §3.1.3.7 with the provider's JWKS; a kid the keys do not have
+ * (the provider rotated) fetches the JWKS again, once. */
+static ao2_err_t *verify_id_token(endpoint_ctx_t *cx, ao2_client_t **c,
+                                  const ao2_provider_meta_t **meta,
+                                  const char *id_token, const char *nonce,
+                                  ao2_json_t **claims)
+{
+    apr_pool_t *p = cx->r->pool;
+    ao2_jws_result_e jws;
+    ao2_err_t *err;
+
+    if ((*meta)->jwks == NULL)
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_id_token",
+                            "the provider sent an ID token but publishes no "
+                            "keys to check it (configure issuer= or jwks=)");
+    err = ao2_verify_id_token(p, id_token, *c, (*meta)->jwks, nonce,
+                              apr_time_now(), claims, &jws);
+    if (err && jws == AO2_JWS_UNKNOWN_KID) {
+        ao2_err_t *again = resolve(cx, *c, 1, c, meta);
+        if (again)
+            return again;
+        if ((*meta)->jwks)
+            err = ao2_verify_id_token(p, id_token, *c, (*meta)->jwks, nonce,
+                                      apr_time_now(), claims, &jws);
+    }
+    if (err)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, cx->r,
+                      "AO2J0009: ID token from provider %s refused: %s",
+                      (*c)->provider->name, err->description);
+    return err;
+}
+
 /* The login from the ID token, else from userinfo (asked with the new
  * access token), else the one already on record (refresh without ID token). */
 static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
@@ -242,7 +295,8 @@ static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
 }
 
 /* Turns a token endpoint answer into the record; nonce only on callback. */
-static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, const ao2_client_t *c,
+static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, ao2_client_t *c,
+                               const ao2_provider_meta_t *meta,
                                const ao2_http_response_t *resp,
                                const char *nonce, ao2_record_t *rec)
 {
@@ -250,6 +304,7 @@ static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, const ao2_client_t *c,
     ao2_token_response_t tr;
     ao2_json_t *claims = NULL;
     apr_int64_t now = now_sec();
+    const char *old_sub, *new_sub;
     ao2_err_t *err;
 
     err = ao2_parse_token_response(p, resp->status, resp->body, resp->len, &tr);
@@ -258,9 +313,15 @@ static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, const ao2_client_t *c,
     if (strcasecmp(tr.token_type, "Bearer") != 0)
         return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_provider_response",
                             "the provider issued a non-Bearer token");
-    if (tr.id_token && (err = ao2_check_id_token(p, tr.id_token, c, nonce,
-                                                 apr_time_now(), &claims)))
+    if (tr.id_token &&
+        (err = verify_id_token(cx, &c, &meta, tr.id_token, nonce, &claims)))
         return err;
+    /* OIDC Core §12.2: a refreshed ID token is about the same user. */
+    old_sub = rec->id_token ? ao2_id_token_sub(p, rec->id_token) : NULL;
+    new_sub = claims ? ao2_json_str(claims, "sub") : NULL;
+    if (old_sub && new_sub && strcmp(old_sub, new_sub) != 0)
+        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_id_token",
+                            "the refreshed ID token names another subject");
     rec->access_token = tr.access_token;
     if (tr.refresh_token)
         rec->refresh_token = tr.refresh_token;
@@ -302,6 +363,8 @@ static int do_authorize(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
     const ao2_client_t *c;
+    ao2_client_t *rc;
+    const ao2_provider_meta_t *meta;
     ao2_state_t st;
     const char *state, *key, *url;
     ao2_json_t *out;
@@ -310,7 +373,8 @@ static int do_authorize(endpoint_ctx_t *cx)
     apr_status_t rv;
     char *val;
 
-    if ((err = client_and_identity(cx, &c, &st.user_identity)))
+    if ((err = client_and_identity(cx, &c, &st.user_identity)) ||
+        (err = resolve(cx, c, 0, &rc, &meta)))
         return ao2_reply_error(cx->r, err);
     state = ao2_random_b64url(p, AO2_STATE_BYTES);
     st.nonce = ao2_random_b64url(p, AO2_NONCE_BYTES);
@@ -329,7 +393,7 @@ static int do_authorize(endpoint_ctx_t *cx)
              : APR_EGENERAL;
     if (rv != APR_SUCCESS)
         return ao2_reply_error(cx->r, unavailable(cx, rv, "keep the state"));
-    url = ao2_authorize_url(p, c, st.redirect_uri, state, st.nonce,
+    url = ao2_authorize_url(p, rc, st.redirect_uri, state, st.nonce,
                             ao2_pkce_challenge(p, st.code_verifier));
     out = ao2_json_object(p);
     ao2_json_set_str(out, "authorization_url", url);
@@ -366,7 +430,9 @@ static int do_callback(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
     const char *state, *code, *perror, *form, *auth, *key;
-    const ao2_client_t *c;
+    const ao2_client_t *conf_c;
+    ao2_client_t *c;
+    const ao2_provider_meta_t *meta;
     ao2_http_response_t resp;
     ao2_record_t rec, prev;
     ao2_state_t st;
@@ -375,6 +441,18 @@ static int do_callback(endpoint_ctx_t *cx)
     if ((err = ao2_request_param(cx->r, cx->params, "state", AO2_MAX_STATE,
                                  &state)) ||
         (err = take_state(cx, state, &st)))
+        return ao2_reply_error(cx->r, err);
+    conf_c = ao2_dir_find_client(cx->dc, st.client_id);
+    if (conf_c == NULL)
+        return ao2_reply_error(
+            cx->r, ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_state",
+                                "the client of this state is no longer "
+                                "configured"));
+    /* RFC 9207 before anything else of the response is believed, errors
+     * included: a response from another issuer is an attack (mix-up). */
+    if ((err = resolve(cx, conf_c, 0, &c, &meta)) ||
+        (err = ao2_check_response_iss(p, c->provider,
+                                      apr_table_get(cx->params, "iss"))))
         return ao2_reply_error(cx->r, err);
     perror = apr_table_get(cx->params, "error");
     if (perror) {
@@ -393,12 +471,6 @@ static int do_callback(endpoint_ctx_t *cx)
     if ((err =
              ao2_request_param(cx->r, cx->params, "code", AO2_MAX_CODE, &code)))
         return ao2_reply_error(cx->r, err);
-    c = ao2_dir_find_client(cx->dc, st.client_id);
-    if (c == NULL)
-        return ao2_reply_error(
-            cx->r, ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_state",
-                                "the client of this state is no longer "
-                                "configured"));
     form = ao2_form_add(p, NULL, "grant_type", "authorization_code");
     form = ao2_form_add(p, form, "code", code);
     form = ao2_form_add(p, form, "redirect_uri", st.redirect_uri);
@@ -412,7 +484,7 @@ static int do_callback(endpoint_ctx_t *cx)
     rec.client_id = c->client_id;
     rec.user_identity = st.user_identity;
     rec.provider = c->provider->name;
-    if ((err = apply_tokens(cx, c, &resp, st.nonce, &rec)))
+    if ((err = apply_tokens(cx, c, meta, &resp, st.nonce, &rec)))
         return ao2_reply_error(cx->r, err);
     key = ao2_record_key(p, rec.api, rec.client_id, rec.user_identity);
     if ((err = save_record(cx, key, &rec,
@@ -502,25 +574,29 @@ static void refresh_unlock(endpoint_ctx_t *cx, const refresh_lock_t *lk,
 }
 
 /* The refresh grant for the record under key, saved in place. */
-static ao2_err_t *refresh_record(endpoint_ctx_t *cx, const ao2_client_t *c,
+static ao2_err_t *refresh_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
                                  const char *key, ao2_record_t *rec)
 {
     apr_pool_t *p = cx->r->pool;
     const ao2_record_t old = *rec;
     const char *form, *auth;
+    const ao2_provider_meta_t *meta;
     ao2_http_response_t resp;
+    ao2_client_t *c;
     ao2_err_t *err;
 
     if (rec->refresh_token == NULL)
         return ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_grant",
                             "the provider issued no refresh token for this "
                             "identity");
+    if ((err = resolve(cx, conf_c, 0, &c, &meta)))
+        return err;
     form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
     form = ao2_form_add(p, form, "refresh_token", rec->refresh_token);
     auth = ao2_client_credentials(p, c, &form);
     if ((err = call_provider(cx, "token", c->provider->token_url, auth, form,
                              &resp)) ||
-        (err = apply_tokens(cx, c, &resp, NULL, rec)) ||
+        (err = apply_tokens(cx, c, meta, &resp, NULL, rec)) ||
         (err = save_record(cx, key, rec, &old)))
         return err;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
@@ -596,16 +672,19 @@ static ao2_err_t *revoke_at_provider(endpoint_ctx_t *cx, const ao2_client_t *c,
 static int do_revoke(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
-    const ao2_client_t *c;
+    const ao2_client_t *conf_c;
+    ao2_client_t *c;
+    const ao2_provider_meta_t *meta;
     const char *identity, *key;
     ao2_record_t rec;
     ao2_json_t *out;
     ao2_err_t *err;
 
-    if ((err = client_and_identity(cx, &c, &identity)))
+    if ((err = client_and_identity(cx, &conf_c, &identity)))
         return ao2_reply_error(cx->r, err);
-    key = ao2_record_key(p, cx->dc->api_path, c->client_id, identity);
-    if ((err = load_record(cx, key, &rec)))
+    key = ao2_record_key(p, cx->dc->api_path, conf_c->client_id, identity);
+    if ((err = load_record(cx, key, &rec)) ||
+        (err = resolve(cx, conf_c, 0, &c, &meta)))
         return ao2_reply_error(cx->r, err);
     if (c->provider->revoke_url &&
         ((rec.refresh_token &&

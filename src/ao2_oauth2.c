@@ -185,36 +185,29 @@ static ao2_err_t *id_token_error(apr_pool_t *p, const char *what)
                         "the provider's ID token %s", what);
 }
 
-ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
-                              const ao2_client_t *c, const char *expected_nonce,
-                              apr_time_t now, ao2_json_t **claims)
+/* OIDC Core §3.1.3.7 steps 2-5, 9-11 on the decoded payload. */
+static ao2_err_t *check_claims(apr_pool_t *p, const char *payload,
+                               apr_size_t plen, const ao2_client_t *c,
+                               const char *expected_nonce, apr_time_t now,
+                               ao2_json_t **claims)
 {
-    const char *dot1, *dot2, *why, *iss, *azp, *nonce;
-    unsigned char *payload;
-    apr_size_t plen;
-    apr_int64_t exp;
+    const char *why, *iss, *azp, *nonce;
+    apr_int64_t exp, iat, now_s = (apr_int64_t)apr_time_sec(now);
+    apr_int64_t leeway = c->provider->leeway;
     ao2_json_t *j;
     int naud;
 
-    dot1 = strchr(id_token, '.');
-    dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-    if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
-        return id_token_error(p, "is not a signed JWT");
-    if (ao2_b64url_decode(p, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1), &payload,
-                          &plen) != APR_SUCCESS)
-        return id_token_error(p, "payload is not base64url");
-    j = ao2_json_parse_object(p, (const char *)payload, plen, &why);
+    j = ao2_json_parse_object(p, payload, plen, &why);
     if (j == NULL)
         return id_token_error(p, "payload is not a JSON object");
-
     iss = ao2_json_str(j, "iss");
     if (c->provider->issuer &&
         (iss == NULL || strcmp(iss, c->provider->issuer) != 0))
         return id_token_error(p, "was issued by someone else (iss)");
     if (!ao2_json_str_or_array_has(j, "aud", c->client_id))
         return id_token_error(p, "is meant for another client (aud)");
-    /* OIDC Core §3.1.3.7 steps 4-5: with several audiences azp must name
-     * us; when present it must name us in any case. */
+    /* Steps 4-5: with several audiences azp must name us; when present it
+     * must name us in any case. */
     naud = ao2_json_array_len(j, "aud");
     azp = ao2_json_str(j, "azp");
     if ((naud > 1 && azp == NULL) ||
@@ -222,8 +215,13 @@ ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
         return id_token_error(p, "was issued to another party (azp)");
     if (!ao2_json_int(j, "exp", &exp))
         return id_token_error(p, "has no exp");
-    if (exp < (apr_int64_t)apr_time_sec(now) - AO2_ID_TOKEN_SKEW)
+    if (exp < now_s - leeway)
         return id_token_error(p, "has expired");
+    /* Step 10: an ID token from the future is a clock problem or a forgery
+     * made for later; either way not one to accept now. */
+    if (ao2_json_has(j, "iat") &&
+        (!ao2_json_int(j, "iat", &iat) || iat > now_s + leeway))
+        return id_token_error(p, "was issued in the future (iat)");
     if (expected_nonce) {
         nonce = ao2_json_str(j, "nonce");
         if (nonce == NULL || !ao2_ct_equal(nonce, strlen(nonce), expected_nonce,
@@ -232,6 +230,80 @@ ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
     }
     *claims = j;
     return NULL;
+}
+
+/* The payload of a three-part compact JWT, decoded; NULL when the text is
+ * not shaped like one. */
+static const char *jwt_payload(apr_pool_t *p, const char *jwt, apr_size_t *plen)
+{
+    const char *dot1 = strchr(jwt, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    unsigned char *payload;
+
+    if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
+        return NULL;
+    if (ao2_b64url_decode(p, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1), &payload,
+                          plen) != APR_SUCCESS)
+        return NULL;
+    return (const char *)payload;
+}
+
+ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
+                              const ao2_client_t *c, const char *expected_nonce,
+                              apr_time_t now, ao2_json_t **claims)
+{
+    apr_size_t plen;
+    const char *payload = jwt_payload(p, id_token, &plen);
+
+    if (payload == NULL)
+        return id_token_error(p, "is not a compact JWT with a base64url "
+                                 "payload");
+    return check_claims(p, payload, plen, c, expected_nonce, now, claims);
+}
+
+ao2_err_t *ao2_verify_id_token(apr_pool_t *p, const char *id_token,
+                               const ao2_client_t *c, const ao2_jwks_t *keys,
+                               const char *expected_nonce, apr_time_t now,
+                               ao2_json_t **claims, ao2_jws_result_e *jws)
+{
+    ao2_jws_result_e local;
+    char *payload;
+    apr_size_t plen;
+
+    if (jws == NULL)
+        jws = &local;
+    *jws = ao2_jws_verify(p, keys, id_token, strlen(id_token), &payload, &plen,
+                          NULL);
+    if (*jws != AO2_JWS_OK)
+        return id_token_error(
+            p, apr_pstrcat(p, "has ", ao2_jws_result_text(*jws), NULL));
+    return check_claims(p, payload, plen, c, expected_nonce, now, claims);
+}
+
+ao2_err_t *ao2_check_response_iss(apr_pool_t *p, const ao2_provider_t *pv,
+                                  const char *iss)
+{
+    if (iss == NULL && !pv->iss_parameter_supported)
+        return NULL;
+    if (iss == NULL)
+        return ao2_err_make(p, 400, "invalid_request",
+                            "the authorization response has no iss, which "
+                            "this provider always sends (RFC 9207)");
+    if (pv->issuer == NULL || strcmp(iss, pv->issuer) != 0)
+        return ao2_err_make(p, 400, "invalid_request",
+                            "the authorization response comes from another "
+                            "issuer (RFC 9207)");
+    return NULL;
+}
+
+const char *ao2_id_token_sub(apr_pool_t *p, const char *id_token)
+{
+    apr_size_t plen;
+    const char *payload = jwt_payload(p, id_token, &plen), *why;
+    ao2_json_t *j =
+        payload ? ao2_json_parse_object(p, payload, plen, &why) : NULL;
+
+    return j ? ao2_json_str(j, "sub") : NULL;
 }
 
 const char *ao2_claim_login(apr_pool_t *p, const ao2_json_t *claims,

@@ -7,6 +7,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include "ao2_err.h"
+#include "ao2_jose.h"
 #include "ao2_json.h"
 
 typedef enum {
@@ -16,7 +17,10 @@ typedef enum {
 
 typedef struct ao2_provider {
     const char *name;
-    const char *issuer; /* checked against the ID token's iss when set */
+    /* Checked against the ID token's iss when set; with it, the discovery
+     * document fills in every endpoint not given (ao2_discovery.c). */
+    const char *issuer;
+    const char *jwks_url; /* where the ID token signing keys are */
     const char *authorize_url;
     const char *token_url;
     const char *revoke_url;     /* optional, RFC 7009 */
@@ -26,6 +30,11 @@ typedef struct ao2_provider {
     /* Some providers (oidc-provider) answer introspection of a refresh token
      * with no token_type: then only answers that name one count. */
     int introspect_requires_token_type;
+    /* Seconds of clock difference accepted on exp, iat and nbf. */
+    int leeway;
+    /* RFC 9207: the provider puts iss in its authorization responses
+     * (from discovery), so the callback must carry ours. */
+    int iss_parameter_supported;
 } ao2_provider_t;
 
 typedef struct ao2_client {
@@ -51,8 +60,6 @@ typedef struct ao2_token_response {
 #define AO2_STATE_BYTES         32
 #define AO2_NONCE_BYTES         24
 #define AO2_MAX_CLAIM_LEN       256
-/* Seconds of clock skew accepted on the ID token's exp. */
-#define AO2_ID_TOKEN_SKEW 120
 
 /* RFC 7636 S256: base64url(SHA-256(verifier)). */
 char *ao2_pkce_challenge(apr_pool_t *p, const char *verifier);
@@ -87,14 +94,33 @@ ao2_err_t *ao2_parse_token_response(apr_pool_t *p, int http_status,
 ao2_err_t *ao2_provider_error(apr_pool_t *p, int http_status, const char *body,
                               apr_size_t len);
 
-/* Decodes the ID token's payload and checks iss (when the provider has an
- * issuer), aud/azp against client_id, exp against now, and the nonce (when
- * expected_nonce is not NULL) in constant time. The signature is not
- * checked: the token came straight from the token endpoint over TLS (OIDC
- * Core §3.1.3.7 step 6). 502 on failure. */
+/* The claims of an ID token (OIDC Core §3.1.3.7): iss (when the provider
+ * has an issuer), aud/azp against client_id, exp and iat (when present)
+ * against now with the provider's leeway, and the nonce (when
+ * expected_nonce is not NULL) in constant time. This decodes the payload
+ * without looking at the signature: ao2_verify_id_token is what the
+ * endpoints call. 502 on failure. */
 ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
                               const ao2_client_t *c, const char *expected_nonce,
                               apr_time_t now, ao2_json_t **claims);
+
+/* The signature with the provider's keys first (ao2_jws_verify), then the
+ * claims as above. *jws (may be NULL) says how the signature fared: on
+ * AO2_JWS_UNKNOWN_KID the caller may fetch the JWKS again and retry. */
+ao2_err_t *ao2_verify_id_token(apr_pool_t *p, const char *id_token,
+                               const ao2_client_t *c, const ao2_jwks_t *keys,
+                               const char *expected_nonce, apr_time_t now,
+                               ao2_json_t **claims, ao2_jws_result_e *jws);
+
+/* RFC 9207 on an authorization response's iss parameter (NULL when
+ * absent): when present it must be the provider's issuer exactly, and it
+ * must be present when the provider says it sends one. 400 otherwise. */
+ao2_err_t *ao2_check_response_iss(apr_pool_t *p, const ao2_provider_t *pv,
+                                  const char *iss);
+
+/* The sub of an ID token that was verified when it was stored, NULL when
+ * it has none: a refreshed ID token must name the same (OIDC Core §12.2). */
+const char *ao2_id_token_sub(apr_pool_t *p, const char *id_token);
 
 /* A claim usable as an Odoo login: a string (or integer) of 1 to
  * AO2_MAX_CLAIM_LEN characters that ao2_login_ok accepts. NULL otherwise. */

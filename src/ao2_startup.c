@@ -4,6 +4,7 @@
  * configuration and the run user: can it reach every store path, and is
  * the key out of its reach. Runs as root in post_config. */
 #include "ao2_config.h"
+#include "ao2_discovery.h"
 #include "ao2_pathcheck.h"
 
 #include <apr_file_io.h>
@@ -243,7 +244,8 @@ static void warn_weak_settings(server_rec *s, const ao2_global_t *g)
     for (i = 0; i < g->providers->nelts; i++) {
         const ao2_provider_t *pv =
             APR_ARRAY_IDX(g->providers, i, ao2_provider_t *);
-        if (strncasecmp(pv->token_url, "http:", 5) == 0)
+        const char *url = pv->token_url ? pv->token_url : pv->issuer;
+        if (strncasecmp(url, "http:", 5) == 0)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          "AO2C0007: provider %s is reached over plain http; "
                          "use https outside a test bed",
@@ -292,6 +294,8 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (g->key_file == NULL && default_key(pconf, ptemp, s, g, privsep) != OK)
         return !OK;
     if (check_key(ptemp, s, g->key_file, privsep) != OK)
+        return !OK;
+    if (ao2_discovery_init(pconf, s, g->providers) != APR_SUCCESS)
         return !OK;
     warn_weak_settings(s, g);
     return OK;

@@ -7,7 +7,9 @@
 // devInteractions give login (any login, any password) and consent pages;
 // GET /interaction/<uid>/abort ends the flow with error=access_denied.
 // Test hooks: GET /__stats, POST /__stats/reset (request counters),
-// POST /__delay?endpoint=NAME&ms=N (answer that endpoint late).
+// POST /__delay?endpoint=NAME&ms=N (answer that endpoint late),
+// POST /__rotate_keys[?keep=1] (a new signing key, first in the JWKS; the
+// old ones stay published with keep=1, else they are dropped).
 // Environment overrides: AO2_PROVIDER_PORT, AO2_ACCESS_TTL, AO2_REFRESH_TTL;
 // AO2_EXTRA_REDIRECTS adds redirect URIs (comma list) to api-client.
 
@@ -15,6 +17,9 @@ import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 
 import Provider from 'oidc-provider';
+// Not exported: how the provider turns configuration.jwks into its
+// keystore, called again by /__rotate_keys.
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,9 +41,17 @@ const log = (...parts) => {
   console.log(new Date().toISOString(), ...parts);
 };
 
-// Signing key generated at start: tokens from a previous run are meaningless.
-const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'ao2-test' };
+// Signing keys generated at start: tokens from a previous run are
+// meaningless. The first key of the set signs.
+let keyGeneration = 0;
+const newSigningKey = () => {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  keyGeneration += 1;
+  return {
+    ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: `ao2-test-${keyGeneration}`,
+  };
+};
+let signingKeys = [newSigningKey()];
 
 // The test httpd's port and the extra servers' ports (t/TEST.PL sets them).
 const api = `http://127.0.0.1:${process.env.AO2_HTTPD_PORT || '8529'}`;
@@ -49,6 +62,8 @@ const apiRedirects = [
   `${api}/badsecret/oauth2/callback`,
   // t/26_endpoint_access.t
   `${api}/guardedapi/oauth2/callback`,
+  // The provider configured with issuer= alone (t/40_discovery.t).
+  `${api}/discapi/oauth2/callback`,
   'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
   'http://localhost:8080/jsonapiext/oauth2/callback',
   // t/30_two_servers.t: two more httpd servers sharing one store.
@@ -127,7 +142,7 @@ const configuration = {
       redirect_uris: [],
     },
   ],
-  jwks: { keys: [jwk] },
+  jwks: { keys: signingKeys },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
   claims: {
     openid: ['sub'],
@@ -176,7 +191,7 @@ const provider = new Provider(issuer, configuration);
 provider.proxy = false;
 
 // ---- request counters for the tests -------------------------------------
-const counterNames = ['token', 'introspection', 'revocation', 'userinfo', 'auth'];
+const counterNames = ['token', 'introspection', 'revocation', 'userinfo', 'auth', 'discovery', 'jwks'];
 const stats = Object.fromEntries(counterNames.map((n) => [n, 0]));
 const routeOf = {
   '/token': 'token',
@@ -184,6 +199,8 @@ const routeOf = {
   '/token/revocation': 'revocation',
   '/me': 'userinfo',
   '/auth': 'auth',
+  '/.well-known/openid-configuration': 'discovery',
+  '/jwks': 'jwks',
 };
 
 // oidc-provider accepts client_secret_basic and client_secret_post
@@ -274,6 +291,14 @@ provider.use(async (ctx, next) => {
     delays[name] = ms;
     ctx.type = 'application/json';
     ctx.body = JSON.stringify(delays);
+    return;
+  }
+  if (ctx.path === '/__rotate_keys' && ctx.method === 'POST') {
+    signingKeys = [newSigningKey(), ...(ctx.query.keep === '1' ? signingKeys : [])];
+    initializeKeystore.call(provider, { keys: signingKeys });
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify({ kids: signingKeys.map((k) => k.kid) });
+    log(`signing keys now ${signingKeys.map((k) => k.kid).join(', ')}`);
     return;
   }
   const counter = routeOf[ctx.path];

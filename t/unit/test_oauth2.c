@@ -16,6 +16,8 @@
  * way (no %lld). */
 #define EXP       "%" APR_INT64_T_FMT
 #define TEN_YEARS ((apr_int64_t)10 * 365 * 86400)
+/* The provider's leeway= in these tests (seconds). */
+#define LEEWAY 60
 
 static ao2_client_t *make_client(apr_pool_t *p, const char *authorize_url,
                                  const char *issuer, const char *client_id,
@@ -29,6 +31,7 @@ static ao2_client_t *make_client(apr_pool_t *p, const char *authorize_url,
     pv->authorize_url = authorize_url;
     pv->token_url = "https://idp.example/token";
     pv->auth_method = AO2_AUTH_CLIENT_SECRET_BASIC;
+    pv->leeway = LEEWAY;
     c->provider = pv;
     c->client_id = client_id;
     c->client_secret = client_secret;
@@ -465,11 +468,11 @@ static void id_token_cases(apr_pool_t *p)
         {"expired within skew",
          "{\"iss\":\"" ISS "\",\"aud\":\"rp\","
          "\"exp\":" EXP ",\"nonce\":\"n-1\"}",
-         -AO2_ID_TOKEN_SKEW, ISS, "n-1", 1},
+         -LEEWAY, ISS, "n-1", 1},
         {"expired beyond skew",
          "{\"iss\":\"" ISS "\",\"aud\":\"rp\","
          "\"exp\":" EXP ",\"nonce\":\"n-1\"}",
-         -AO2_ID_TOKEN_SKEW - 1, ISS, "n-1", 0},
+         -LEEWAY - 1, ISS, "n-1", 0},
         {"expired long ago",
          "{\"iss\":\"" ISS "\",\"aud\":\"rp\","
          "\"exp\":0,\"nonce\":\"n-1\"}",
@@ -529,6 +532,23 @@ static void id_token_cases(apr_pool_t *p)
          "{\"iss\":\"" ISS "\",\"aud\":\"rp\","
          "\"exp\":" EXP ",\"nonce\":1}",
          300, ISS, "1", 0},
+        /* iat rows: exp_off moves iat instead; exp is far away. */
+        {"iat now",
+         "{\"iss\":\"" ISS "\",\"aud\":\"rp\",\"exp\":9999999999,"
+         "\"iat\":" EXP "}",
+         0, ISS, NULL, 1},
+        {"iat in the future within leeway",
+         "{\"iss\":\"" ISS "\",\"aud\":\"rp\",\"exp\":9999999999,"
+         "\"iat\":" EXP "}",
+         LEEWAY, ISS, NULL, 1},
+        {"iat in the future beyond leeway",
+         "{\"iss\":\"" ISS "\",\"aud\":\"rp\",\"exp\":9999999999,"
+         "\"iat\":" EXP "}",
+         LEEWAY + 1, ISS, NULL, 0},
+        {"iat a string",
+         "{\"iss\":\"" ISS "\",\"aud\":\"rp\",\"exp\":9999999999,"
+         "\"iat\":\"" EXP "\"}",
+         0, ISS, NULL, 0},
         {"payload an array", "[\"" ISS "\"]", 0, ISS, NULL, 0},
         {"payload not JSON", "iss=" ISS "&aud=rp", 0, ISS, NULL, 0},
         {"payload empty", "", 0, ISS, NULL, 0},
