@@ -34,6 +34,9 @@ typedef enum { LAST_OK = 0, LAST_TIMEOUT, LAST_FAILED } last_e;
 typedef struct slot {
     volatile apr_uint32_t seq;   /* odd while the documents are written */
     volatile apr_uint32_t claim; /* 0, or the second a fetch began */
+    /* keys_at: the last refetch for an unknown kid (the rate limit);
+     * scheduled fetches do not count, so a rotation just after one is
+     * still followed. */
     volatile apr_int64_t fetched_at, keys_at, next_try;
     volatile apr_uint32_t failures, last;
     apr_uint32_t doc_len, jwks_len;
@@ -409,7 +412,6 @@ static void refresh(apr_pool_t *p, server_rec *s, const ao2_http_opts_t *o,
         sl->keys_at = now;
     if (last == LAST_OK) {
         sl->failures = 0;
-        sl->keys_at = now;
         if (!keys_only) {
             sl->fetched_at = now;
             sl->next_try = now + AO2_DEFAULT_METADATA_REFRESH;
