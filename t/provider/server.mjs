@@ -64,6 +64,7 @@ const apiRedirects = [
   `${api}/guardedapi/oauth2/callback`,
   // The provider configured with issuer= alone (t/40_discovery.t).
   `${api}/discapi/oauth2/callback`,
+  `${api}/lateapi/oauth2/callback`,
   'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
   'http://localhost:8080/jsonapiext/oauth2/callback',
   // t/30_two_servers.t: two more httpd servers sharing one store.

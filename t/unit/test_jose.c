@@ -11,6 +11,7 @@
 
 #include "ao2_crypto.h"
 #include "ao2_jose.h"
+#include "ao2_oauth2.h"
 #include "tap.h"
 
 #define PAYLOAD "{\"iss\":\"https://idp.example\",\"sub\":\"alice\"}"
@@ -389,7 +390,114 @@ static void looks_like(apr_pool_t *p)
                cases[i].want, "looks_like(\"%s\")", cases[i].text);
 }
 
+/* ao2_verify_id_token: the signature first, then the claims; each way an
+ * ID token can be wrong is refused with 502 invalid_id_token. */
+#define NOW ((apr_int64_t)1700000000)
+#define ISS "https://idp.example/realms/erp"
+#define CLAIMS                                                                 \
+    "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"alice\",\"exp\":"                \
+    "%" APR_INT64_T_FMT ",\"iat\":%" APR_INT64_T_FMT ",\"nonce\":\"%s\"}"
+
+static const char *claims(apr_pool_t *p, const char *iss, const char *aud,
+                          apr_int64_t exp, apr_int64_t iat, const char *nonce)
+{
+    return apr_psprintf(p, CLAIMS, iss, aud, exp, iat, nonce);
+}
+
+static void id_token_cases(apr_pool_t *p)
+{
+    cjose_jwk_t *rsa = rsa_key(p, 2048, "k1");
+    cjose_jwk_t *ec = ec_key(p, CJOSE_JWK_EC_P_256, "k2");
+    cjose_jwk_t *stranger = rsa_key(p, 2048, "k1");
+    const char *pub = public_json(p, rsa, NULL);
+    const char *doc = apr_pstrcat(p, "{\"keys\":[", pub, ",",
+                                  public_json(p, ec, NULL), "]}", NULL);
+    ao2_jwks_t *keys = ao2_jwks_parse(p, doc, strlen(doc), NULL);
+    const char *good = claims(p, ISS, "rp", NOW + 300, NOW, "n-1");
+    ao2_provider_t pv;
+    ao2_client_t c;
+    apr_size_t i;
+    const struct {
+        const char *name;
+        const char *token;
+        int want_ok;
+        ao2_jws_result_e jws;
+    } cases[] = {
+        {"RS256", sign(p, rsa, "RS256", "k1", good), 1, AO2_JWS_OK},
+        {"ES256", sign(p, ec, "ES256", "k2", good), 1, AO2_JWS_OK},
+        {"PS256 without kid", sign(p, rsa, "PS256", NULL, good), 1, AO2_JWS_OK},
+        {"alg none", forge(p, "{\"alg\":\"none\"}", good, NULL), 0,
+         AO2_JWS_BAD_ALG},
+        {"HS256 keyed with the public key",
+         forge(p, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", good, pub), 0,
+         AO2_JWS_BAD_ALG},
+        {"signed by another key", sign(p, stranger, "RS256", "k1", good), 0,
+         AO2_JWS_BAD_SIGNATURE},
+        {"unknown kid", sign(p, stranger, "RS256", "k9", good), 0,
+         AO2_JWS_UNKNOWN_KID},
+        {"forged claims on a good signature",
+         swap_payload(p, sign(p, rsa, "RS256", "k1", good),
+                      claims(p, ISS, "rp", NOW + 300, NOW, "n-2")),
+         0, AO2_JWS_BAD_SIGNATURE},
+        {"expired",
+         sign(p, rsa, "RS256", "k1",
+              claims(p, ISS, "rp", NOW - 61, NOW - 600, "n-1")),
+         0, AO2_JWS_OK},
+        {"expired within the leeway",
+         sign(p, rsa, "RS256", "k1",
+              claims(p, ISS, "rp", NOW - 59, NOW - 600, "n-1")),
+         1, AO2_JWS_OK},
+        {"issued in the future",
+         sign(p, rsa, "RS256", "k1",
+              claims(p, ISS, "rp", NOW + 900, NOW + 61, "n-1")),
+         0, AO2_JWS_OK},
+        {"for another client",
+         sign(p, rsa, "RS256", "k1",
+              claims(p, ISS, "rp2", NOW + 300, NOW, "n-1")),
+         0, AO2_JWS_OK},
+        {"from another issuer",
+         sign(p, rsa, "RS256", "k1",
+              claims(p, "https://evil.example", "rp", NOW + 300, NOW, "n-1")),
+         0, AO2_JWS_OK},
+        {"another nonce",
+         sign(p, rsa, "RS256", "k1",
+              claims(p, ISS, "rp", NOW + 300, NOW, "n-2")),
+         0, AO2_JWS_OK},
+        {"not a JWS", "not.a.jws!", 0, AO2_JWS_MALFORMED},
+    };
+
+    memset(&pv, 0, sizeof(pv));
+    pv.name = "idp";
+    pv.issuer = ISS;
+    pv.leeway = 60;
+    memset(&c, 0, sizeof(c));
+    c.provider = &pv;
+    c.client_id = "rp";
+    c.client_secret = "s";
+    ok(keys != NULL, "keys parse");
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        ao2_json_t *cl = NULL;
+        ao2_jws_result_e jws = AO2_JWS_MALFORMED;
+        ao2_err_t *err = ao2_verify_id_token(p, cases[i].token, &c, keys, "n-1",
+                                             apr_time_from_sec(NOW), &cl, &jws);
+        is_int(jws, cases[i].jws, "id token %s: signature %s", cases[i].name,
+               ao2_jws_result_text(jws));
+        if (cases[i].want_ok)
+            ok(err == NULL && cl != NULL &&
+                   strcmp(ao2_json_str(cl, "sub"), "alice") == 0,
+               "id token %s: accepted", cases[i].name);
+        else
+            ok(err && err->status == 502 &&
+                   strcmp(err->code, "invalid_id_token") == 0 && cl == NULL,
+               "id token %s: 502 invalid_id_token", cases[i].name);
+    }
+    is_str(ao2_id_token_sub(p, sign(p, rsa, "RS256", "k1", good)), "alice",
+           "the sub of a stored ID token");
+    ok(ao2_id_token_sub(p, "x.e30.y") == NULL, "no sub: NULL");
+}
+
 const ao2_test_case_t ao2_suite_jose[] = {
+    {"id token", id_token_cases},
     {"verify", verify_cases},
     {"header info", header_info},
     {"jwks", jwks_cases},
