@@ -195,8 +195,10 @@ static apr_status_t mc_cleanup(void *data)
     if (mc->no_handle || mc->get_errors || mc->set_errors ||
         mc->remove_errors || mc->add_errors) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, mc->s,
-                     "AO20311: memcache cache, this process: %u get, %u set, "
-                     "%u remove, %u add errors, %u times no free handle",
+                     "AO2K0011: memcache cache, this process: %u get, %u set, "
+                     "%u remove, %u add errors, %u times no free handle; "
+                     "non-zero counts mean memcached was slow or "
+                     "unreachable: check the servers of ApiOAuth2Cache",
                      mc->get_errors, mc->set_errors, mc->remove_errors,
                      mc->add_errors, mc->no_handle);
     }
@@ -278,8 +280,8 @@ static apr_status_t mc_child_init(ao2_cache_t *c, server_rec *s,
     rc = configure(mc->master, mc);
     if (memcached_failed(rc)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "AO20312: cannot configure libmemcached for "
-                     "ApiOAuth2Cache %s: %s",
+                     "AO2K0012: cannot configure libmemcached for "
+                     "ApiOAuth2Cache %s: %s; check the server list",
                      c->spec, memcached_last_error_message(mc->master));
         return APR_EGENERAL;
     }
@@ -287,8 +289,8 @@ static apr_status_t mc_child_init(ao2_cache_t *c, server_rec *s,
     mc->pool = memcached_pool_create(mc->master, 1, (uint32_t)threads);
     if (!mc->pool) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "AO20313: cannot create a memcached pool of %d for "
-                     "ApiOAuth2Cache %s",
+                     "AO2K0013: cannot create a memcached pool of %d for "
+                     "ApiOAuth2Cache %s (out of memory?)",
                      threads, c->spec);
         return APR_ENOMEM;
     }

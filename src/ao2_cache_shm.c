@@ -82,8 +82,10 @@ static apr_status_t shm_init(ao2_cache_t *c, server_rec *s, apr_pool_t *pconf,
     rv = apr_shm_create(&shm, size, NULL, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "AO20301: cannot create %" APR_SIZE_T_FMT
-                     " bytes of shared memory (ApiOAuth2Cache %s)",
+                     "AO2K0001: cannot create %" APR_SIZE_T_FMT
+                     " bytes of shared memory (ApiOAuth2Cache %s); give "
+                     "fewer entries (shm:ENTRIES) or raise the system's "
+                     "shared memory limits",
                      size, c->spec);
         return rv;
     }
@@ -94,12 +96,14 @@ static apr_status_t shm_init(ao2_cache_t *c, server_rec *s, apr_pool_t *pconf,
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "AO20302: cannot set up the shm cache (ApiOAuth2Cache %s)",
+                     "AO2K0002: cannot set up the shm cache (ApiOAuth2Cache "
+                     "%s): no random seed or no room for the table; try "
+                     "ApiOAuth2Cache shm with the default size",
                      c->spec);
         return rv;
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                 "AO20303: shm cache of %u entries, %" APR_SIZE_T_FMT " bytes",
+                 "AO2K0003: shm cache of %u entries, %" APR_SIZE_T_FMT " bytes",
                  ao2_cache_table_capacity(sc->table), size);
     return APR_SUCCESS;
 }

@@ -3,8 +3,9 @@
 #   docs/configuration.md (Syntax, Default, Context, Since) and a line in
 #   conf/api_oauth2.conf (commented at least), and neither names one the
 #   module lacks; no page names an ApiOAuth2* word that is not a directive;
-# - every log tag in the code is explained in docs/operations.md, which lists
-#   no tag the code lacks;
+# - every log line of the code starts with a tag of the one scheme,
+#   AO2<letter><4 digits> (the letters docs/operations.md explains), and
+#   every tag is explained there, which lists no tag the code lacks;
 # - README.md, SECURITY.md and docs/*.md link only to files of the repository
 #   (and to headings that exist in them), and README links every docs page.
 use strict;
@@ -38,9 +39,15 @@ my %in_conf = map { $_ => 1 } $conf =~ /^\s*#?\s*(ApiOAuth2\w+)\b/mg;
 my $operations = slurp("$top/docs/operations.md");
 my %explained = map { $_ => 1 } $operations =~ /^\|\s*(AO2[A-Z]?[0-9]{4})\s*\|/mg;
 
+# The format string of every log call: ap_log_*error() and ao2_validate's
+# say(). A bare "%s" is the sink that writes say()'s already-tagged lines.
+my @formats = grep { $_ ne '%s' } ($code =~ /\bap_log_[a-z]*error\s*\(\s*APLOG_MARK\s*,[^";]*"([^"]*)"/g,
+               $code =~ /\bsay\s*\(\s*env\s*,[^";]*"([^"]*)"/g);
+my $letters = 'CMSKBER';
+
 my @pages = ("$top/README.md", "$top/SECURITY.md", glob("$top/docs/*.md"));
 
-plan tests => 3 + 2 * @defined + 4 + keys(%tags) + 5 + @pages;
+plan tests => 3 + 2 * @defined + 4 + keys(%tags) + 5 + @pages + 3;
 
 ok(@defined >= 18, scalar(@defined) . ' directives found in the code');
 ok(keys(%tags) >= 40, scalar(keys %tags) . ' log tags found in the code');
@@ -69,6 +76,11 @@ is_deeply([sort keys %stray], [], 'no page names a directive the module lacks');
 is_deeply([grep { !$tags{$_} } sort keys %explained], [],
           'docs/operations.md explains no tag the code lacks');
 ok($explained{$_}, "docs/operations.md explains $_") for sort keys %tags;
+ok(@formats >= 40, scalar(@formats) . ' log calls found');
+is_deeply([grep { !/^AO2[$letters][0-9]{4}: / } @formats], [],
+          'every log line starts with a tag AO2<letter><4 digits>: ');
+is_deeply([grep { !/^AO2[$letters][0-9]{4}$/ } sort keys %tags], [],
+          "one tag scheme: AO2 + one of $letters + 4 digits");
 
 # Links: relative, inside the repository, to files and headings that exist.
 sub anchors {
