@@ -119,7 +119,9 @@ static void ao2_child_init(apr_pool_t *pchild, server_rec *s)
         ao2_global->store->type->child_init(ao2_global->store, s, pchild) !=
             APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "AO2M0001: cannot attach to the token store");
+                     "AO2M0001: cannot attach to the token store: this "
+                     "child answers 503 where it needs it; see the AO2S "
+                     "lines, then restart");
     if (ao2_global && ao2_global->cache &&
         (ao2_global->cache->type->child_init(ao2_global->cache, s, pchild) !=
              APR_SUCCESS ||

@@ -58,7 +58,9 @@ static ao2_err_t *unavailable(endpoint_ctx_t *cx, apr_status_t rv,
                               const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, cx->r,
-                  "AO2E0001: token store: cannot %s", what);
+                  "AO2E0001: token store: cannot %s; the client gets 503, "
+                  "an AO2S line before says why",
+                  what);
     return ao2_err_make(cx->r->pool, HTTP_SERVICE_UNAVAILABLE,
                         "temporarily_unavailable", "the token store cannot %s",
                         what);

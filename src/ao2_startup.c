@@ -183,7 +183,11 @@ static int default_key(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         generate_key(ptemp, s, path) != OK)
         return !OK;
     if ((err = ao2_key_load(pconf, path, &g->keys))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0004: %s", err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "AO2C0004: the generated store key cannot be used: %s; "
+                     "remove it to have a new one made (stored values are "
+                     "then lost), or set ApiOAuth2StoreKey",
+                     err);
         return !OK;
     }
     g->key_file = path;
@@ -217,19 +221,26 @@ static int setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
 
     if (g->cache == NULL &&
         (err = ao2_cache_create(&g->cache, AO2_DEFAULT_CACHE, pconf))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0009: %s", err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "AO2C0009: the default validation cache: %s; set "
+                     "ApiOAuth2Cache",
+                     err);
         return !OK;
     }
     if (g->cache_local_ttl > 0 && strcmp(g->cache->type->name, "shm") != 0 &&
         (err = ao2_cache_create(&g->local_cache, "shm", pconf))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0011: %s", err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "AO2C0011: the node-local cache of "
+                     "ApiOAuth2CacheLocalTTL: %s; set ApiOAuth2CacheLocalTTL 0",
+                     err);
         return !OK;
     }
     if (g->cache->type->init(g->cache, s, pconf, ptemp) != APR_SUCCESS ||
         (g->local_cache && g->local_cache->type->init(g->local_cache, s, pconf,
                                                       ptemp) != APR_SUCCESS)) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     "AO2C0010: cannot set up the validation cache %s",
+                     "AO2C0010: cannot set up the validation cache %s; the "
+                     "AO2K line before says why",
                      g->cache->spec);
         return !OK;
     }
@@ -274,14 +285,18 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         return OK; /* loaded, not used: create no files */
     if (g->store == NULL &&
         (err = ao2_store_create(&g->store, AO2_DEFAULT_STORE, pconf))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "AO2C0005: %s", err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "AO2C0005: the default token store: %s; set "
+                     "ApiOAuth2TokenStore",
+                     err);
         return !OK;
     }
     if (setup_caches(pconf, ptemp, s, g) != OK)
         return !OK;
     if (g->store->type->init(g->store, s, pconf, ptemp) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     "AO2C0006: cannot open the token store %s",
+                     "AO2C0006: cannot open the token store %s; the AO2S "
+                     "line before says why",
                      g->store->spec);
         return !OK;
     }

@@ -156,7 +156,8 @@ static apr_status_t prepare_dir(dbm_store_t *d, server_rec *s, apr_pool_t *p)
     rv = apr_stat(&fi, dir, APR_FINFO_TYPE, p);
     if (rv == APR_SUCCESS && fi.filetype != APR_DIR) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "AO2S0001: %s: not a directory (ApiOAuth2TokenStore %s)",
+                     "AO2S0001: %s: not a directory (ApiOAuth2TokenStore %s); "
+                     "move it away or choose another store path",
                      dir, d->base.spec);
         return APR_ENOTDIR;
     }
@@ -169,7 +170,8 @@ static apr_status_t prepare_dir(dbm_store_t *d, server_rec *s, apr_pool_t *p)
         if ((rv = make_dir(sub, c ? 0755 : 0700, &made)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                          "AO2S0004: cannot create directory %s "
-                         "(ApiOAuth2TokenStore %s)",
+                         "(ApiOAuth2TokenStore %s); create it, 0700 for the "
+                         "run user",
                          sub, d->base.spec);
             return rv;
         }
@@ -180,7 +182,7 @@ static apr_status_t prepare_dir(dbm_store_t *d, server_rec *s, apr_pool_t *p)
         chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) < 0) {
         rv = APR_FROM_OS_ERROR(errno);
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "AO2S0005: cannot chown %s to %s", dir,
+                     "AO2S0005: cannot chown %s to %s; chown it yourself", dir,
                      ap_unixd_config.user_name);
         return rv;
     }
@@ -278,7 +280,8 @@ static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
     } else {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "AO2S0006: cannot create the " DBM_TYPE
-                     " file %s (ApiOAuth2TokenStore %s)",
+                     " file %s (ApiOAuth2TokenStore %s); check the "
+                     "directory's space and permissions",
                      d->path, st->spec);
         return rv;
     }
@@ -297,8 +300,9 @@ static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
                 errno != ENOENT) {
                 rv = APR_FROM_OS_ERROR(errno);
                 ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                             "AO2S0007: cannot chown %s to %s", names[i],
-                             ap_unixd_config.user_name);
+                             "AO2S0007: cannot chown %s to %s; chown it "
+                             "yourself",
+                             names[i], ap_unixd_config.user_name);
                 return rv;
             }
         }
@@ -307,7 +311,8 @@ static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
     rv = ao2_store_mutex_create(&d->mutex, st, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "AO2S0008: cannot create the store mutex");
+                     "AO2S0008: cannot create the store mutex; check "
+                     "\"Mutex api-oauth2-store\" and DefaultRuntimeDir");
         return rv;
     }
     d->inited = 1;

@@ -101,7 +101,8 @@ static apr_status_t sc_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
         rv = ao2_store_mutex_create(&c->mutex, st, s, pconf);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                         "AO2S0021: cannot create the store mutex");
+                         "AO2S0021: cannot create the store mutex; check "
+                         "\"Mutex api-oauth2-store\" and DefaultRuntimeDir");
             return rv;
         }
     }
@@ -112,7 +113,9 @@ static apr_status_t sc_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
     rv = c->provider->init(c->instance, NAMESPACE, &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "AO2S0022: cannot initialise ApiOAuth2TokenStore %s",
+                     "AO2S0022: cannot initialise ApiOAuth2TokenStore %s; "
+                     "check the provider's arguments and that its server "
+                     "is reachable",
                      st->spec);
         return rv;
     }

@@ -151,14 +151,18 @@ static lookup_e from_store(const ao2_validate_env_t *env,
     if (APR_STATUS_IS_NOTFOUND(rv))
         return UNKNOWN;
     if (rv != APR_SUCCESS) {
-        say(env, AO2_LOG_ERR, rv, "AO2B0003: token store lookup failed");
+        say(env, AO2_LOG_ERR, rv,
+            "AO2B0003: token store lookup failed: the Bearer "
+            "check answers 503; an AO2S line before says why");
         return TROUBLE;
     }
     /* Not ours to trust (forged, older format, other ApiOAuth2StoreKey): as if
      * absent, so the provider decides. */
     if (ao2_index_decode(p, env->keys, ikey, val, len, &ix) != APR_SUCCESS) {
         say(env, AO2_LOG_WARNING, 0,
-            "AO2B0008: an index entry does not open; ignored");
+            "AO2B0008: an index entry does not open (another "
+            "ApiOAuth2StoreKey, an older format, or forged); the token "
+            "counts as unknown");
         return UNKNOWN;
     }
     if (ix.revoked || ix.expires_at <= now)
