@@ -43,7 +43,11 @@ my %explained = map { $_ => 1 } $operations =~ /^\|\s*(AO2[A-Z]?[0-9]{4})\s*\|/m
 # say(). A bare "%s" is the sink that writes say()'s already-tagged lines.
 my @formats = grep { $_ ne '%s' } ($code =~ /\bap_log_[a-z]*error\s*\(\s*APLOG_MARK\s*,[^";]*"([^"]*)"/g,
                $code =~ /\bsay\s*\(\s*env\s*,[^";]*"([^"]*)"/g);
-my $letters = 'CMSKBER';
+# The letters are the ones docs/operations.md explains ("`C` configuration
+# and start-up, ..."): a new letter is documented first.
+my ($scheme) = $operations =~ /The letter says where it comes from:(.*?)\n\n/s;
+my $letters = join '', ($scheme // '') =~ /`([A-Z])`/g;
+$letters ||= 'none documented';
 
 my @pages = ("$top/README.md", "$top/SECURITY.md", glob("$top/docs/*.md"));
 
