@@ -183,6 +183,9 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->lock_ttl = (int)(sc->http.total_timeout_ms / 1000) + 2;
     env->lock_wait =
         apr_time_from_msec(sc->http.total_timeout_ms) + apr_time_from_sec(1);
+    env->fail_ttl = AO2_FAILED_LOOKUP_TTL;
+    env->calls = &ao2_global->provider_calls;
+    env->max_calls = AO2_DEFAULT_PROVIDER_CALLS;
     env->http = provider_http;
     env->http_baton = (void *)&sc->http;
     env->log = log_to_request;
@@ -218,6 +221,8 @@ int ao2_bearer_check(request_rec *r)
     switch (ao2_validate(&env, b, r->pool, token,
                          (apr_int64_t)apr_time_sec(apr_time_now()), buf, &v)) {
         case AO2_TOKEN_TROUBLE:
+            /* The failure is the answer that long (AO2_FAILED_LOOKUP_TTL). */
+            apr_table_setn(r->err_headers_out, "Retry-After", "2");
             return HTTP_SERVICE_UNAVAILABLE;
         case AO2_TOKEN_INVALID:
             return unauthorized(r, "invalid_token");

@@ -30,6 +30,8 @@ typedef struct ao2_global {
     int cache_neg_ttl;
     /* Seconds a memcache verdict is also kept in node-local shared memory. */
     int cache_local_ttl;
+    /* Bearer provider calls in flight in this process (apr_atomic). */
+    volatile apr_uint32_t provider_calls;
     ao2_cache_t *local_cache;
     /* Locations with ApiOAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */

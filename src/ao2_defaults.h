@@ -44,6 +44,15 @@
  * the provider calls verified is a login. */
 #define AO2_DEFAULT_EMAIL_VERIFIED 1
 
+/* Seconds a failed lookup (Bearer) or refresh stays the answer, so that
+ * callers meanwhile get it at once instead of each trying the failing
+ * provider in turn (2: memcached counts whole seconds, 1 could mean 0). */
+#define AO2_FAILED_LOOKUP_TTL 2
+/* Provider calls of the Bearer check in flight at once, per process: a
+ * flood of made-up tokens against a hanging provider holds that many
+ * threads; more get 503 with Retry-After at once. */
+#define AO2_DEFAULT_PROVIDER_CALLS 8
+
 /* An access token the provider gave no expires_in lives this long here (the
  * usual provider default, and what the client is told): never for ever. */
 #define AO2_UNDATED_TOKEN_TTL     3600

@@ -12,6 +12,7 @@
 #include "ao2_discovery.h"
 #include "ao2_http.h"
 #include "ao2_json.h"
+#include "ao2_lock.h"
 #include "ao2_oauth2.h"
 #include "ao2_record.h"
 #include "ao2_request.h"
@@ -506,73 +507,32 @@ static int do_callback(endpoint_ctx_t *cx)
  * lock expires after one provider timeout.
  *
  * A holder whose provider call failed (502/504) leaves that answer in the
- * lock entry for FAILED_LOCK_SECONDS (2: memcached counts whole seconds,
- * so 1 could mean almost 0) instead of removing it: the waiters,
- * and callers arriving meanwhile, give the same answer at once rather than
- * each trying the failing provider in turn behind the lock (which made the
+ * lock entry for AO2_FAILED_LOOKUP_TTL seconds instead of removing it: the
+ * waiters, and callers arriving meanwhile, give the same answer at once rather
+ * than each trying the failing provider in turn behind the lock (which made the
  * last of many callers wait many provider timeouts). */
-#define LOCK_HELD           "1"
-#define FAILED_LOCK_SECONDS 2
-
-typedef struct refresh_lock {
-    const char *key;
-    apr_status_t rv; /* APR_SUCCESS: ours; APR_EEXIST: held; other: no cache */
-    int failed_status; /* the holder's failure, when rv is APR_EEXIST */
-} refresh_lock_t;
-
-/* The holder's failure recorded in the lock value ("F502"), or 0. */
-static int lock_failure(ao2_cache_t *cache, const char *key)
+static void refresh_lock(endpoint_ctx_t *cx, ao2_lock_t *lk, const char *key)
 {
-    char buf[8];
-    apr_size_t len = sizeof(buf) - 1;
-
-    if (cache->type->get(cache, key, strlen(key), buf, &len) != APR_SUCCESS ||
-        len != 4 || buf[0] != 'F')
-        return 0;
-    buf[4] = '\0';
-    return atoi(buf + 1) == HTTP_BAD_GATEWAY        ? HTTP_BAD_GATEWAY
-           : atoi(buf + 1) == HTTP_GATEWAY_TIME_OUT ? HTTP_GATEWAY_TIME_OUT
-                                                    : 0;
-}
-
-static void refresh_lock(endpoint_ctx_t *cx, refresh_lock_t *lk)
-{
-    ao2_cache_t *cache = cx->g->cache;
     int ttl = (int)(cx->sc->http.total_timeout_ms / 1000) + 2;
-    apr_time_t deadline = apr_time_now() + apr_time_from_sec(ttl);
-    apr_size_t klen = strlen(lk->key);
 
-    lk->failed_status = 0;
-    while ((lk->rv = cache->type->add(cache, lk->key, klen, LOCK_HELD, 1,
-                                      ttl)) == APR_EEXIST) {
-        if ((lk->failed_status = lock_failure(cache, lk->key)) != 0 ||
-            apr_time_now() >= deadline)
-            return;
-        apr_sleep(apr_time_from_msec(10));
-    }
-    if (lk->rv != APR_SUCCESS)
+    ao2_lock_key(lk, &cx->g->keys, "ao2r", key, strlen(key));
+    if (ao2_lock_take(cx->g->cache, lk, ttl, apr_time_from_sec(ttl), NULL,
+                      NULL) != APR_SUCCESS &&
+        lk->rv != APR_EEXIST)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk->rv, cx->r,
                       "AO2E0007: refresh lock unavailable (cache down?); "
                       "refreshing without it");
 }
 
 /* Ours only: removed, or left holding the provider failure for a moment. */
-static void refresh_unlock(endpoint_ctx_t *cx, const refresh_lock_t *lk,
+static void refresh_unlock(endpoint_ctx_t *cx, const ao2_lock_t *lk,
                            const ao2_err_t *err)
 {
-    ao2_cache_t *cache = cx->g->cache;
-    apr_size_t klen = strlen(lk->key);
+    int failed = err && (err->status == HTTP_BAD_GATEWAY ||
+                         err->status == HTTP_GATEWAY_TIME_OUT);
 
-    if (lk->rv != APR_SUCCESS)
-        return;
-    if (err && (err->status == HTTP_BAD_GATEWAY ||
-                err->status == HTTP_GATEWAY_TIME_OUT)) {
-        const char *v = apr_psprintf(cx->r->pool, "F%d", err->status);
-        cache->type->set(cache, lk->key, klen, v, strlen(v),
-                         FAILED_LOCK_SECONDS);
-        return;
-    }
-    cache->type->remove(cache, lk->key, klen);
+    ao2_lock_release(cx->g->cache, lk, failed ? err->status : 0,
+                     AO2_FAILED_LOOKUP_TTL);
 }
 
 /* The refresh grant for the record under key, saved in place. */
@@ -614,7 +574,7 @@ static int do_token(endpoint_ctx_t *cx)
     const char *identity, *key, *seen;
     ao2_record_t rec;
     ao2_err_t *err;
-    refresh_lock_t lk;
+    ao2_lock_t lk;
 
     if ((err = client_and_identity(cx, &c, &identity)))
         return ao2_reply_error(cx->r, err);
@@ -622,11 +582,10 @@ static int do_token(endpoint_ctx_t *cx)
     if ((err = load_record(cx, key, &rec)))
         return ao2_reply_error(cx->r, err);
     seen = rec.access_token;
-    lk.key = apr_pstrcat(p, "ao2r:", key + 2, NULL);
-    refresh_lock(cx, &lk);
-    if (lk.failed_status)
+    refresh_lock(cx, &lk, key);
+    if (lk.failed)
         return ao2_reply_error(
-            cx->r, ao2_err_make(p, lk.failed_status, "temporarily_unavailable",
+            cx->r, ao2_err_make(p, lk.failed, "temporarily_unavailable",
                                 "the provider failed a refresh of this "
                                 "identity just now; try again shortly"));
     if (lk.rv == APR_EEXIST)

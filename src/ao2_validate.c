@@ -1,16 +1,17 @@
 #include "ao2_validate.h"
 
+#include <apr_atomic.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include "ao2_lock.h"
 #include "ao2_record.h"
 
 #define KEY_VERDICT "ao2v:"
-#define KEY_LOCK    "ao2l:"
 #define KEY_LEN     (5 + AO2_SHA256_B64URL_LEN) /* prefix + token hash */
-#define LOCK_POLL   apr_time_from_msec(2)
+#define LOCK_PREFIX "ao2l"
 
 typedef enum { FOUND, UNKNOWN, TROUBLE } lookup_e;
 
@@ -185,6 +186,28 @@ static lookup_e from_store(const ao2_validate_env_t *env,
 
 /* ---- tokens issued elsewhere: JWT, introspection, userinfo -------------- */
 
+/* At most env->max_calls provider calls at once in this process: a flood
+ * of made-up tokens against a hanging provider holds that many threads,
+ * not all of them; the excess is refused at once (503, Retry-After). */
+static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
+                                  const char *method, const char *url,
+                                  const char *auth, const char *form,
+                                  ao2_http_response_t *resp, const char **why)
+{
+    apr_status_t rv;
+
+    if (env->calls && env->max_calls &&
+        apr_atomic_inc32(env->calls) >= env->max_calls) {
+        apr_atomic_dec32(env->calls);
+        *why = "too many provider calls at once";
+        return APR_EBUSY;
+    }
+    rv = env->http(env->http_baton, p, method, url, auth, form, resp, why);
+    if (env->calls && env->max_calls)
+        apr_atomic_dec32(env->calls);
+    return rv;
+}
+
 static int names(const ao2_json_t *claims, const char *key, const char *value)
 {
     return ao2_json_str_or_array_has(claims, key, value);
@@ -238,8 +261,9 @@ static lookup_e from_userinfo(const ao2_validate_env_t *env,
     *login = NULL;
     if (prov->userinfo_url == NULL)
         return FOUND;
-    rv = env->http(env->http_baton, p, "GET", prov->userinfo_url,
-                   apr_pstrcat(p, "Bearer ", token, NULL), NULL, &resp, &why);
+    rv = provider_call(env, p, "GET", prov->userinfo_url,
+                       apr_pstrcat(p, "Bearer ", token, NULL), NULL, &resp,
+                       &why);
     if (rv != APR_SUCCESS || resp.status >= 500) {
         say(env, AO2_LOG_ERR, rv, "AO2B0011: userinfo at %s: %s", prov->name,
             rv != APR_SUCCESS ? why : "HTTP 5xx");
@@ -309,8 +333,13 @@ static lookup_e from_introspection(const ao2_validate_env_t *env,
     form = ao2_form_add(p, NULL, "token", token);
     form = ao2_form_add(p, form, "token_type_hint", "access_token");
     auth = ao2_client_credentials(p, c, &form);
-    rv = env->http(env->http_baton, p, "POST", c->provider->introspect_url,
-                   auth, form, &resp, &why);
+    rv = provider_call(env, p, "POST", c->provider->introspect_url, auth, form,
+                       &resp, &why);
+    if (rv == APR_EBUSY) {
+        say(env, AO2_LOG_INFO, 0, "AO2B0015: introspection at %s: %s",
+            c->provider->name, why);
+        return TROUBLE;
+    }
     if (rv != APR_SUCCESS) {
         say(env, AO2_LOG_ERR, rv, "AO2B0004: introspection at %s: %s",
             c->provider->name, why);
@@ -434,20 +463,38 @@ static int cached(const ao2_validate_env_t *env, ao2_cache_t *cache,
            memcmp(v->binding, b->id, AO2_SHA256_B64URL_LEN) == 0;
 }
 
+typedef struct waiting {
+    const ao2_validate_env_t *env;
+    const ao2_binding_t *b;
+    const char *key;
+    char *buf;
+    apr_int64_t now;
+    ao2_verdict_t *v;
+    int found;
+} waiting_t;
+
+static int verdict_appeared(void *baton)
+{
+    waiting_t *w = baton;
+
+    return w->found = cached(w->env, w->env->cache, w->b, w->key, w->buf,
+                             w->now, w->v);
+}
+
 /* Concurrent first requests for one token make one lookup: the first takes
- * a short lock entry in the cache (shared by all processes, and by all
- * servers with memcache), the others wait for its verdict to appear. A
- * waiter that gives up looks the token up itself, and never removes a lock
- * it does not hold. */
+ * the token's lock (ao2_lock.c), the others wait for its verdict to appear.
+ * A waiter that gives up looks the token up itself. A lookup that failed
+ * (provider or store trouble) is left in the lock for a moment: the
+ * callers meanwhile answer 503 at once instead of asking again. */
 static lookup_e single_flight(const ao2_validate_env_t *env,
                               const ao2_binding_t *b, apr_pool_t *p,
                               const char *token, apr_int64_t now, char *buf,
                               ao2_verdict_t *v)
 {
     ao2_cache_t *cache = env->cache, *local = env->local_cache;
-    char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1], lock[KEY_LEN + 1];
-    apr_time_t deadline;
-    apr_status_t rv;
+    char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1];
+    waiting_t w = {env, b, key, buf, now, v, 0};
+    ao2_lock_t lk;
     lookup_e found;
 
     ao2_sha256_b64url_into(token, strlen(token), hash);
@@ -459,14 +506,15 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
             remember(env, local, key, v, now, env->local_ttl);
         return FOUND;
     }
-    cache_key(lock, KEY_LOCK, hash);
-    deadline = apr_time_now() + env->lock_wait;
-    while ((rv = cache->type->add(cache, lock, KEY_LEN, "1", 1,
-                                  env->lock_ttl)) == APR_EEXIST &&
-           apr_time_now() < deadline) {
-        apr_sleep(LOCK_POLL);
-        if (cached(env, cache, b, key, buf, now, v))
-            return FOUND;
+    ao2_lock_key(&lk, env->keys, LOCK_PREFIX, token, strlen(token));
+    ao2_lock_take(cache, &lk, env->lock_ttl, env->lock_wait, verdict_appeared,
+                  &w);
+    if (w.found)
+        return FOUND;
+    if (lk.failed) {
+        say(env, AO2_LOG_INFO, 0,
+            "AO2B0014: this token's lookup failed a moment ago: 503");
+        return TROUBLE;
     }
     /* The previous holder may have stored its verdict just before we took
      * the lock. */
@@ -476,8 +524,7 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
         remember(env, cache, key, v, now, 0);
     if (found == FOUND && local)
         remember(env, local, key, v, now, env->local_ttl);
-    if (rv == APR_SUCCESS)
-        cache->type->remove(cache, lock, KEY_LEN);
+    ao2_lock_release(cache, &lk, found == TROUBLE ? 503 : 0, env->fail_ttl);
     return found;
 }
 

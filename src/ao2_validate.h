@@ -95,6 +95,11 @@ typedef struct ao2_validate_env {
     int local_ttl;                 /* seconds in local_cache */
     int lock_ttl;                  /* seconds a crashed lock holder blocks */
     apr_interval_time_t lock_wait; /* how long a waiter waits for it */
+    int fail_ttl; /* seconds a failed lookup answers 503 without retrying */
+    /* Provider calls in flight in this process (apr_atomic), and the cap;
+     * NULL or 0: no cap. */
+    volatile apr_uint32_t *calls;
+    apr_uint32_t max_calls;
     ao2_http_fn http;
     void *http_baton;
     ao2_jwt_fn jwt; /* NULL: no local JWT verification */

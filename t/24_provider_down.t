@@ -7,7 +7,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use AO2Test;
 
-plan tests => 14;
+plan tests => 19;
 
 my @basic = (basic => ['api-client', 'api-secret']);
 my $tok = full_flow(api => '/jsonapiext', client_id => 'api-client',
@@ -63,3 +63,17 @@ is($e->{error}, 'temporarily_unavailable', 'JSON error');
 my $log = error_log_text();
 unlike($log, qr/whatever/, 'the code is not logged');
 unlike($log, qr/\Q$tok->{refresh_token}\E|\Q$tok->{access_token}\E/, 'no token is logged');
+
+# The Bearer check with an unreachable introspection: 503 with Retry-After,
+# and the failure is the answer for a moment (no new provider call).
+my $foreign = 'foreign-' . random_string(16);
+my $mark = error_log_mark();
+my ($bst, undef, $bres) = api_call('GET', '/deadbearer/x', bearer => $foreign);
+is($bst, 503, 'introspection unreachable: 503');
+is($bres->header('Retry-After'), '2', '... with Retry-After');
+($bst, undef, $bres) = api_call('GET', '/deadbearer/x', bearer => $foreign);
+is($bst, 503, 'again: 503');
+my $since = error_log_text($mark);
+my @tried = $since =~ /AO2B0004/g;
+is(scalar @tried, 1, 'the provider was tried once');
+like($since, qr/AO2B0014/, 'the second answer came from the failed lookup');

@@ -6,6 +6,7 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
+#include "ao2_lock.h"
 #include "ao2_record.h"
 #include "ao2_validate.h"
 #include "tap.h"
@@ -250,6 +251,7 @@ static world_t *world(apr_pool_t *p)
     w->env.neg_ttl = 60;
     w->env.lock_ttl = 5;
     w->env.lock_wait = apr_time_from_msec(30);
+    w->env.fail_ttl = 2;
     w->env.http = fake_http;
     w->env.http_baton = &w->prov;
     w->env.log = capture_log;
@@ -449,14 +451,13 @@ static void introspection_request(apr_pool_t *p)
            "provider timeout: trouble (503), not a refusal");
     ok(strstr(w->last_log, "AO2B0004") && !strstr(w->last_log, TOK),
        "logged with its tag, without the token");
-    ok(!has_key(&w->cache, "ao2l:"), "no lock left behind");
     w->prov.fail = 0;
     w->prov.introspect_status = 401;
     w->prov.introspect_body =
-        "{\"error\":\"invalid_client\",\"error_description\":\"" TOK "\"}";
-    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_TROUBLE,
+        "{\"error\":\"invalid_client\",\"error_description\":\"" ITOK "\"}";
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_TROUBLE,
            "our credentials refused: trouble");
-    ok(strstr(w->last_log, "invalid_client") && !strstr(w->last_log, TOK),
+    ok(strstr(w->last_log, "invalid_client") && !strstr(w->last_log, ITOK),
        "the provider's description (here: the token) is not logged");
     ok(w->prov.last_auth && !strncmp(w->prov.last_auth, "Basic ", 6),
        "the introspecting client authenticates");
@@ -657,6 +658,87 @@ static void no_cache(apr_pool_t *p)
 
 /* ---- single flight ------------------------------------------------------ */
 
+/* The key of the token's single-flight lock, as ao2_validate makes it. */
+static const char *lock_key(world_t *w, const char *token)
+{
+    ao2_lock_t lk;
+
+    ao2_lock_key(&lk, &w->keys, "ao2l", token, strlen(token));
+    return apr_pstrdup(w->p, lk.key);
+}
+
+/* Finding: provider failures were not cached. */
+static void failure_cached(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    result_t r;
+
+    w->prov.fail = APR_TIMEUP;
+    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_TROUBLE, "provider timeout");
+    ok(has_key(&w->cache, lock_key(w, TOK)),
+       "the failure stays in the token's lock for a moment");
+    w->prov.fail = 0;
+    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_TROUBLE,
+           "the next caller gets 503 at once");
+    is_int(w->prov.introspections, 1, "without asking the provider again");
+    ok(strstr(w->last_log, "AO2B0014") != NULL, "and says so");
+    is_int(check(w, w->a, "another-token", &r), AO2_TOKEN_INVALID,
+           "other tokens are asked about as usual");
+}
+
+/* Finding: every unknown token could hold a thread for a provider call. */
+static void provider_cap(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    volatile apr_uint32_t calls = 3;
+    result_t r;
+
+    w->env.calls = &calls;
+    w->env.max_calls = 4;
+    is_int(check(w, w->a, "t-1", &r), AO2_TOKEN_INVALID,
+           "under the cap: asked");
+    is_int(calls, 3, "the count is back after the call");
+    calls = 4;
+    is_int(check(w, w->a, "t-2", &r), AO2_TOKEN_TROUBLE,
+           "at the cap: 503 at once");
+    is_int(w->prov.introspections, 1, "without a provider call");
+    is_int(calls, 4, "the count is unchanged");
+    ok(strstr(w->last_log, "AO2B0015") != NULL, "logged with its tag");
+}
+
+/* The lock primitive itself (ao2_lock.c), also the refresh lock. */
+static void lock_primitive(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    ao2_cache_t *c = &w->cache.base;
+    ao2_keys_t other;
+    ao2_lock_t a, b, k;
+
+    ao2_lock_key(&a, &w->keys, "ao2r", "t:record", 8);
+    b = a;
+    memcpy(&other, &w->keys, sizeof(other));
+    other.mac[0] ^= 1;
+    ao2_lock_key(&k, &other, "ao2r", "t:record", 8);
+    ok(strncmp(a.key, "ao2r:", 5) == 0 && strlen(a.key) == AO2_LOCK_KEY_LEN,
+       "prefix and a 43-character MAC");
+    ok(strcmp(a.key, k.key) != 0, "another store key, another lock key");
+    is_int(ao2_lock_take(c, &a, 5, 0, NULL, NULL), APR_SUCCESS, "taken");
+    is_int(ao2_lock_take(c, &b, 5, apr_time_from_msec(10), NULL, NULL),
+           APR_EEXIST, "a second taker waits, then gives up");
+    ao2_lock_release(c, &b, 0, 2);
+    ok(has_key(&w->cache, a.key), "the one that gave up removes nothing");
+    ao2_lock_release(c, &a, 502, 2);
+    is_int(ao2_lock_take(c, &b, 5, apr_time_from_sec(5), NULL, NULL),
+           APR_EEXIST, "a holder's failure stays in the lock");
+    is_int(b.failed, 502, "and the next taker sees it at once");
+    apr_hash_clear(w->cache.h);
+    is_int(ao2_lock_take(c, &a, 5, 0, NULL, NULL), APR_SUCCESS, "taken again");
+    put(&w->cache, a.key, AO2_LOCK_KEY_LEN, "Lsomeone-else-000", 17);
+    ao2_lock_release(c, &a, 0, 2);
+    ok(has_key(&w->cache, a.key),
+       "a lock that expired and was taken by another is not released");
+}
+
 static void sequential_misses(apr_pool_t *p)
 {
     world_t *w = world(p);
@@ -670,10 +752,7 @@ static void sequential_misses(apr_pool_t *p)
         check(w, w->a, TOK, &r);
     is_int(r.outcome, AO2_TOKEN_VALID, "valid");
     is_int(w->prov.introspections, 1, "8 uses, one introspection");
-    ok(!has_key(&w->cache,
-                apr_pstrcat(p, "ao2l:", ao2_sha256_b64url(p, TOK, strlen(TOK)),
-                            NULL)),
-       "the lock is gone");
+    ok(!has_key(&w->cache, lock_key(w, TOK)), "the lock is gone");
 }
 
 static void waiter(apr_pool_t *p, int holder_finishes)
@@ -681,7 +760,7 @@ static void waiter(apr_pool_t *p, int holder_finishes)
     world_t *w = world(p), *h = world(p);
     const char *hash = ao2_sha256_b64url(p, TOK, strlen(TOK));
     const char *key = apr_pstrcat(p, "ao2v:", hash, NULL);
-    const char *lock = apr_pstrcat(p, "ao2l:", hash, NULL);
+    const char *lock = lock_key(w, TOK);
     entry_t *e;
     result_t r;
 
@@ -813,6 +892,9 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"single flight: the waiter gets the holder's verdict",
      waiter_gets_verdict},
     {"single flight: a waiter that gives up", waiter_gives_up},
+    {"single flight: a failed lookup answers for a moment", failure_cached},
+    {"a cap on provider calls", provider_cap},
+    {"the lock primitive", lock_primitive},
     {"the JWT verifier slot", jwt_slot},
     {"bindings", binding_accepts},
     {NULL, NULL},

@@ -1,0 +1,96 @@
+#include "ao2_lock.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+#define POLL_FIRST apr_time_from_msec(2)
+#define POLL_MAX   apr_time_from_msec(50)
+
+void ao2_lock_key(ao2_lock_t *lk, const ao2_keys_t *keys, const char *prefix,
+                  const char *name, apr_size_t len)
+{
+    unsigned char mac[AO2_SHA256_LEN];
+
+    memset(lk, 0, sizeof(*lk));
+    /* The MAC key, not a plain hash: the lock of a known token or
+     * identity cannot be computed without ApiOAuth2StoreKey. */
+    ao2_hmac_sha256(keys->mac, sizeof(keys->mac), prefix, 4, name, len, mac);
+    memcpy(lk->key, prefix, 4);
+    lk->key[4] = ':';
+    ao2_sha256_b64url_into(mac, sizeof(mac), lk->key + 5);
+}
+
+/* The holder's failure recorded in the entry ("F503"), or 0. */
+static int failure_of(const char *v, apr_size_t len)
+{
+    int status = 0;
+    apr_size_t i;
+
+    if (len != 4 || v[0] != 'F')
+        return 0;
+    for (i = 1; i < 4; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+        status = status * 10 + (v[i] - '0');
+    }
+    return status >= 500 && status <= 599 ? status : 0;
+}
+
+static int held_failure(ao2_cache_t *c, const ao2_lock_t *lk)
+{
+    char v[AO2_LOCK_VALUE_LEN + 1];
+    apr_size_t len = sizeof(v);
+
+    if (c->type->get(c, lk->key, AO2_LOCK_KEY_LEN, v, &len) != APR_SUCCESS)
+        return 0;
+    return failure_of(v, len);
+}
+
+apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
+                           apr_interval_time_t wait, int (*done)(void *),
+                           void *baton)
+{
+    apr_time_t deadline = apr_time_now() + wait;
+    apr_interval_time_t poll = POLL_FIRST;
+    unsigned char r[8];
+    int i;
+
+    lk->failed = 0;
+    if (ao2_random_bytes(r, sizeof(r)) != APR_SUCCESS)
+        return lk->rv = APR_EGENERAL;
+    lk->value[0] = 'L';
+    for (i = 0; i < 8; i++)
+        apr_snprintf(lk->value + 1 + 2 * i, 3, "%02x", r[i]);
+    while ((lk->rv = c->type->add(c, lk->key, AO2_LOCK_KEY_LEN, lk->value,
+                                  AO2_LOCK_VALUE_LEN, ttl)) == APR_EEXIST) {
+        if ((lk->failed = held_failure(c, lk)) != 0 ||
+            apr_time_now() >= deadline)
+            break;
+        apr_sleep(poll);
+        if (done && done(baton))
+            break;
+        poll = poll * 2 > POLL_MAX ? POLL_MAX : poll * 2;
+    }
+    return lk->rv;
+}
+
+void ao2_lock_release(ao2_cache_t *c, const ao2_lock_t *lk, int failure,
+                      int fail_ttl)
+{
+    char v[AO2_LOCK_VALUE_LEN + 1];
+    apr_size_t len = sizeof(v);
+
+    if (lk->rv != APR_SUCCESS)
+        return;
+    /* Not a compare-and-delete (the cache has none): the window is a lock
+     * that expired under us and was taken between these two calls. */
+    if (c->type->get(c, lk->key, AO2_LOCK_KEY_LEN, v, &len) != APR_SUCCESS ||
+        len != AO2_LOCK_VALUE_LEN || memcmp(v, lk->value, len) != 0)
+        return;
+    if (failure >= 500 && failure <= 599 && fail_ttl > 0) {
+        apr_snprintf(v, sizeof(v), "F%03d", failure);
+        c->type->set(c, lk->key, AO2_LOCK_KEY_LEN, v, 4, fail_ttl);
+        return;
+    }
+    c->type->remove(c, lk->key, AO2_LOCK_KEY_LEN);
+}
