@@ -83,9 +83,11 @@ void ao2_lock_release(ao2_cache_t *c, const ao2_lock_t *lk, int failure,
     if (lk->rv != APR_SUCCESS)
         return;
     /* Not a compare-and-delete (the cache has none): the window is a lock
-     * that expired under us and was taken between these two calls. */
-    if (c->type->get(c, lk->key, AO2_LOCK_KEY_LEN, v, &len) != APR_SUCCESS ||
-        len != AO2_LOCK_VALUE_LEN || memcmp(v, lk->value, len) != 0)
+     * that expired under us and was taken between these two calls. A read
+     * that fails (a miss and an error look the same) removes all the same:
+     * a lock left behind would hold every waiter to its deadline. */
+    if (c->type->get(c, lk->key, AO2_LOCK_KEY_LEN, v, &len) == APR_SUCCESS &&
+        (len != AO2_LOCK_VALUE_LEN || memcmp(v, lk->value, len) != 0))
         return;
     if (failure >= 500 && failure <= 599 && fail_ttl > 0) {
         apr_snprintf(v, sizeof(v), "F%03d", failure);
