@@ -180,7 +180,10 @@ static ao2_err_t *call_provider(endpoint_ctx_t *cx, const char *what,
     if (rv == APR_SUCCESS)
         return NULL;
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, cx->r,
-                  "AO2E0002: provider %s endpoint: %s", what, why);
+                  "AO2E0002: provider %s endpoint: %s; the client gets "
+                  "502/504 and the stored record is kept: check the "
+                  "provider and ApiOAuth2ProviderTimeout",
+                  what, why);
     if (rv == APR_TIMEUP)
         return ao2_err_make(cx->r->pool, HTTP_GATEWAY_TIME_OUT,
                             "temporarily_unavailable",

@@ -265,8 +265,10 @@ static lookup_e from_userinfo(const ao2_validate_env_t *env,
                        apr_pstrcat(p, "Bearer ", token, NULL), NULL, &resp,
                        &why);
     if (rv != APR_SUCCESS || resp.status >= 500) {
-        say(env, AO2_LOG_ERR, rv, "AO2B0011: userinfo at %s: %s", prov->name,
-            rv != APR_SUCCESS ? why : "HTTP 5xx");
+        say(env, AO2_LOG_ERR, rv,
+            "AO2B0011: userinfo at %s: %s; the Bearer check "
+            "answers 503 until the provider answers",
+            prov->name, rv != APR_SUCCESS ? why : "HTTP 5xx");
         return TROUBLE;
     }
     if (resp.status != 200)
@@ -341,7 +343,9 @@ static lookup_e from_introspection(const ao2_validate_env_t *env,
         return TROUBLE;
     }
     if (rv != APR_SUCCESS) {
-        say(env, AO2_LOG_ERR, rv, "AO2B0004: introspection at %s: %s",
+        say(env, AO2_LOG_ERR, rv,
+            "AO2B0004: introspection at %s: %s; the Bearer "
+            "check answers 503 until the provider answers",
             c->provider->name, why);
         return TROUBLE;
     }

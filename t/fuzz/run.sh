@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the libFuzzer harnesses and runs each for SECONDS (default 60).
-#   t/fuzz/run.sh [SECONDS]        (make fuzz: 15 s each, as CI runs it)
+#   t/fuzz/run.sh [SECONDS]        (make fuzz: 12 s each, as CI runs it)
 # Binaries, new corpus entries and crash inputs go to $AO2_FUZZ_OUT (default:
 # a fresh temporary directory, removed after a clean run), so a run never
 # writes into the tree; the seeds in t/fuzz/corpus/ are only read. Needs
