@@ -33,7 +33,10 @@
  *   shared-memory table instead (the outage table), with every entry
  *   capped at OUTAGE_TTL: a revoke elsewhere cannot reach this node while
  *   the server is away, and a verdict kept here must not outlive the
- *   cross-server revocation bound. */
+ *   cross-server revocation bound. A get that misses in memcached looks
+ *   there too: a set that failed may have put the value there while the
+ *   server is, for this process, still up. Locks (add) are taken there
+ *   always, and in memcached too when it answers (see mc_add). */
 #include "ao2_cache.h"
 
 #include <httpd.h>
@@ -393,9 +396,9 @@ static apr_status_t mc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
         if (rc != MEMCACHED_NOTFOUND) {
             apr_atomic_inc32(&mc->get_errors);
         }
-        return memcached_fatal(rc)
-                   ? mc->outage->type->get(mc->outage, key, klen, buf, len)
-                   : APR_NOTFOUND;
+        /* Also on a plain miss: a value whose set failed went to the
+         * outage table while this process still reads memcached. */
+        return mc->outage->type->get(mc->outage, key, klen, buf, len);
     }
     memcpy(buf, v, vlen < *len ? vlen : *len);
     *len = vlen;
@@ -486,15 +489,23 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
     if (len > AO2_CACHE_MAX_VALUE) {
         return APR_ENOSPC;
     }
-    /* During an outage the lock is only node-wide: single flight per
-     * server rather than none. */
+    /* A lock is taken node-wide first, in the outage table, then
+     * cluster-wide in memcached when it answers. Each process's breaker
+     * judges memcached on its own: were the lock in one place or the other
+     * by that judgement, two processes of one server could both hold it
+     * (and refresh one rotating token twice). The node-wide entry keeps the
+     * whole TTL: it is a lease, not a cached answer. */
+    rv = mc->outage->type->add(mc->outage, key, klen, val, len, ttl_seconds);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
         if (rv == APR_EINVAL) {
+            mc->outage->type->remove(mc->outage, key, klen);
             return rv;
         }
         apr_atomic_inc32(&mc->add_errors);
-        return mc->outage->type->add(mc->outage, key, klen, val, len,
-                                     outage_ttl(ttl_seconds));
+        return APR_SUCCESS; /* node-wide only, while the server is away */
     }
     rc = memcached_add(op.m, key, klen, val, len, expiry_of(ttl_seconds), 0);
     op_end(mc, &op, rc);
@@ -504,13 +515,15 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
         /* The binary protocol says "exists", the text one "not stored". */
         case MEMCACHED_DATA_EXISTS:
         case MEMCACHED_NOTSTORED:
+            mc->outage->type->remove(mc->outage, key, klen);
             return APR_EEXIST;
         default:
             apr_atomic_inc32(&mc->add_errors);
-            return memcached_fatal(rc)
-                       ? mc->outage->type->add(mc->outage, key, klen, val, len,
-                                               outage_ttl(ttl_seconds))
-                       : APR_EGENERAL;
+            if (memcached_fatal(rc)) {
+                return APR_SUCCESS; /* node-wide only */
+            }
+            mc->outage->type->remove(mc->outage, key, klen);
+            return APR_EGENERAL;
     }
 }
 

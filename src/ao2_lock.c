@@ -91,7 +91,11 @@ void ao2_lock_release(ao2_cache_t *c, const ao2_lock_t *lk, int failure,
         return;
     if (failure >= 500 && failure <= 599 && fail_ttl > 0) {
         apr_snprintf(v, sizeof(v), "F%03d", failure);
-        c->type->set(c, lk->key, AO2_LOCK_KEY_LEN, v, 4, fail_ttl);
+        /* Taken anew rather than overwritten: a lock may live in more than
+         * one place (memcache: node-wide and cluster-wide,
+         * ao2_cache_memcache.c), and a set reaches only one of them. */
+        c->type->remove(c, lk->key, AO2_LOCK_KEY_LEN);
+        c->type->add(c, lk->key, AO2_LOCK_KEY_LEN, v, 4, fail_ttl);
         return;
     }
     c->type->remove(c, lk->key, AO2_LOCK_KEY_LEN);
