@@ -574,7 +574,7 @@ sub provider_tokens {
 # --- load and extra servers (t/faults, multi-server tests) ---------------------
 
 # wrk_start(url => ..., bearer => 'tok', seconds => 5, connections => 8,
-#           threads => 2) -> handle; wrk runs in the background on 127.0.0.1.
+#           threads => 2, close => 1 (a new connection per request)) -> handle; wrk runs in the background on 127.0.0.1.
 # wrk_result($handle) waits for it and returns {requests, non2xx, errors
 # (socket errors: connect, read, write, timeout), rps, text}.
 sub wrk_start {
@@ -585,7 +585,8 @@ sub wrk_start {
     my ($fh, $out) = File::Temp::tempfile('ao2-wrk-XXXXXX', TMPDIR => 1, UNLINK => 1);
     my @cmd = ('wrk', '-t', $o{threads} // 2, '-c', $o{connections} // 8,
                '-d', ($o{seconds} // 5) . 's', '--timeout', ($o{timeout} // 10) . 's',
-               ($o{bearer} ? ('-H', "Authorization: Bearer $o{bearer}") : ()), $o{url});
+               ($o{bearer} ? ('-H', "Authorization: Bearer $o{bearer}") : ()),
+               ($o{close} ? ('-H', 'Connection: close') : ()), $o{url});
     my $pid = fork // croak "fork: $!";
     if ($pid == 0) {
         open STDIN, '<', '/dev/null';
