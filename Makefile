@@ -38,7 +38,7 @@ APR_CFLAGS  := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) 
 APR_LIBS    := $(shell apr-1-config --link-ld --libs 2>/dev/null) \
                $(shell apu-1-config --link-ld 2>/dev/null)
 
-.PHONY: all deps test unit run asan asan-build valgrind format format-check clean \
+.PHONY: all deps test unit run asan asan-build valgrind format format-check clean faults \
         clean-module configtest bench fuzz FORCE install uninstall
 
 # make install [DESTDIR=/scratch]: the module where apxs says modules go, the
@@ -167,6 +167,10 @@ fuzz: deps
 
 run: deps all
 	tools/run-demo.sh
+
+# Fault scenarios at full size (t/faults; make test runs them small).
+faults: deps all t/unit/run
+	tools/faults.sh
 
 bench: deps all
 	tools/bench.sh

@@ -66,6 +66,9 @@ sub port {
 
 our $PROVIDER_URL = $ENV{AO2_PROVIDER_URL} || 'http://127.0.0.1:' . port('provider');
 our $TIMEOUT      = $ENV{AO2_HTTP_TIMEOUT} || 30;
+# The checkout (or the run's copy of it): t/lib/AO2Test.pm is two levels down.
+our $TOP = do { require Cwd; require File::Basename;
+                File::Basename::dirname(File::Basename::dirname(File::Basename::dirname(Cwd::abs_path(__FILE__)))) };
 our $MAX_STEPS    = 20;    # Location hops in one provider_login
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
@@ -419,19 +422,20 @@ sub provider_delay {
 }
 
 # concurrently($n, sub { ... }) -> list of what each of $n forked callers
-# returned (one line of text each). They all start at once: each waits on a
+# returned (one line of text each; the sub gets its caller number, 0 to
+# $n - 1). They all start at once: each waits on a
 # pipe the parent closes when all are forked.
 sub concurrently {
     my ($n, $work) = @_;
     pipe(my $go_r, my $go_w) or croak "pipe: $!";
     my @kids;
-    for (1 .. $n) {
+    for my $i (0 .. $n - 1) {
         pipe(my $out_r, my $out_w) or croak "pipe: $!";
         my $pid = fork // croak "fork: $!";
         if ($pid == 0) {
             close $go_w; close $out_r;
             sysread($go_r, my $x, 1);    # returns at EOF, when the parent closes
-            my $line = eval { $work->() } // 'died';
+            my $line = eval { $work->($i) } // 'died';
             print $out_w $line;
             close $out_w;
             require POSIX; POSIX::_exit(0);
@@ -574,7 +578,9 @@ sub provider_tokens {
 # --- load and extra servers (t/faults, multi-server tests) ---------------------
 
 # wrk_start(url => ..., bearer => 'tok', seconds => 5, connections => 8,
-#           threads => 2, close => 1 (a new connection per request)) -> handle; wrk runs in the background on 127.0.0.1.
+#           threads => 2, close => 1 (a new connection per request),
+#           tokens_file => F (a Bearer token per request, rotating over F's
+#           lines: bench/wrk/rotate.lua)) -> handle; wrk runs in the background on 127.0.0.1.
 # wrk_result($handle) waits for it and returns {requests, non2xx, errors
 # (socket errors: connect, read, write, timeout), rps, text}.
 sub wrk_start {
@@ -586,9 +592,14 @@ sub wrk_start {
     my @cmd = ('wrk', '-t', $o{threads} // 2, '-c', $o{connections} // 8,
                '-d', ($o{seconds} // 5) . 's', '--timeout', ($o{timeout} // 10) . 's',
                ($o{bearer} ? ('-H', "Authorization: Bearer $o{bearer}") : ()),
-               ($o{close} ? ('-H', 'Connection: close') : ()), $o{url});
+               ($o{close} ? ('-H', 'Connection: close') : ()),
+               ($o{tokens_file} ? ('-s', "$TOP/bench/wrk/rotate.lua") : ()), $o{url});
     my $pid = fork // croak "fork: $!";
     if ($pid == 0) {
+        if ($o{tokens_file}) {
+            $ENV{BENCH_TOKEN_FILE} = $o{tokens_file};
+            $ENV{BENCH_LUA_DIR}    = "$TOP/bench/wrk";
+        }
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', $out; open STDERR, '>&', \*STDOUT;
         exec @cmd or POSIX::_exit(127);
