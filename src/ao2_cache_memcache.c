@@ -63,6 +63,12 @@ APLOG_USE_MODULE(api_oauth2);
  * send and receive timeouts in microseconds. */
 #define CONNECT_TIMEOUT_MS 100
 #define IO_TIMEOUT_MS      150
+/* A lock (add) is on the slow path (a refresh, a first-seen token) and its
+ * loss costs more than a wait: a refresh lock that times out on a busy
+ * memcached would let two servers spend one rotating refresh token. So an
+ * add waits this long for its answer; a server that does not answer then is
+ * left alone by the breaker like any other. */
+#define LOCK_IO_TIMEOUT_MS 1000
 /* libmemcached, per handle: failures before it stops connecting to a
  * server, and the seconds before it tries again. */
 #define FAILURE_LIMIT 2
@@ -507,7 +513,11 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
         apr_atomic_inc32(&mc->add_errors);
         return APR_SUCCESS; /* node-wide only, while the server is away */
     }
+    memcached_behavior_set(op.m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+                           LOCK_IO_TIMEOUT_MS);
     rc = memcached_add(op.m, key, klen, val, len, expiry_of(ttl_seconds), 0);
+    memcached_behavior_set(op.m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+                           IO_TIMEOUT_MS);
     op_end(mc, &op, rc);
     switch (rc) {
         case MEMCACHED_SUCCESS:
