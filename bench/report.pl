@@ -264,6 +264,17 @@ if (my @m = rss_points('module')) {
 else {
     target(undef, 'httpd child RSS after 1,000,000 requests: skipped (BENCH_SKIP_RSS=1)');
 }
+if (my $fl = $checks->{flood}) {
+    my %f = map { split /=/, $_, 2 } split ' ', $fl;
+    my $base = (($f{base0} // 0) + ($f{base1} // 0)) / 2;
+    my $ratio = $base ? ($f{flood} // 0) / $base : 0;
+    target($ratio >= 0.8 && ($f{valid_status} // 1) == 0,
+        sprintf('valid tokens under a flood of %s distinct random tokens/s with the provider hanging: '
+            . '%.0f req/s vs %.0f without (ratio %.2f, target 0.80), %s non-2xx; the flood ran at %.0f req/s '
+            . '(%s requests, %s non-2xx: 401 or 503), %s provider calls',
+            fmt_num($f{rate}), $f{flood}, $base, $ratio, $f{valid_status} // '?', $f{flood_rps} // 0,
+            fmt_num($f{flood_requests} // 0), fmt_num($f{flood_non2xx} // 0), $f{provider_calls} // '?'));
+}
 print "## Targets\n\n", join("\n", @targets), "\n\n";
 
 # --- checks and references ----------------------------------------------------------

@@ -62,6 +62,8 @@ LOAD_CPU=${BENCH_LOAD_CPU:-1}
 NEG_TTL=10      # ApiOAuth2CacheNegativeTTL of the ao2 instances
 CACHE_TTL=300   # ApiOAuth2CacheTTL
 CONCURRENT_TOKENS=3   # fresh foreign tokens for the concurrent-first-request check
+FLOOD_RATE=${BENCH_FLOOD_RATE:-10000}   # distinct random tokens a second in the flood check
+FLOOD_CONNS=256       # its connections: enough that those waiting on the hanging provider do not slow the rest
 
 for v in ROUNDS SECS WARMUP CONNS FIRST_TOKENS BAD_TOKENS RSS_FIRST RSS_TOTAL HTTPD_CPU LOAD_CPU; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "tools/bench.sh: $v must be a number" >&2; exit 2; }
@@ -689,6 +691,44 @@ concurrent_first() { # INSTANCE PATH TOKENS...
     log "concurrent first requests on $inst (introspections/requests/non-2xx per token): ${out[*]}"
 }
 
+# flood_check: valid-token throughput on ao2-shm while a second wrk sends
+# FLOOD_RATE distinct random tokens a second and the provider hangs (its
+# introspection answers after 60 s, past ApiOAuth2ProviderTimeout): the run
+# sits between two runs without the flood, and the ratio is to their mean.
+# Also: what the flood got (non-2xx of its requests), provider calls.
+flood_check() {
+    local url="http://127.0.0.1:${PORT[ao2-shm]}/api/r" tok=${TOKEN[mod:ao2-shm]} b0 b1 f line k fpid calls
+    local -A m=() fl=()
+    log "flood: valid token on ao2-shm, with and without $FLOOD_RATE distinct random tokens/s, provider hanging"
+    wrk_run "$logs/wrk-flood-base0.txt" "$SECS" "$url" fixed.lua BENCH_TOKEN="$tok"
+    for k in $wrk_line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
+    b0=${m[rps]:-0}
+    wait_idle "${PORT[ao2-shm]}"
+    prov_stats >/dev/null || true
+    prov_reset
+    curl -sf -m 10 -X POST "$PROVIDER_URL/__delay?endpoint=introspection&ms=60000" >/dev/null
+    env BENCH_LUA_DIR="$lua" BENCH_RATE="$FLOOD_RATE" BENCH_CONNS="$FLOOD_CONNS" timeout $((SECS + 70)) \
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$FLOOD_CONNS" -d"$((SECS + 2))s" --timeout 10s -s "$lua/flood.lua" "$url" \
+        >"$logs/wrk-flood.txt" 2>&1 &
+    fpid=$!
+    wrk_run "$logs/wrk-flood-valid.txt" "$SECS" "$url" fixed.lua BENCH_TOKEN="$tok"
+    m=()
+    for k in $wrk_line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
+    f=${m[rps]:-0}
+    line="valid_status=${m[status]:-?} valid_sockerr=$((m[connect] + m[read] + m[write] + m[timeout]))"
+    wait "$fpid" || true
+    for k in $(grep -m1 '^BENCH ' "$logs/wrk-flood.txt" || echo failed=1); do [[ $k == *=* ]] && fl[${k%%=*}]=${k#*=}; done
+    curl -sf -m 10 -X POST "$PROVIDER_URL/__delay?endpoint=introspection&ms=0" >/dev/null
+    read -r calls _ < <(prov_stats || echo "-1 -1")
+    wait_idle "${PORT[ao2-shm]}"
+    wrk_run "$logs/wrk-flood-base1.txt" "$SECS" "$url" fixed.lua BENCH_TOKEN="$tok"
+    m=()
+    for k in $wrk_line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
+    b1=${m[rps]:-0}
+    check "flood" "base0=$b0 flood=$f base1=$b1 $line flood_rps=${fl[rps]:-0} flood_requests=${fl[requests]:-0} flood_non2xx=${fl[status]:-0} provider_calls=$calls rate=$FLOOD_RATE"
+    log "flood: valid $f req/s under the flood, $b0 / $b1 without; flood ${fl[rps]:-0} req/s (${fl[requests]:-0} requests, ${fl[status]:-0} non-2xx), provider calls $calls"
+}
+
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
@@ -899,6 +939,10 @@ main() {
             concurrent_first "$name" "$path" "${toks[@]:k:CONCURRENT_TOKENS}"
             k=$((k + CONCURRENT_TOKENS))
         done
+    fi
+
+    if [ "$SKIP_CHECKS" != 1 ] && [[ " $insts " == *" ao2-shm "* ]] && [ -z "${BROKEN[ao2-shm]:-}" ]; then
+        flood_check
     fi
 
     if [ "$SKIP_RSS" != 1 ] && [[ " ${todo[*]} " == *" ao2-shm-hit "* ]]; then
