@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "ao2_config.h"
+#include "ao2_discovery.h"
+#include "ao2_jwt.h"
 #include "ao2_http.h"
 #include "ao2_oauth2.h"
 #include "ao2_validate.h"
@@ -162,6 +164,75 @@ static void log_to_request(void *baton, int level, apr_status_t rv,
     ap_log_rerror(APLOG_MARK, level, rv, (request_rec *)baton, "%s", msg);
 }
 
+/* The location's provider whose issuer signed token, when its
+ * token_validation allows local checks. */
+static const ao2_provider_t *jwt_provider(apr_pool_t *p, const ao2_binding_t *b,
+                                          const char *token)
+{
+    const char *iss = ao2_jwt_claim_unverified(p, token, "iss");
+    int i;
+
+    for (i = 0; iss && b->clients && i < b->clients->nelts; i++) {
+        const ao2_provider_t *pv =
+            APR_ARRAY_IDX(b->clients, i, ao2_client_t *)->provider;
+        if (pv->token_validation != AO2_TV_INTROSPECT && pv->issuer &&
+            strcmp(pv->issuer, iss) == 0)
+            return pv;
+    }
+    return NULL;
+}
+
+/* RFC 9068 locally (ao2_validate's JWT slot): the keys of the provider
+ * named by the token's iss, fetched again once for an unknown kid. A token
+ * that is not a JWS, or names no provider of the location, goes on to
+ * introspection. */
+static ao2_jwt_e jwt_verify(void *baton, apr_pool_t *p, const ao2_binding_t *b,
+                            const char *token, apr_int64_t now,
+                            const ao2_json_t **claims, apr_int64_t *expires_at,
+                            const ao2_provider_t **issuer)
+{
+    request_rec *r = baton;
+    const ao2_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &api_oauth2_module);
+    const ao2_provider_t *pv;
+    const ao2_provider_meta_t *meta;
+    ao2_jws_result_e jws = AO2_JWS_MALFORMED;
+    ao2_jwt_access_e rc = AO2_JWT_ACCESS_BAD_SIGNATURE;
+    ao2_err_t *err;
+    int refetch;
+
+    if (!ao2_jws_looks_like(token, strlen(token)) ||
+        (pv = jwt_provider(p, b, token)) == NULL)
+        return AO2_JWT_PASS;
+    for (refetch = 0; refetch < 2; refetch++) {
+        err = ao2_discovery_get(p, r->server, &sc->http, pv, refetch, &meta);
+        if (err) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "AO2J0010: JWT access token of %s: %s", pv->name,
+                          err->description);
+            return AO2_JWT_TROUBLE;
+        }
+        if (meta->jwks == NULL)
+            return AO2_JWT_PASS;
+        rc = ao2_jwt_access_verify(p, &meta->provider, meta->jwks, token, now,
+                                   claims, expires_at, &jws);
+        if (rc != AO2_JWT_ACCESS_BAD_SIGNATURE || jws != AO2_JWS_UNKNOWN_KID)
+            break;
+    }
+    if (rc != AO2_JWT_ACCESS_OK) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            "AO2J0011: JWT access token of %s refused: %s%s%s", pv->name,
+            ao2_jwt_access_text(rc),
+            rc == AO2_JWT_ACCESS_BAD_SIGNATURE ? ": " : "",
+            rc == AO2_JWT_ACCESS_BAD_SIGNATURE ? ao2_jws_result_text(jws) : "");
+        return AO2_JWT_INVALID;
+    }
+    /* The configured provider: the binding compares providers by address. */
+    *issuer = pv;
+    return AO2_JWT_VALID;
+}
+
 /* What ao2_validate works with, from the process-wide configuration. */
 static void validate_env(request_rec *r, ao2_validate_env_t *env)
 {
@@ -190,6 +261,8 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->http_baton = (void *)&sc->http;
     env->log = log_to_request;
     env->log_baton = r;
+    env->jwt = jwt_verify;
+    env->jwt_baton = r;
 }
 
 int ao2_bearer_check(request_rec *r)

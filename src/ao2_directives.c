@@ -365,6 +365,13 @@ static const option_t auth_methods[] = {
     {NULL, 0},
 };
 
+static const option_t token_validations[] = {
+    {"both", AO2_TV_BOTH},
+    {"jwt", AO2_TV_JWT},
+    {"introspect", AO2_TV_INTROSPECT},
+    {NULL, 0},
+};
+
 static const option_t token_type_rules[] = {
     {"optional", 0},
     {"required", 1},
@@ -375,6 +382,8 @@ static const option_t token_type_rules[] = {
 typedef char
     auth_method_is_an_int[sizeof(ao2_client_auth_method_e) == sizeof(int) ? 1
                                                                           : -1];
+typedef char token_validation_is_an_int
+    [sizeof(ao2_token_validation_e) == sizeof(int) ? 1 : -1];
 
 /* The key=value words of ApiOAuth2Provider: a URL, one of a list, or a
  * number of seconds up to max_seconds. */
@@ -398,6 +407,8 @@ static const provider_key_t provider_keys[] = {
      offsetof(ao2_provider_t, introspect_requires_token_type), token_type_rules,
      0},
     {"leeway", offsetof(ao2_provider_t, leeway), NULL, 600},
+    {"token_validation", offsetof(ao2_provider_t, token_validation),
+     token_validations, 0},
     {NULL, 0, NULL, 0},
 };
 

@@ -323,7 +323,8 @@ static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, ao2_client_t *c,
         (err = verify_id_token(cx, &c, &meta, tr.id_token, nonce, &claims)))
         return err;
     /* OIDC Core §12.2: a refreshed ID token is about the same user. */
-    old_sub = rec->id_token ? ao2_id_token_sub(p, rec->id_token) : NULL;
+    old_sub = rec->id_token ? ao2_jwt_claim_unverified(p, rec->id_token, "sub")
+                            : NULL;
     new_sub = claims ? ao2_json_str(claims, "sub") : NULL;
     if (old_sub && new_sub && strcmp(old_sub, new_sub) != 0)
         return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_id_token",

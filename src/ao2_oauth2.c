@@ -232,9 +232,8 @@ static ao2_err_t *check_claims(apr_pool_t *p, const char *payload,
     return NULL;
 }
 
-/* The payload of a three-part compact JWT, decoded; NULL when the text is
- * not shaped like one. */
-static const char *jwt_payload(apr_pool_t *p, const char *jwt, apr_size_t *plen)
+const char *ao2_jwt_payload_unverified(apr_pool_t *p, const char *jwt,
+                                       apr_size_t *plen)
 {
     const char *dot1 = strchr(jwt, '.');
     const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
@@ -253,7 +252,7 @@ ao2_err_t *ao2_check_id_token(apr_pool_t *p, const char *id_token,
                               apr_time_t now, ao2_json_t **claims)
 {
     apr_size_t plen;
-    const char *payload = jwt_payload(p, id_token, &plen);
+    const char *payload = ao2_jwt_payload_unverified(p, id_token, &plen);
 
     if (payload == NULL)
         return id_token_error(p, "is not a compact JWT with a base64url "
@@ -296,14 +295,15 @@ ao2_err_t *ao2_check_response_iss(apr_pool_t *p, const ao2_provider_t *pv,
     return NULL;
 }
 
-const char *ao2_id_token_sub(apr_pool_t *p, const char *id_token)
+const char *ao2_jwt_claim_unverified(apr_pool_t *p, const char *jwt,
+                                     const char *name)
 {
     apr_size_t plen;
-    const char *payload = jwt_payload(p, id_token, &plen), *why;
+    const char *payload = ao2_jwt_payload_unverified(p, jwt, &plen), *why;
     ao2_json_t *j =
         payload ? ao2_json_parse_object(p, payload, plen, &why) : NULL;
 
-    return j ? ao2_json_str(j, "sub") : NULL;
+    return j ? ao2_json_str(j, name) : NULL;
 }
 
 const char *ao2_claim_login(apr_pool_t *p, const ao2_json_t *claims,

@@ -15,6 +15,15 @@ typedef enum {
     AO2_AUTH_CLIENT_SECRET_POST = 1
 } ao2_client_auth_method_e;
 
+/* How Bearer tokens this module did not issue are checked (token_validation=):
+ * both (default): a JWT locally with the JWKS, anything else by
+ * introspection; jwt: only locally; introspect: only by introspection. */
+typedef enum {
+    AO2_TV_BOTH = 0,
+    AO2_TV_JWT = 1,
+    AO2_TV_INTROSPECT = 2
+} ao2_token_validation_e;
+
 typedef struct ao2_provider {
     const char *name;
     /* Checked against the ID token's iss when set; with it, the discovery
@@ -35,6 +44,7 @@ typedef struct ao2_provider {
     /* RFC 9207: the provider puts iss in its authorization responses
      * (from discovery), so the callback must carry ours. */
     int iss_parameter_supported;
+    ao2_token_validation_e token_validation;
 } ao2_provider_t;
 
 typedef struct ao2_client {
@@ -118,9 +128,17 @@ ao2_err_t *ao2_verify_id_token(apr_pool_t *p, const char *id_token,
 ao2_err_t *ao2_check_response_iss(apr_pool_t *p, const ao2_provider_t *pv,
                                   const char *iss);
 
-/* The sub of an ID token that was verified when it was stored, NULL when
- * it has none: a refreshed ID token must name the same (OIDC Core §12.2). */
-const char *ao2_id_token_sub(apr_pool_t *p, const char *id_token);
+/* The payload of a three-part compact JWT, decoded (NUL-terminated), with
+ * no check at all; NULL when the text is not shaped like one. */
+const char *ao2_jwt_payload_unverified(apr_pool_t *p, const char *jwt,
+                                       apr_size_t *plen);
+
+/* A string claim of a JWT's payload, read without any check: the sub of
+ * an ID token verified when it was stored (a refreshed one must name the
+ * same, OIDC Core §12.2), the iss that picks the keys to verify with. NULL
+ * when there is none. */
+const char *ao2_jwt_claim_unverified(apr_pool_t *p, const char *jwt,
+                                     const char *name);
 
 /* A claim usable as an Odoo login: a string (or integer) of 1 to
  * AO2_MAX_CLAIM_LEN characters that ao2_login_ok accepts. NULL otherwise. */

@@ -41,7 +41,9 @@ ao2_binding_t *ao2_binding_make(apr_pool_t *p,
         buf =
             part(p, part(p, apr_pstrcat(p, buf, "c", NULL), c->provider->name),
                  c->client_id);
-        if (b->introspector == NULL && c->provider->introspect_url)
+        /* token_validation=jwt: nothing of this provider is introspected. */
+        if (b->introspector == NULL && c->provider->introspect_url &&
+            c->provider->token_validation != AO2_TV_JWT)
             b->introspector = c;
     }
     for (i = 0; audiences && i < audiences->nelts; i++)

@@ -58,7 +58,7 @@ my @cases = (
     [ 'API location without a client', "$provider\n<Location /api>\nApiOAuth2API on\n</Location>",
       qr/ApiOAuth2API on: <Location \/api> has no ApiOAuth2Client/ ],
     [ 'unknown provider key', "ApiOAuth2Provider p authorize=https://a/b token=https://a/t colour=blue",
-      qr/ApiOAuth2Provider p: unknown key "colour" \(issuer, authorize, token, revoke, userinfo, introspect, jwks, auth, introspect_token_type, leeway\)/ ],
+      qr/ApiOAuth2Provider p: unknown key "colour" \(issuer, authorize, token, revoke, userinfo, introspect, jwks, auth, introspect_token_type, leeway, token_validation\)/ ],
     [ 'bad option value lists the allowed ones', "ApiOAuth2Provider p authorize=https://a/b token=https://a/t auth=secret",
       qr/ApiOAuth2Provider p: auth=secret is not one of client_secret_basic, client_secret_post/ ],
     [ 'bad introspect_token_type', "ApiOAuth2Provider p authorize=https://a/b token=https://a/t introspect_token_type=maybe",

@@ -16,7 +16,7 @@
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 // Not exported: how the provider turns configuration.jwks into its
 // keystore, called again by /__rotate_keys.
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
@@ -75,6 +75,8 @@ const apiRedirects = [
 ];
 
 const SHORT_ACCESS_TTL = 3;
+// The API whose access tokens are JWTs (RFC 8707 resource indicator).
+const JWT_RESOURCE = 'urn:ao2:test:jwt-api';
 const UNDATED_CLIENTS = new Set(['undated-client']);
 
 const configuration = {
@@ -134,6 +136,25 @@ const configuration = {
       redirect_uris: [`${api}/undated/oauth2/callback`],
     },
     {
+      // Its access tokens are RFC 9068 JWTs for JWT_RESOURCE (the default
+      // resource of the jwt-* clients): validated locally (t/42_jwt_access.t).
+      client_id: 'jwt-client',
+      client_secret: 'jwt-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: apiRedirects,
+    },
+    {
+      // The same, its JWT access tokens live SHORT_ACCESS_TTL seconds.
+      client_id: 'jwt-short',
+      client_secret: 'jwt-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: apiRedirects,
+    },
+    {
       // Resource server: only authenticates to the introspection endpoint.
       client_id: 'rs-client',
       client_secret: 'rs-secret',
@@ -164,6 +185,23 @@ const configuration = {
     };
   },
   features: {
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (ctx, client, oneOf) => (
+        oneOf || (client.clientId.startsWith('jwt-') ? JWT_RESOURCE : undefined)
+      ),
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (ctx, resource, client) => {
+        if (resource !== JWT_RESOURCE) throw new errors.InvalidTarget();
+        return {
+          scope: 'openid email api',
+          audience: JWT_RESOURCE,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: client.clientId === 'jwt-short' ? SHORT_ACCESS_TTL : accessTTL,
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
@@ -177,7 +215,8 @@ const configuration = {
   ),
   ttl: {
     AccessToken: (ctx, token, client) => (
-      client && client.clientId === 'short-client' ? SHORT_ACCESS_TTL : accessTTL
+      token.resourceServer?.accessTokenTTL
+      || (client && client.clientId === 'short-client' ? SHORT_ACCESS_TTL : accessTTL)
     ),
     AuthorizationCode: 60,
     IdToken: 3600,

@@ -11,6 +11,7 @@
 
 #include "ao2_crypto.h"
 #include "ao2_jose.h"
+#include "ao2_jwt.h"
 #include "ao2_oauth2.h"
 #include "tap.h"
 
@@ -68,9 +69,10 @@ static const char *public_json(apr_pool_t *p, const cjose_jwk_t *k,
     return out;
 }
 
-/* A compact JWS of payload under k with the header {alg[, kid]}. */
-static const char *sign(apr_pool_t *p, const cjose_jwk_t *k, const char *alg,
-                        const char *kid, const char *payload)
+/* A compact JWS of payload under k with the header {alg[, kid][, typ]}. */
+static const char *sign_full(apr_pool_t *p, const cjose_jwk_t *k,
+                             const char *alg, const char *kid, const char *typ,
+                             const char *payload)
 {
     cjose_err err;
     cjose_header_t *h = cjose_header_new(&err);
@@ -80,12 +82,20 @@ static const char *sign(apr_pool_t *p, const cjose_jwk_t *k, const char *alg,
     cjose_header_set(h, CJOSE_HDR_ALG, alg, &err);
     if (kid)
         cjose_header_set(h, CJOSE_HDR_KID, kid, &err);
+    if (typ)
+        cjose_header_set(h, "typ", typ, &err);
     jws = cjose_jws_sign(k, h, (const uint8_t *)payload, strlen(payload), &err);
     if (jws && cjose_jws_export(jws, &ser, &err))
         out = apr_pstrdup(p, ser);
     cjose_jws_release(jws);
     cjose_header_release(h);
     return out ? out : "";
+}
+
+static const char *sign(apr_pool_t *p, const cjose_jwk_t *k, const char *alg,
+                        const char *kid, const char *payload)
+{
+    return sign_full(p, k, alg, kid, NULL, payload);
 }
 
 static const char *b64(apr_pool_t *p, const char *s)
@@ -491,12 +501,118 @@ static void id_token_cases(apr_pool_t *p)
                    strcmp(err->code, "invalid_id_token") == 0 && cl == NULL,
                "id token %s: 502 invalid_id_token", cases[i].name);
     }
-    is_str(ao2_id_token_sub(p, sign(p, rsa, "RS256", "k1", good)), "alice",
-           "the sub of a stored ID token");
-    ok(ao2_id_token_sub(p, "x.e30.y") == NULL, "no sub: NULL");
+    is_str(
+        ao2_jwt_claim_unverified(p, sign(p, rsa, "RS256", "k1", good), "sub"),
+        "alice", "the sub of a stored ID token");
+    ok(ao2_jwt_claim_unverified(p, "x.e30.y", "sub") == NULL, "no sub: NULL");
+}
+
+/* RS256 under kid k1 with typ (NULL: none). */
+static const char *sign_typ(apr_pool_t *p, const cjose_jwk_t *k,
+                            const char *typ, const char *payload)
+{
+    return sign_full(p, k, "RS256", "k1", typ, payload);
+}
+
+#define AT_CLAIMS                                                              \
+    "{\"iss\":\"%s\",\"sub\":\"jim\",\"client_id\":\"rp\",\"exp\":"            \
+    "%" APR_INT64_T_FMT ",\"iat\":%" APR_INT64_T_FMT "%s}"
+
+/* ao2_jwt_access_verify: RFC 9068 access tokens and the common shapes. */
+static void jwt_access_cases(apr_pool_t *p)
+{
+    cjose_jwk_t *rsa = rsa_key(p, 2048, "k1");
+    cjose_jwk_t *stranger = rsa_key(p, 2048, "k1");
+    const char *pub = public_json(p, rsa, NULL);
+    const char *doc = apr_pstrcat(p, "{\"keys\":[", pub, "]}", NULL);
+    ao2_jwks_t *keys = ao2_jwks_parse(p, doc, strlen(doc), NULL);
+    const char *good = apr_psprintf(p, AT_CLAIMS, ISS, NOW + 300, NOW, "");
+    ao2_provider_t pv;
+    apr_size_t i;
+    const struct {
+        const char *name, *token;
+        ao2_jwt_access_e want;
+    } cases[] = {
+        {"at+jwt", sign_typ(p, rsa, "at+jwt", good), AO2_JWT_ACCESS_OK},
+        {"application/at+jwt", sign_typ(p, rsa, "application/at+jwt", good),
+         AO2_JWT_ACCESS_OK},
+        {"typ JWT (Keycloak, Entra ID)", sign_typ(p, rsa, "JWT", good),
+         AO2_JWT_ACCESS_OK},
+        {"no typ (Auth0)", sign_typ(p, rsa, NULL, good), AO2_JWT_ACCESS_OK},
+        {"an ID token (nonce)",
+         sign_typ(p, rsa, "JWT",
+                  apr_psprintf(p, AT_CLAIMS, ISS, NOW + 300, NOW,
+                               ",\"nonce\":\"n\"")),
+         AO2_JWT_ACCESS_NOT_ACCESS},
+        {"a Keycloak ID token (typ claim ID)",
+         sign_typ(p, rsa, NULL,
+                  apr_psprintf(p, AT_CLAIMS, ISS, NOW + 300, NOW,
+                               ",\"typ\":\"ID\"")),
+         AO2_JWT_ACCESS_NOT_ACCESS},
+        {"another kind of JWT (typ dpop+jwt)",
+         sign_typ(p, rsa, "dpop+jwt", good), AO2_JWT_ACCESS_NOT_ACCESS},
+        {"expired beyond the leeway",
+         sign_typ(p, rsa, "at+jwt",
+                  apr_psprintf(p, AT_CLAIMS, ISS, NOW - 61, NOW - 600, "")),
+         AO2_JWT_ACCESS_EXPIRED},
+        {"expired within the leeway",
+         sign_typ(p, rsa, "at+jwt",
+                  apr_psprintf(p, AT_CLAIMS, ISS, NOW - 59, NOW - 600, "")),
+         AO2_JWT_ACCESS_OK},
+        {"no exp",
+         sign_typ(p, rsa, "at+jwt", "{\"iss\":\"" ISS "\",\"sub\":\"jim\"}"),
+         AO2_JWT_ACCESS_EXPIRED},
+        {"nbf in the future",
+         sign_typ(p, rsa, "at+jwt",
+                  apr_psprintf(p, AT_CLAIMS, ISS, NOW + 900, NOW,
+                               ",\"nbf\":1700000100")),
+         AO2_JWT_ACCESS_NOT_YET},
+        {"iat in the future",
+         sign_typ(p, rsa, "at+jwt",
+                  apr_psprintf(p, AT_CLAIMS, ISS, NOW + 900, NOW + 100, "")),
+         AO2_JWT_ACCESS_NOT_YET},
+        {"another issuer",
+         sign_typ(p, rsa, "at+jwt",
+                  apr_psprintf(p, AT_CLAIMS, "https://evil.example", NOW + 300,
+                               NOW, "")),
+         AO2_JWT_ACCESS_BAD_ISSUER},
+        {"another key", sign_typ(p, stranger, "at+jwt", good),
+         AO2_JWT_ACCESS_BAD_SIGNATURE},
+        {"forged claims",
+         swap_payload(p, sign_typ(p, rsa, "at+jwt", good),
+                      apr_psprintf(p, AT_CLAIMS, ISS, NOW + 99999, NOW, "")),
+         AO2_JWT_ACCESS_BAD_SIGNATURE},
+        {"alg none",
+         forge(p, "{\"alg\":\"none\",\"typ\":\"at+jwt\"}", good, NULL),
+         AO2_JWT_ACCESS_BAD_SIGNATURE},
+        {"HS256 keyed with the public key",
+         forge(p, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", good, pub),
+         AO2_JWT_ACCESS_BAD_SIGNATURE},
+    };
+
+    memset(&pv, 0, sizeof(pv));
+    pv.name = "idp";
+    pv.issuer = ISS;
+    pv.leeway = 60;
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        const ao2_json_t *claims = NULL;
+        apr_int64_t exp = 0;
+        ao2_jws_result_e jws;
+        ao2_jwt_access_e rc = ao2_jwt_access_verify(
+            p, &pv, keys, cases[i].token, NOW, &claims, &exp, &jws);
+        is_int(rc, cases[i].want, "access token %s: %s", cases[i].name,
+               ao2_jwt_access_text(rc));
+        ok((rc == AO2_JWT_ACCESS_OK) == (claims != NULL),
+           "access token %s: claims only when valid", cases[i].name);
+    }
+    is_str(ao2_jwt_claim_unverified(p, sign_typ(p, rsa, NULL, good), "iss"),
+           ISS, "the unverified iss");
+    ok(ao2_jwt_claim_unverified(p, "opaque", "iss") == NULL,
+       "no iss in an opaque token");
 }
 
 const ao2_test_case_t ao2_suite_jose[] = {
+    {"jwt access token", jwt_access_cases},
     {"id token", id_token_cases},
     {"verify", verify_cases},
     {"header info", header_info},
