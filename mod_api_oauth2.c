@@ -103,7 +103,9 @@ static int ao2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK; /* the first of httpd's two start-up passes */
     if (ao2_http_global_init(pconf) != APR_SUCCESS)
         return !OK;
-    return ao2_config_post(pconf, ptemp, s);
+    if (ao2_config_post(pconf, ptemp, s) != OK)
+        return !OK;
+    return ao2_endpoints_post_config(pconf, s);
 }
 
 static void ao2_child_init(apr_pool_t *pchild, server_rec *s)

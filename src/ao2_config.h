@@ -53,6 +53,9 @@ typedef struct ao2_dir_conf {
     const char *api_path;
     const char *api_file; /* where ApiOAuth2API on was written, for messages */
     int api_line;
+    /* the server (main or virtual host) whose name a derived redirect URI
+     * takes */
+    server_rec *api_server;
     apr_array_header_t *clients; /* ao2_client_t * */
     const char *redirect_uri;
     const char *login_claim;

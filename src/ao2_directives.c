@@ -102,6 +102,7 @@ static void dir_merge(ao2_dir_conf_t *conf, const ao2_dir_conf_t *base,
     AO2_MERGE(api_path, NULL, NULL);
     AO2_MERGE(api_file, NULL, NULL);
     AO2_MERGE(api_line, AO2_UNSET, 0);
+    AO2_MERGE(api_server, NULL, NULL);
     AO2_MERGE(clients, NULL, NULL);
     AO2_MERGE(redirect_uri, NULL, NULL);
     AO2_MERGE(login_claim, NULL, AO2_DEFAULT_LOGIN_CLAIM);
@@ -606,6 +607,7 @@ const char *ao2_cmd_api(cmd_parms *cmd, void *dcv, int on)
                        : apr_pstrmemdup(cmd->pool, cmd->path, n);
     dc->api_file = cmd->directive->filename;
     dc->api_line = cmd->directive->line_num;
+    dc->api_server = cmd->server;
     APR_ARRAY_PUSH(ao2_global_get(cmd->pool)->apis, ao2_dir_conf_t *) = dc;
     return NULL;
 }

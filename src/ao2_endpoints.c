@@ -5,6 +5,7 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
+#include <ap_listen.h>
 #include <string.h>
 
 #include "ao2_bearer.h"
@@ -356,14 +357,61 @@ static ao2_err_t *client_and_identity(endpoint_ctx_t *cx,
                              AO2_MAX_IDENTITY, identity);
 }
 
+/* From the name of the server the API's <Location> is written in: its
+ * ServerName with scheme and port (what UseCanonicalName On gives), else the
+ * port of its <VirtualHost> address, else the first Listen port; https when
+ * ServerName says so or the port is 443. Never from a request's Host. */
+static const char *server_redirect_uri(apr_pool_t *p, const server_rec *s,
+                                       const char *api_path)
+{
+    unsigned port = s->port;
+    const char *scheme = s->server_scheme;
+
+    if (port == 0 && s->addrs)
+        port = s->addrs->host_port;
+    if (port == 0 && ap_listeners && ap_listeners->bind_addr)
+        port = ap_listeners->bind_addr->port;
+    if (scheme == NULL)
+        scheme = port == 443 ? "https" : "http";
+    return ao2_origin_url(p, scheme, s->server_hostname, port,
+                          apr_pstrcat(p, api_path, "/oauth2/callback", NULL));
+}
+
+int ao2_endpoints_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    int i;
+
+    for (i = 0; ao2_global && i < ao2_global->apis->nelts; i++) {
+        ao2_dir_conf_t *dc =
+            APR_ARRAY_IDX(ao2_global->apis, i, ao2_dir_conf_t *);
+        const server_rec *origin = dc->api_server ? dc->api_server : s;
+
+        if (dc->redirect_uri)
+            continue;
+        dc->redirect_uri = server_redirect_uri(pconf, origin, dc->api_path);
+        if (dc->redirect_uri == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "AO2E0010: %s (%s:%d): no redirect URI can be made "
+                         "from ServerName \"%s\"; set ApiOAuth2RedirectURI",
+                         dc->api_path, dc->api_file, dc->api_line,
+                         origin->server_hostname ? origin->server_hostname
+                                                 : "");
+            return !OK;
+        }
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "AO2E0009: %s (%s:%d): redirect URI %s, derived from "
+                     "the server's name; ApiOAuth2RedirectURI sets another",
+                     dc->api_path, dc->api_file, dc->api_line,
+                     dc->redirect_uri);
+    }
+    return OK;
+}
+
 static const char *redirect_uri(endpoint_ctx_t *cx)
 {
     if (cx->dc->redirect_uri)
         return cx->dc->redirect_uri;
-    return ap_construct_url(
-        cx->r->pool,
-        apr_pstrcat(cx->r->pool, cx->dc->api_path, "/oauth2/callback", NULL),
-        cx->r);
+    return server_redirect_uri(cx->r->pool, cx->r->server, cx->dc->api_path);
 }
 
 static int do_authorize(endpoint_ctx_t *cx)

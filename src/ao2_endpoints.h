@@ -15,4 +15,9 @@ int ao2_endpoint_match(const request_rec *r, const ao2_dir_conf_t *dc,
 int ao2_endpoint_handle(request_rec *r, const ao2_dir_conf_t *dc,
                         const char *rest);
 
+/* post_config: the redirect URI of every API location without
+ * ApiOAuth2RedirectURI, from its server's own name, with a notice saying
+ * which. !OK (logged) when a server's name gives none. */
+int ao2_endpoints_post_config(apr_pool_t *pconf, server_rec *s);
+
 #endif

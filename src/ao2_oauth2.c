@@ -84,6 +84,23 @@ const char *ao2_client_credentials(apr_pool_t *p, const ao2_client_t *c,
         NULL);
 }
 
+char *ao2_origin_url(apr_pool_t *p, const char *scheme, const char *host,
+                     unsigned port, const char *path)
+{
+    int https = scheme && strcasecmp(scheme, "https") == 0;
+    int v6;
+
+    if ((!https && (scheme == NULL || strcasecmp(scheme, "http") != 0)) ||
+        host == NULL || *host == '\0')
+        return NULL;
+    v6 = strchr(host, ':') != NULL && host[0] != '[';
+    if (port == (https ? 443u : 80u))
+        port = 0;
+    return apr_pstrcat(p, https ? "https://" : "http://", v6 ? "[" : "", host,
+                       v6 ? "]" : "", port ? apr_psprintf(p, ":%u", port) : "",
+                       path ? path : "", NULL);
+}
+
 const char *ao2_sanitize_error_code(const char *code, const char *fallback)
 {
     const char *c;

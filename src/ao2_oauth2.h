@@ -160,6 +160,13 @@ const char *ao2_claim_login_checked(apr_pool_t *p, const ao2_json_t *claims,
                                     const char *claim, int require_verified,
                                     int *unverified);
 
+/* scheme://host[:port]path, for a redirect URI built from the server's own
+ * name: port left out when 0 or the scheme's default (80 http, 443 https),
+ * an IPv6 literal put in brackets. NULL for a scheme other than http(s) or
+ * an empty host. */
+char *ao2_origin_url(apr_pool_t *p, const char *scheme, const char *host,
+                     unsigned port, const char *path);
+
 /* RFC 6749 error codes are %x20-21 / %x23-5B / %x5D-7E; we are stricter
  * and keep [a-z0-9_.-] of at most 64 characters, else "fallback". */
 const char *ao2_sanitize_error_code(const char *code, const char *fallback);

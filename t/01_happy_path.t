@@ -21,7 +21,7 @@ is($url->scheme . '://' . $url->host_port . $url->path,
 is($q{response_type}, 'code', 'authorization-code grant');
 is($q{client_id}, 'api-client', 'client_id in the URL');
 is($q{redirect_uri}, 'http://127.0.0.1:' . port('httpd') . '/jsonapiext/oauth2/callback',
-   'redirect URI derived from the request, exactly');
+   'redirect URI derived from the ServerName, exactly');
 is($q{state}, $auth->{state}, 'state in the URL is the one answered');
 ok(length($q{state}) >= 43, 'state carries at least 256 bits');
 ok(length($q{nonce} // '') >= 32, 'nonce present');

@@ -416,6 +416,39 @@ static void sanitize_cases(apr_pool_t *p)
     is_int(d ? strlen(d) : 0, 200, "cut at 200 characters");
 }
 
+static void origin_url_cases(apr_pool_t *p)
+{
+    static const struct {
+        const char *scheme, *host;
+        unsigned port;
+        const char *want;
+    } cases[] = {
+        {"http", "erp.example", 0, "http://erp.example/a/oauth2/callback"},
+        {"http", "erp.example", 80, "http://erp.example/a/oauth2/callback"},
+        {"http", "erp.example", 443,
+         "http://erp.example:443/a/oauth2/callback"},
+        {"https", "erp.example", 443, "https://erp.example/a/oauth2/callback"},
+        {"HTTPS", "erp.example", 8443,
+         "https://erp.example:8443/a/oauth2/callback"},
+        {"http", "127.0.0.1", 8529, "http://127.0.0.1:8529/a/oauth2/callback"},
+        {"https", "2001:db8::1", 0, "https://[2001:db8::1]/a/oauth2/callback"},
+        {"http", "[::1]", 81, "http://[::1]:81/a/oauth2/callback"},
+        {"ftp", "erp.example", 0, NULL},
+        {NULL, "erp.example", 0, NULL},
+        {"http", "", 0, NULL},
+        {"http", NULL, 0, NULL},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        is_str(ao2_origin_url(p, cases[i].scheme, cases[i].host, cases[i].port,
+                              "/a/oauth2/callback"),
+               cases[i].want, "origin_url(%s, %s, %u)",
+               cases[i].scheme ? cases[i].scheme : "(null)",
+               cases[i].host ? cases[i].host : "(null)", cases[i].port);
+    }
+}
+
 /* A JWT around a payload: the header and signature are never looked at. */
 static const char *jwt(apr_pool_t *p, const char *payload)
 {
@@ -945,6 +978,7 @@ const ao2_test_case_t ao2_suite_oauth2[] = {
     {"token response", token_response_cases},
     {"token response fields", token_response_fields},
     {"sanitize", sanitize_cases},
+    {"origin url", origin_url_cases},
     {"id token claims", id_token_cases},
     {"id token shape", id_token_shape},
     {"claim login", claim_login_cases},
