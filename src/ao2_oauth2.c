@@ -115,16 +115,68 @@ const char *ao2_sanitize_error_code(const char *code, const char *fallback)
     return code;
 }
 
+/* Characters a token is made of (RFC 6750 b64token, JWT dots). */
+static int token_char(char c)
+{
+    return apr_isalnum(c) || (c && strchr("-._~+/=", c) != NULL);
+}
+
+/* Printable ASCII that needs no escaping in JSON, HTML or a log line. */
+static int plain_char(char c)
+{
+    return c >= 0x20 && c < 0x7f && !strchr("<>\"'&\\`", c);
+}
+
+/* A run of token characters that looks like a credential rather than a
+ * word: long, or shorter with a digit or a capital (identifiers such as
+ * "invalid_refresh_token" have neither). */
+static int token_like(const char *s, apr_size_t n)
+{
+    apr_size_t i;
+
+    if (n >= AO2_TOKEN_LIKE_ANY)
+        return 1;
+    for (i = 0; n >= AO2_TOKEN_LIKE_MIXED && i < n; i++) {
+        if (apr_isdigit(s[i]) || apr_isupper(s[i]))
+            return 1;
+    }
+    return 0;
+}
+
 const char *ao2_sanitize_description(apr_pool_t *p, const char *text)
 {
+    static const char redacted[] = "[redacted]";
     char *out, *o;
-    apr_size_t i;
+    const char *s;
 
     if (text == NULL)
         return NULL;
-    out = o = apr_palloc(p, 201);
-    for (i = 0; text[i] && i < 200; i++)
-        *o++ = (text[i] >= 0x20 && text[i] < 0x7f) ? text[i] : '?';
+    out = o = apr_palloc(p, AO2_MAX_DESCRIPTION + 1);
+    /* Runs are judged whole, also past the cut: no prefix of a token that
+     * straddles it is kept. */
+    for (s = text; *s && o < out + AO2_MAX_DESCRIPTION;) {
+        apr_size_t n = 0, room = (apr_size_t)(out + AO2_MAX_DESCRIPTION - o);
+        const char *keep;
+
+        while (token_char(s[n]))
+            n++;
+        if (n == 0) {
+            *o++ = plain_char(*s) ? *s : '?';
+            s++;
+            continue;
+        }
+        keep = token_like(s, n) ? redacted : s;
+        if (keep == redacted)
+            n = sizeof(redacted) - 1;
+        if (n > room)
+            n = keep == redacted ? 0 : room;
+        memcpy(o, keep, n);
+        o += n;
+        while (token_char(*s))
+            s++;
+        if (n == 0)
+            break;
+    }
     *o = '\0';
     return out;
 }

@@ -170,7 +170,15 @@ char *ao2_origin_url(apr_pool_t *p, const char *scheme, const char *host,
 /* RFC 6749 error codes are %x20-21 / %x23-5B / %x5D-7E; we are stricter
  * and keep [a-z0-9_.-] of at most 64 characters, else "fallback". */
 const char *ao2_sanitize_error_code(const char *code, const char *fallback);
-/* Printable ASCII only, at most 200 characters; NULL stays NULL. */
+/* A provider's (or a redirect's) error_description made safe to log and to
+ * answer: at most AO2_MAX_DESCRIPTION characters of printable ASCII (others,
+ * and <>"'&\\`, become '?'), and any run of token characters that looks like
+ * a credential (AO2_TOKEN_LIKE_ANY long, or AO2_TOKEN_LIKE_MIXED long with a
+ * digit or a capital) replaced by "[redacted]": some servers put the token
+ * they refuse into it. NULL stays NULL. */
+#define AO2_MAX_DESCRIPTION  200
+#define AO2_TOKEN_LIKE_ANY   40
+#define AO2_TOKEN_LIKE_MIXED 16
 const char *ao2_sanitize_description(apr_pool_t *p, const char *text);
 
 /* What an RFC 7662 introspection answer says about a Bearer credential. */

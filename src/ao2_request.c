@@ -74,6 +74,14 @@ ao2_err_t *ao2_request_params(request_rec *r, const ao2_dir_conf_t *dc,
     if (r->args &&
         (err = ao2_params_parse_form(r->pool, r->args, strlen(r->args), t)))
         return err;
+    /* The URL lands in access logs, proxies' logs and browser histories:
+     * a secret there is a leaked secret (RFC 6749 §2.3.1: body or Basic). */
+    if (apr_table_get(t, "client_secret"))
+        return ao2_err_make(r->pool, HTTP_BAD_REQUEST, "invalid_request",
+                            "client_secret must not be sent in the URL, "
+                            "where access logs keep it: send it in the body "
+                            "or with HTTP Basic (and replace it: it has been "
+                            "exposed)");
     if ((err = read_body(r, dc->max_body, &body, &len)))
         return err;
     if (len == 0)

@@ -7,7 +7,7 @@ use Apache::Test qw(-withtestmore);
 use AO2Test;
 use URI;
 
-plan tests => 8;
+plan tests => 11;
 
 my ($st, $auth) = api_call('POST', '/jsonapiext/oauth2/provider/authorize',
     json => { client_id => 'api-client', client_user_identity => 'deny-1' },
@@ -34,3 +34,18 @@ is($st, 400, 'the state was used up by the error');
 is($s2, 400, 'unknown provider error is 400');
 is($e->{error}, 'invalid_request', 'odd error code replaced');
 unlike($res->content, qr/<script>|<b>/, 'no client text echoed unescaped');
+
+# A token inside error_description is neither echoed nor logged.
+($st, $auth) = api_call('POST', '/jsonapiext/oauth2/provider/authorize',
+    json => { client_id => 'api-client', client_user_identity => 'deny-3' },
+    basic => ['api-client', 'api-secret']);
+my $secret = 'Zq8' . random_string(24);
+my $mark = error_log_mark();
+(my $s3, $e, $res) = api_call('GET', '/jsonapiext/oauth2/callback',
+    query => { state => $auth->{state}, error => 'invalid_request',
+               error_description => "refused token $secret here" });
+is($s3, 400, 'provider error with a token in its description is 400');
+is($e->{error_description}, 'provider: refused token [redacted] here',
+   'the token-like word is redacted in the answer');
+ok(wait_for(sub { error_log_text($mark) =~ /AO2R0001/ }, 5)
+   && error_log_text($mark) !~ /\Q$secret\E/, 'and never logged');

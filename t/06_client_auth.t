@@ -8,7 +8,7 @@ use Apache::Test qw(-withtestmore);
 use AO2Test;
 use URI;
 
-plan tests => 17;
+plan tests => 20;
 
 my $path = '/jsonapiext/oauth2/provider/authorize';
 my %body = (client_id => 'api-client', client_user_identity => 'auth-1');
@@ -24,6 +24,11 @@ like($res->header('WWW-Authenticate') // '', qr/^Basic /,
 is($st, 200, 'client_secret in the JSON body works');
 ($st, $e) = api_call('POST', $path, form => { %body, client_secret => 'api-secret' });
 is($st, 200, 'client_secret in a form body works');
+# A secret in the URL ends up in access logs: refused, even when right.
+($st, $e) = api_call('POST', $path, query => { client_secret => 'api-secret' }, json => \%body);
+is($st, 400, 'client_secret in the query string is 400');
+is($e->{error}, 'invalid_request', '... invalid_request');
+like($e->{error_description}, qr/client_secret must not be sent in the URL/, '... saying why');
 ($st, $e) = api_call('POST', $path, json => { %body, client_secret => 'nope' });
 is($st, 401, 'wrong client_secret in the body is 401');
 

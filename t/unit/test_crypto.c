@@ -191,6 +191,18 @@ static void ct_equal_cases(apr_pool_t *p)
                cases[i].b);
     }
     ok(ao2_ct_equal("a\0b", 3, "a\0c", 3) == 0, "bytes after a NUL count");
+    ok(ao2_ct_equal("ab", 2, "ab\0", 3) == 0, "a trailing NUL is a byte");
+    {
+        char x[200], y[200];
+        memset(x, 's', sizeof(x));
+        memcpy(y, x, sizeof(y));
+        ok(ao2_ct_equal(x, sizeof(x), y, sizeof(y)),
+           "200 bytes, several blocks");
+        y[199] = 't';
+        ok(!ao2_ct_equal(x, sizeof(x), y, sizeof(y)),
+           "differ in the last byte");
+        ok(!ao2_ct_equal(x, 64, y, 65), "one block against two");
+    }
 }
 
 static void random_values(apr_pool_t *p)

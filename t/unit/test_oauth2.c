@@ -394,11 +394,25 @@ static void token_response_fields(apr_pool_t *p)
 
 static void sanitize_cases(apr_pool_t *p)
 {
+    static const struct {
+        const char *in, *want;
+    } rows[] = {
+        {"grant expired", "grant expired"},
+        {"invalid refresh_token_is_expired",
+         "invalid refresh_token_is_expired"},
+        {"token abc123DEF456ghi789 expired", "token [redacted] expired"},
+        {"bad eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "bad [redacted]"},
+        {"t=abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq", "[redacted]"},
+        {"code 4a5b used", "code 4a5b used"},
+        {"<script>\"x\"</script>", "?script??x?"
+                                   "?/script?"},
+        {"a'b&c\\d`e", "a?b?c?d?e"},
+        {"", ""},
+    };
     char long_text[300];
     const char *d;
+    apr_size_t i;
 
-    memset(long_text, 'x', sizeof(long_text) - 1);
-    long_text[sizeof(long_text) - 1] = '\0';
     is_str(ao2_sanitize_error_code("invalid_grant", "fb"), "invalid_grant",
            "code kept");
     is_str(ao2_sanitize_error_code("a.b-c_9", "fb"), "a.b-c_9",
@@ -412,8 +426,19 @@ static void sanitize_cases(apr_pool_t *p)
     is_str(ao2_sanitize_description(p, NULL), NULL, "NULL description");
     is_str(ao2_sanitize_description(p, "a\tb\x7f\xc3\xa9"), "a?b???",
            "controls and non-ASCII replaced");
+    for (i = 0; i + 2 < sizeof(long_text); i += 2)
+        memcpy(long_text + i, "x ", 2);
+    long_text[sizeof(long_text) - 1] = '\0';
     d = ao2_sanitize_description(p, long_text);
-    is_int(d ? strlen(d) : 0, 200, "cut at 200 characters");
+    is_int(d ? strlen(d) : 0, AO2_MAX_DESCRIPTION, "cut at 200 characters");
+    for (i = 0; i < AO2_COUNT(rows); i++)
+        is_str(ao2_sanitize_description(p, rows[i].in), rows[i].want,
+               "description \"%s\"", rows[i].in);
+    /* A token straddling the cut leaves no prefix behind. */
+    memset(long_text, ' ', 195);
+    strcpy(long_text + 195, "AbCdEfGh1234567890xyz");
+    d = ao2_sanitize_description(p, long_text);
+    ok(d && strspn(d, " ") == strlen(d), "no prefix of a token at the cut");
 }
 
 static void origin_url_cases(apr_pool_t *p)
