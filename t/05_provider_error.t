@@ -42,7 +42,7 @@ unlike($res->content, qr/<script>|<b>/, 'no client text echoed unescaped');
 my $secret = 'Zq8' . random_string(24);
 my $mark = error_log_mark();
 (my $s3, $e, $res) = api_call('GET', '/jsonapiext/oauth2/callback',
-    query => { state => $auth->{state}, error => 'invalid_request',
+    query => { state => $auth->{state}, iss => provider_url(), error => 'invalid_request',
                error_description => "refused token $secret here" });
 is($s3, 400, 'provider error with a token in its description is 400');
 is($e->{error_description}, 'provider: refused token [redacted] here',
