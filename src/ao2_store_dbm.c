@@ -4,8 +4,17 @@
  * Every operation opens, works on and closes the file under one global
  * mutex: a DBM handle caches pages, so a handle kept open would not see the
  * other processes' writes. Reads open the file read-only because gdbm
- * fsyncs a writer on close. */
+ * fsyncs a writer on close.
+ *
+ * A lookup of a key the file never held (a made-up Bearer token: the bulk
+ * of a flood) would still take that mutex and open the file. A Bloom filter
+ * of every key written (ao2_keyfilter.c), in shared memory made once per
+ * httpd parent and filled from the file at the first start, answers those
+ * at once. It lives on the process pool so that graceful restarts keep it:
+ * children of the old generation still write while the new one reads. */
 #include "ao2_store.h"
+#include "ao2_defaults.h"
+#include "ao2_keyfilter.h"
 #include "ao2_pathcheck.h"
 
 #include <httpd.h>
@@ -15,6 +24,8 @@
 #include <unixd.h>
 
 #include <apr_dbm.h>
+#include <apr_general.h>
+#include <apr_shm.h>
 #include <apr_file_info.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
@@ -43,8 +54,15 @@ typedef struct dbm_store {
     apr_global_mutex_t *mutex;
     int inited;
     int child_inited;
-    apr_time_t last_purge; /* this process's; guarded by the mutex */
+    apr_time_t last_purge;   /* this process's; guarded by the mutex */
+    ao2_keyfilter_t *filter; /* NULL: every lookup reads the file */
 } dbm_store_t;
+
+/* The filter of this httpd parent, kept across configuration cycles. */
+static struct {
+    const char *path;
+    ao2_keyfilter_t *filter;
+} kept_filter;
 
 static const char *dbm_create(ao2_store_t **st, const char *arg,
                               apr_pool_t *pconf)
@@ -249,6 +267,45 @@ static apr_status_t op_failed(dbm_store_t *d, server_rec *s, apr_dbm_t *db,
     return rv;
 }
 
+/* The file's keys into a fresh filter; before any child exists. */
+static void fill_filter(ao2_keyfilter_t *f, apr_dbm_t *db)
+{
+    apr_datum_t k;
+
+    for (apr_dbm_firstkey(db, &k); k.dptr; apr_dbm_nextkey(db, &k))
+        ao2_keyfilter_add(f, k.dptr, k.dsize);
+}
+
+/* Reused when this parent made one for the same file; otherwise made and
+ * filled now. With no filter, lookups just read the file. */
+static void attach_filter(dbm_store_t *d, server_rec *s, apr_dbm_t *db)
+{
+    apr_pool_t *pp = s->process->pool;
+    apr_size_t size = ao2_keyfilter_size(AO2_STORE_FILTER_BITS);
+    apr_uint64_t seed;
+    apr_shm_t *shm;
+
+    if (kept_filter.filter && strcmp(kept_filter.path, d->path) == 0) {
+        d->filter = kept_filter.filter;
+        return;
+    }
+    if (db == NULL || apr_shm_create(&shm, size, NULL, pp) != APR_SUCCESS ||
+        apr_generate_random_bytes((unsigned char *)&seed, sizeof(seed)) !=
+            APR_SUCCESS ||
+        ao2_keyfilter_init(&d->filter, apr_shm_baseaddr_get(shm), size,
+                           AO2_STORE_FILTER_BITS, seed) != APR_SUCCESS) {
+        d->filter = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "AO2S0030: no key filter for %s: every lookup of an "
+                     "unknown token reads the file (slower under a flood)",
+                     d->path);
+        return;
+    }
+    fill_filter(d->filter, db);
+    kept_filter.path = apr_pstrdup(pp, d->path);
+    kept_filter.filter = d->filter;
+}
+
 static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
                              apr_pool_t *ptemp)
 {
@@ -270,6 +327,7 @@ static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
     rv = dbm_open(d, NULL, APR_DBM_RWCREATE, ptemp, &db);
     if (rv == APR_SUCCESS) {
         purge(db, ptemp);
+        attach_filter(d, s, db);
         apr_dbm_close(db);
     } else if (apr_stat(&fi, used1, APR_FINFO_TYPE, ptemp) == APR_SUCCESS) {
         /* On a graceful restart, children of the old generation still
@@ -277,6 +335,7 @@ static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
          * can wait for the next write. */
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
                      "AO2S0009: %s is busy, start-up purge skipped", d->path);
+        attach_filter(d, s, NULL);
     } else {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "AO2S0006: cannot create the " DBM_TYPE
@@ -450,6 +509,9 @@ static apr_status_t fetch(dbm_store_t *d, server_rec *s, const char *key,
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    if (d->filter && !ao2_keyfilter_maybe(d->filter, k.dptr, k.dsize)) {
+        return APR_NOTFOUND; /* never written: no mutex, no file */
+    }
     rv = lock(d, s);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -498,6 +560,10 @@ static apr_status_t dbm_set(ao2_store_t *st, server_rec *s, const char *key,
     put_be64((unsigned char *)v.dptr, (apr_uint64_t)expiry);
     memcpy(v.dptr + EXPIRY_LEN, val, len);
 
+    /* Before the write: a reader that finds the key has found its bits. */
+    if (d->filter) {
+        ao2_keyfilter_add(d->filter, k.dptr, k.dsize);
+    }
     rv = lock(d, s);
     if (rv != APR_SUCCESS) {
         return rv;
