@@ -228,9 +228,26 @@ static ao2_jwt_e jwt_verify(void *baton, apr_pool_t *p, const ao2_binding_t *b,
             rc == AO2_JWT_ACCESS_BAD_SIGNATURE ? ao2_jws_result_text(jws) : "");
         return AO2_JWT_INVALID;
     }
-    /* The configured provider: the binding compares providers by address. */
-    *issuer = pv;
+    /* With its discovered endpoints (userinfo); lives as long as p. */
+    *issuer = &meta->provider;
     return AO2_JWT_VALID;
+}
+
+static const ao2_provider_t *resolve_provider(void *baton, apr_pool_t *p,
+                                              const ao2_provider_t *pv)
+{
+    request_rec *r = baton;
+    const ao2_server_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &api_oauth2_module);
+    const ao2_provider_meta_t *meta;
+    ao2_err_t *err = ao2_discovery_get(p, r->server, &sc->http, pv, 0, &meta);
+
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "AO2J0012: provider %s: %s",
+                      pv->name, err->description);
+        return NULL;
+    }
+    return &meta->provider;
 }
 
 /* What ao2_validate works with, from the process-wide configuration. */
@@ -263,6 +280,8 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->log_baton = r;
     env->jwt = jwt_verify;
     env->jwt_baton = r;
+    env->resolve = resolve_provider;
+    env->resolve_baton = r;
 }
 
 int ao2_bearer_check(request_rec *r)

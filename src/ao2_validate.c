@@ -42,7 +42,8 @@ ao2_binding_t *ao2_binding_make(apr_pool_t *p,
             part(p, part(p, apr_pstrcat(p, buf, "c", NULL), c->provider->name),
                  c->client_id);
         /* token_validation=jwt: nothing of this provider is introspected. */
-        if (b->introspector == NULL && c->provider->introspect_url &&
+        if (b->introspector == NULL &&
+            (c->provider->introspect_url || c->provider->issuer) &&
             c->provider->token_validation != AO2_TV_JWT)
             b->introspector = c;
     }
@@ -224,9 +225,11 @@ static int for_us(const ao2_binding_t *b, const ao2_provider_t *prov,
 
     for (i = 0; b->clients && i < b->clients->nelts; i++) {
         const ao2_client_t *c = APR_ARRAY_IDX(b->clients, i, ao2_client_t *);
-        if (c->provider == prov && (names(claims, "aud", c->client_id) ||
-                                    names(claims, "azp", c->client_id) ||
-                                    names(claims, "client_id", c->client_id)))
+        /* By name: prov may be the resolved copy of c->provider. */
+        if (!strcmp(c->provider->name, prov->name) &&
+            (names(claims, "aud", c->client_id) ||
+             names(claims, "azp", c->client_id) ||
+             names(claims, "client_id", c->client_id)))
             return 1;
     }
     for (i = 0; b->audiences && i < b->audiences->nelts; i++) {
@@ -326,6 +329,7 @@ static lookup_e from_introspection(const ao2_validate_env_t *env,
                                    ao2_verdict_t *v)
 {
     const ao2_client_t *c = b->introspector;
+    const ao2_provider_t *prov;
     const char *form, *auth, *why = "";
     ao2_http_response_t resp;
     ao2_introspection_t in;
@@ -334,11 +338,17 @@ static lookup_e from_introspection(const ao2_validate_env_t *env,
 
     if (c == NULL)
         return UNKNOWN;
+    prov = env->resolve ? env->resolve(env->resolve_baton, p, c->provider)
+                        : c->provider;
+    if (prov == NULL)
+        return TROUBLE; /* its discovery document cannot be had now */
+    if (prov->introspect_url == NULL)
+        return UNKNOWN;
     form = ao2_form_add(p, NULL, "token", token);
     form = ao2_form_add(p, form, "token_type_hint", "access_token");
     auth = ao2_client_credentials(p, c, &form);
-    rv = provider_call(env, p, "POST", c->provider->introspect_url, auth, form,
-                       &resp, &why);
+    rv = provider_call(env, p, "POST", prov->introspect_url, auth, form, &resp,
+                       &why);
     if (rv == APR_EBUSY) {
         say(env, AO2_LOG_INFO, 0, "AO2B0015: introspection at %s: %s",
             c->provider->name, why);
@@ -362,8 +372,7 @@ static lookup_e from_introspection(const ao2_validate_env_t *env,
     }
     if (!in.active)
         return UNKNOWN;
-    return vouched(env, b, p, c->provider, token, in.claims, in.expires_at, now,
-                   v);
+    return vouched(env, b, p, prov, token, in.claims, in.expires_at, now, v);
 }
 
 static lookup_e from_provider(const ao2_validate_env_t *env,

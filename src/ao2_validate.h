@@ -36,7 +36,8 @@ typedef struct ao2_binding {
     char id[AO2_SHA256_B64URL_LEN + 1];
     const apr_array_header_t *clients;   /* ao2_client_t *; may be NULL */
     const apr_array_header_t *audiences; /* const char *; may be NULL */
-    /* The first client whose provider introspects, NULL when none does. */
+    /* The first client whose provider introspects (introspect=, or an
+     * issuer whose discovery may name the endpoint), NULL when none does. */
     const ao2_client_t *introspector;
     const char *login_claim; /* never NULL */
     /* 1: with login claim "email", only an email the provider calls
@@ -104,6 +105,11 @@ typedef struct ao2_validate_env {
     void *http_baton;
     ao2_jwt_fn jwt; /* NULL: no local JWT verification */
     void *jwt_baton;
+    /* The provider with its discovered endpoints (configured ones win), NULL
+     * when its metadata cannot be had now. NULL fn: as configured. */
+    const ao2_provider_t *(*resolve)(void *baton, apr_pool_t *p,
+                                     const ao2_provider_t *pv);
+    void *resolve_baton;
     ao2_log_fn log;
     void *log_baton;
 } ao2_validate_env_t;

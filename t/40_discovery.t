@@ -11,7 +11,7 @@ use AO2Test;
 use LWP::UserAgent;
 use URI;
 
-plan tests => 29;
+plan tests => 31;
 
 my @basic = (basic => ['api-client', 'api-secret']);
 my $ua = LWP::UserAgent->new(timeout => 10, env_proxy => 0);
@@ -57,6 +57,14 @@ my $after = provider_stats();
 is($after->{discovery} - $before->{discovery}, 1,
    'one discovery fetch for the whole lifecycle, whichever process served it');
 is($after->{jwks} - $before->{jwks}, 1, 'one JWKS fetch');
+
+# A token the module did not issue: introspected at the discovered
+# introspection endpoint, the login from the discovered userinfo.
+provider_stats_reset();
+my $foreign = provider_tokens(login => 'fay', scope => 'openid email');
+my ($fst, $fecho) = api_call('GET', '/discapi/res.partner', bearer => $foreign->{access_token});
+is($fst, 200, 'a foreign opaque token passes through the discovered introspection endpoint');
+is(provider_stats()->{introspection}, 1, 'one introspection call');
 
 # --- RFC 9207: the callback's iss --------------------------------------------
 my $disco = json_decode($ua->get(provider_url() . '/.well-known/openid-configuration')->decoded_content);
