@@ -311,7 +311,6 @@ static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, ao2_client_t *c,
     ao2_token_response_t tr;
     ao2_json_t *claims = NULL;
     apr_int64_t now = now_sec();
-    const char *old_sub, *new_sub;
     ao2_err_t *err;
 
     err = ao2_parse_token_response(p, resp->status, resp->body, resp->len, &tr);
@@ -323,13 +322,9 @@ static ao2_err_t *apply_tokens(endpoint_ctx_t *cx, ao2_client_t *c,
     if (tr.id_token &&
         (err = verify_id_token(cx, &c, &meta, tr.id_token, nonce, &claims)))
         return err;
-    /* OIDC Core §12.2: a refreshed ID token is about the same user. */
-    old_sub = rec->id_token ? ao2_jwt_claim_unverified(p, rec->id_token, "sub")
-                            : NULL;
-    new_sub = claims ? ao2_json_str(claims, "sub") : NULL;
-    if (old_sub && new_sub && strcmp(old_sub, new_sub) != 0)
-        return ao2_err_make(p, HTTP_BAD_GATEWAY, "invalid_id_token",
-                            "the refreshed ID token names another subject");
+    /* A refresh keeps the record's ID token until now: the same user. */
+    if ((err = ao2_check_refreshed_sub(p, rec->id_token, claims)))
+        return err;
     rec->access_token = tr.access_token;
     if (tr.refresh_token)
         rec->refresh_token = tr.refresh_token;

@@ -348,6 +348,20 @@ ao2_err_t *ao2_verify_id_token(apr_pool_t *p, const char *id_token,
     return check_claims(p, payload, plen, c, expected_nonce, now, claims);
 }
 
+ao2_err_t *ao2_check_refreshed_sub(apr_pool_t *p, const char *stored_id_token,
+                                   const ao2_json_t *new_claims)
+{
+    const char *old_sub =
+        stored_id_token ? ao2_jwt_claim_unverified(p, stored_id_token, "sub")
+                        : NULL;
+    const char *new_sub = new_claims ? ao2_json_str(new_claims, "sub") : NULL;
+
+    if (old_sub && new_sub && strcmp(old_sub, new_sub) != 0)
+        return id_token_error(p, "names another subject than the one on "
+                                 "record (sub)");
+    return NULL;
+}
+
 ao2_err_t *ao2_check_response_iss(apr_pool_t *p, const ao2_provider_t *pv,
                                   const char *iss)
 {

@@ -122,6 +122,12 @@ ao2_err_t *ao2_verify_id_token(apr_pool_t *p, const char *id_token,
                                const char *expected_nonce, apr_time_t now,
                                ao2_json_t **claims, ao2_jws_result_e *jws);
 
+/* OIDC Core §12.2: the claims of a refreshed ID token must name the same
+ * sub as the ID token on record (verified when it was stored). NULL when
+ * they do, or when either is missing; 502 invalid_id_token otherwise. */
+ao2_err_t *ao2_check_refreshed_sub(apr_pool_t *p, const char *stored_id_token,
+                                   const ao2_json_t *new_claims);
+
 /* RFC 9207 on an authorization response's iss parameter (NULL when
  * absent): when present it must be the provider's issuer exactly, and it
  * must be present when the provider says it sends one. 400 otherwise. */

@@ -995,7 +995,44 @@ static void scope_covers_cases(apr_pool_t *p)
            "a word of 256 characters is never covered");
 }
 
+/* OIDC Core §12.2: a refreshed ID token names the same sub. */
+static void refreshed_sub_cases(apr_pool_t *p)
+{
+    static const struct {
+        const char *stored, *fresh;
+        int want_ok;
+    } cases[] = {
+        {"{\"sub\":\"alice\"}", "{\"sub\":\"alice\"}", 1},
+        {"{\"sub\":\"alice\"}", "{\"sub\":\"mallory\"}", 0},
+        {"{\"sub\":\"alice\"}", "{\"sub\":\"alice \"}", 0},
+        {"{\"sub\":\"alice\"}", "{}", 1},
+        {NULL, "{\"sub\":\"mallory\"}", 1},
+        {"{\"sub\":\"alice\"}", NULL, 1},
+    };
+    apr_size_t i;
+    const char *why;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        const char *stored = cases[i].stored ? jwt(p, cases[i].stored) : NULL;
+        ao2_json_t *fresh =
+            cases[i].fresh ? ao2_json_parse_object(p, cases[i].fresh,
+                                                   strlen(cases[i].fresh), &why)
+                           : NULL;
+        ao2_err_t *err = ao2_check_refreshed_sub(p, stored, fresh);
+        if (cases[i].want_ok)
+            ok(err == NULL, "refresh sub %s -> %s: accepted",
+               cases[i].stored ? cases[i].stored : "(no ID token)",
+               cases[i].fresh ? cases[i].fresh : "(none)");
+        else
+            ok(err && err->status == 502 &&
+                   !strcmp(err->code, "invalid_id_token"),
+               "refresh sub %s -> %s: 502 invalid_id_token", cases[i].stored,
+               cases[i].fresh);
+    }
+}
+
 const ao2_test_case_t ao2_suite_oauth2[] = {
+    {"refreshed sub", refreshed_sub_cases},
     {"authorize url", authorize_url_cases},
     {"pkce", pkce_cases},
     {"form_add", form_add_cases},
