@@ -33,6 +33,10 @@
 #define AO2_DEFAULT_METADATA_BACKOFF 300  /* longest wait after failures */
 #define AO2_DEFAULT_JWKS_MIN_REFETCH 10   /* unknown kid: at most this often */
 
+/* Seconds a refresh-lock lease adds to its provider calls' total timeouts
+ * for the store writes that follow them (dbm under its mutex, socache). */
+#define AO2_LOCK_WRITE_MARGIN 5
+
 /* Lifetimes, seconds. */
 #define AO2_DEFAULT_STATE_TTL  600
 #define AO2_DEFAULT_RECORD_TTL (30 * 86400)

@@ -558,9 +558,14 @@ static int do_callback(endpoint_ctx_t *cx)
  * waiters, and callers arriving meanwhile, give the same answer at once rather
  * than each trying the failing provider in turn behind the lock (which made the
  * last of many callers wait many provider timeouts). */
-static void refresh_lock(endpoint_ctx_t *cx, ao2_lock_t *lk, const char *key)
+static void refresh_lock(endpoint_ctx_t *cx, ao2_lock_t *lk, const char *key,
+                         int provider_calls)
 {
-    int ttl = (int)(cx->sc->http.total_timeout_ms / 1000) + 2;
+    /* The lease outlives its holder's work: each provider call is bounded by
+     * the total ApiOAuth2ProviderTimeout (curl enforces it), the store
+     * writes that follow by AO2_LOCK_WRITE_MARGIN. Waiters wait as long. */
+    int ttl = provider_calls * (int)(cx->sc->http.total_timeout_ms / 1000) +
+              AO2_LOCK_WRITE_MARGIN;
 
     ao2_lock_key(lk, &cx->g->keys, "ao2r", key, strlen(key));
     if (ao2_lock_take(cx->g->cache, lk, ttl, apr_time_from_sec(ttl), NULL,
@@ -629,7 +634,7 @@ static int do_token(endpoint_ctx_t *cx)
     if ((err = load_record(cx, key, &rec)))
         return ao2_reply_error(cx->r, err);
     seen = rec.access_token;
-    refresh_lock(cx, &lk, key);
+    refresh_lock(cx, &lk, key, 1);
     if (lk.failed)
         return ao2_reply_error(
             cx->r, ao2_err_make(p, lk.failed, "temporarily_unavailable",
@@ -677,33 +682,62 @@ static ao2_err_t *revoke_at_provider(endpoint_ctx_t *cx, const ao2_client_t *c,
     return err;
 }
 
+/* Revokes at the provider, buries the access token, deletes the record. */
+static ao2_err_t *revoke_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
+                                const char *key, const ao2_record_t *rec,
+                                ao2_client_t **c)
+{
+    const ao2_provider_meta_t *meta;
+    ao2_err_t *err;
+
+    if ((err = resolve(cx, conf_c, 0, c, &meta)))
+        return err;
+    if ((*c)->provider->revoke_url &&
+        ((rec->refresh_token &&
+          (err = revoke_at_provider(cx, *c, rec->refresh_token,
+                                    "refresh_token"))) ||
+         (err = revoke_at_provider(cx, *c, rec->access_token, "access_token"))))
+        return err;
+    bury_access_token(cx, rec);
+    if (ao2_store_remove(cx->g->store, cx->r->server, key, cx->r->pool) !=
+        APR_SUCCESS)
+        return unavailable(cx, APR_EGENERAL, "delete a record");
+    return NULL;
+}
+
 static int do_revoke(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
     const ao2_client_t *conf_c;
-    ao2_client_t *c;
-    const ao2_provider_meta_t *meta;
+    ao2_client_t *c = NULL;
     const char *identity, *key;
     ao2_record_t rec;
     ao2_json_t *out;
     ao2_err_t *err;
+    ao2_lock_t lk;
 
     if ((err = client_and_identity(cx, &conf_c, &identity)))
         return ao2_reply_error(cx->r, err);
     key = ao2_record_key(p, cx->dc->api_path, conf_c->client_id, identity);
-    if ((err = load_record(cx, key, &rec)) ||
-        (err = resolve(cx, conf_c, 0, &c, &meta)))
+    if ((err = load_record(cx, key, &rec)))
         return ao2_reply_error(cx->r, err);
-    if (c->provider->revoke_url &&
-        ((rec.refresh_token &&
-          (err = revoke_at_provider(cx, c, rec.refresh_token,
-                                    "refresh_token"))) ||
-         (err = revoke_at_provider(cx, c, rec.access_token, "access_token"))))
-        return ao2_reply_error(cx->r, err);
-    bury_access_token(cx, &rec);
-    if (ao2_store_remove(cx->g->store, cx->r->server, key, p) != APR_SUCCESS)
+    /* Under the refresh lock (two provider calls long): a refresh running
+     * now finishes first and its tokens are the ones revoked; one that
+     * starts later finds no record. Without it, a refresh in flight would
+     * save its tokens after the delete and bring the record back. A holder
+     * that just failed wrote nothing: go ahead. */
+    refresh_lock(cx, &lk, key, 2);
+    if (lk.rv == APR_EEXIST && !lk.failed)
         return ao2_reply_error(
-            cx->r, unavailable(cx, APR_EGENERAL, "delete a record"));
+            cx->r,
+            ao2_err_make(p, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
+                         "a refresh of this identity is still running"));
+    err = load_record(cx, key, &rec);
+    if (err == NULL)
+        err = revoke_record(cx, conf_c, key, &rec, &c);
+    ao2_lock_release(cx->g->cache, &lk, 0, 0);
+    if (err)
+        return ao2_reply_error(cx->r, err);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
                   "AO2E0006: tokens revoked for client %s, login %s",
                   c->client_id, rec.login);
