@@ -15,7 +15,7 @@ use POSIX ();
 use Time::HiRes ();
 
 my $callers = 50;
-my $lease   = 5 + 2;    # ApiOAuth2ProviderTimeout total (t/conf/extra.conf.in) + 2
+my $lease   = 5 + 5;    # ApiOAuth2ProviderTimeout total (t/conf/extra.conf.in) + AO2_LOCK_WRITE_MARGIN
 plan tests => 8;
 
 my @basic = (basic => ['api-client', 'api-secret']);
