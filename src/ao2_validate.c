@@ -433,16 +433,24 @@ static void remember(const ao2_validate_env_t *env, ao2_cache_t *cache,
 {
     char buf[AO2_VERDICT_MAX];
     int mac = cache->type->shared;
-    apr_size_t len =
-        ao2_verdict_encode(v, buf, sizeof(buf) - (mac ? AO2_MAC_TAG_LEN : 0));
+    ao2_verdict_t kept = *v;
     apr_int64_t ttl = v->valid ? env->cache_ttl : env->neg_ttl;
+    apr_size_t len;
 
     if (max_ttl > 0 && ttl > max_ttl)
         ttl = max_ttl;
     /* Never beyond the token's own expiry. */
     if (v->expires_at - now < ttl)
         ttl = v->expires_at - now;
-    if (len == 0 || ttl <= 0)
+    if (ttl <= 0)
+        return;
+    /* The value itself ends with its TTL: written back into memcached
+     * after a revoke (a rollback), it is good for what is left of that TTL
+     * at most, not until the token's own expiry. */
+    kept.expires_at = now + ttl;
+    len = ao2_verdict_encode(&kept, buf,
+                             sizeof(buf) - (mac ? AO2_MAC_TAG_LEN : 0));
+    if (len == 0)
         return;
     if (mac) {
         if (ao2_mac(env->keys, key, KEY_LEN, buf, len,

@@ -606,6 +606,37 @@ static void cache_never_crosses(apr_pool_t *p)
        "the same configuration, the same id (login claim email by default)");
 }
 
+/* Issue 7 item 6, in part: a verdict put back after a revoke. */
+static void replayed_verdict(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    const char *key =
+        apr_pstrcat(p, "ao2v:", ao2_sha256_b64url(p, ITOK, strlen(ITOK)), NULL);
+    entry_t *e, saved;
+    result_t r;
+
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "valid, cached");
+    e = apr_hash_get(w->cache.h, key, APR_HASH_KEY_STRING);
+    ok(e != NULL, "the cached verdict");
+    if (e == NULL)
+        return;
+    saved = *e;
+    /* Revoked: the tombstone, the verdict dropped, then the old verdict
+     * written back by someone with memcached access. */
+    {
+        ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL};
+        put_index(w, ITOK, &tomb);
+    }
+    ao2_validate_forget(&w->cache.base, NULL, ITOK);
+    put(&w->cache, key, strlen(key), saved.bytes, saved.len);
+    r.outcome = ao2_validate(&w->env, w->a, w->p, ITOK, NOW + 299, r.buf, &r.v);
+    is_int(r.outcome, AO2_TOKEN_VALID,
+           "within ApiOAuth2CacheTTL the replayed verdict still counts");
+    r.outcome = ao2_validate(&w->env, w->a, w->p, ITOK, NOW + 300, r.buf, &r.v);
+    is_int(r.outcome, AO2_TOKEN_INVALID,
+           "after it, although the token lives 600 s: the tombstone answers");
+}
+
 static void negative_cache(apr_pool_t *p)
 {
     world_t *w = world(p);
@@ -885,6 +916,7 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"issued token identity, store down", issued_identity},
     {"cache hits", cache_hits},
     {"a cached verdict never crosses bindings", cache_never_crosses},
+    {"a replayed verdict ends with its TTL", replayed_verdict},
     {"negative cache", negative_cache},
     {"forged verdicts, forget", forged_and_forgotten},
     {"no cache", no_cache},
