@@ -12,7 +12,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 
 plan skip_all => 'the privilege-drop checks need root' unless $> == 0;
-plan tests => 26;
+plan tests => 27;
 
 my $top = "$FindBin::Bin/..";
 my $module = "$top/.libs/mod_api_oauth2.so";
@@ -51,6 +51,7 @@ Mutex file:$case default
 LoadModule mpm_event_module $mods/mod_mpm_event.so
 LoadModule authz_core_module $mods/mod_authz_core.so
 LoadModule authn_core_module $mods/mod_authn_core.so
+LoadModule socache_dbm_module $mods/mod_socache_dbm.so
 LoadModule api_oauth2_module $module
 $store_and_key
 ApiOAuth2Provider op authorize=http://127.0.0.1:@{[port('provider')]}/auth token=http://127.0.0.1:@{[port('provider')]}/token
@@ -108,6 +109,13 @@ refused('store directory owned by root',
     "AO2C0030: the token store dbm:$dir/s3/store/tokens is not usable by user "
     . "nobody: $dir/s3/store is not searchable by nobody (mode 0700, owner root); "
     . "move the store ($other) or chown nobody $dir/s3/store");
+
+# 3b. The same check for a mod_socache_dbm file.
+mkdirs(["$dir/s3b", 0755], ["$dir/s3b/private", 0700]);
+my ($rc, $text) = start_fails(conf(
+    "ApiOAuth2TokenStore socache:dbm:$dir/s3b/private/tokens\nApiOAuth2StoreKey file:$key"));
+like($text, qr/AO2C0030: the token store socache:dbm:\Q$dir\E\/s3b\/private\/tokens is not reachable by user nobody: \Q$dir\E\/s3b\/private is not searchable by nobody \(mode 0700, owner root\)/,
+     'a socache:dbm file in a private directory: refused, saying why') or diag $text;
 
 # 4. Keys: unreadable, or where a worker could replace them.
 mkdirs(["$dir/s4", 0755], ["$dir/s4/keydir", 0700]);
