@@ -34,6 +34,10 @@ sub merged {
     while ($body =~ /AO2_MERGE\(([\w.]+),\s*([^,]+),\s*([^)]+)\)/g) {
         $m{$1} = { unset => $2, default => $3 };
     }
+    # A field computed from the merged ones (conf->x = ...): its own rule.
+    while ($body =~ /^\s*conf->([\w.]+)\s*=/mg) {
+        $m{$1} //= { unset => 'derived', default => 'NULL' };
+    }
     return %m;
 }
 
@@ -52,7 +56,9 @@ for my $set ([\@server, \%sm, $screate, 'server'], [\@dir, \%dm, $dcreate, 'dire
     for my $f (@$fields) {
         ok($m->{$f}, "$what field $f has a merge rule");
         my $u = $m->{$f} ? $m->{$f}{unset} : '';
-        if ($u eq 'AO2_UNSET') {
+        if ($u eq 'derived') {
+            pass("$what field $f is derived in the merge");
+        } elsif ($u eq 'AO2_UNSET') {
             like($create, qr/->\Q$f\E = AO2_UNSET;/, "$what field $f starts unset");
         } else {
             # NULL or 0: what apr_pcalloc gives.
