@@ -23,32 +23,19 @@ chmod 0600, $key;
 my @ports = port('servers');
 my %local_ttl = ($ports[2] => 2);
 my $mods = '/usr/lib/apache2/modules';
-my $httpd = httpd_bin();
+my $p = 'http://127.0.0.1:' . port('provider');
+my $mc = '127.0.0.1:' . port('memcached');
 
 sub conf_for {
     my ($port) = @_;
-    my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
     return <<"CONF";
-ServerRoot $dir
-ServerName 127.0.0.1
-PidFile $dir/httpd-$port.pid
-ErrorLog $dir/error-$port.log
-LogLevel info api_oauth2:debug
-Listen 127.0.0.1:$port
-${user}Mutex file:$dir default
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule authn_core_module $mods/mod_authn_core.so
-LoadModule authz_user_module $mods/mod_authz_user.so
-LoadModule proxy_module $mods/mod_proxy.so
-LoadModule proxy_http_module $mods/mod_proxy_http.so
 LoadModule socache_memcache_module $mods/mod_socache_memcache.so
 LoadModule api_oauth2_module $module
-ApiOAuth2TokenStore socache:memcache:127.0.0.1:@{[port('memcached')]}
+ApiOAuth2TokenStore socache:memcache:$mc
 ApiOAuth2StoreKey file:$key
-ApiOAuth2Cache memcache:127.0.0.1:@{[port('memcached')]}
+ApiOAuth2Cache memcache:$mc
 ApiOAuth2CacheLocalTTL @{[ $local_ttl{$port} // 0 ]}
-ApiOAuth2Provider testop issuer=http://127.0.0.1:@{[port('provider')]} authorize=http://127.0.0.1:@{[port('provider')]}/auth token=http://127.0.0.1:@{[port('provider')]}/token revoke=http://127.0.0.1:@{[port('provider')]}/token/revocation userinfo=http://127.0.0.1:@{[port('provider')]}/me introspect=http://127.0.0.1:@{[port('provider')]}/token/introspection introspect_token_type=required
+ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
 <Location /jsonapiext>
     ApiOAuth2API on
     ApiOAuth2Client testop api-client api-secret "scope=openid email offline_access"
@@ -60,24 +47,10 @@ ApiOAuth2Provider testop issuer=http://127.0.0.1:@{[port('provider')]} authorize
 CONF
 }
 
-sub port_open { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]", Timeout => 1) }
-
-my @started;
-END {
-    for my $port (@started) {
-        system($httpd, '-f', "$dir/httpd-$port.conf", '-k', 'stop');
-        wait_for(sub { !port_open($port) }, 10);
-    }
-}
-for my $port (@ports) {
-    open my $fh, '>', "$dir/httpd-$port.conf" or die;
-    print $fh conf_for($port);
-    close $fh;
-    system($httpd, '-f', "$dir/httpd-$port.conf", '-k', 'start') == 0
-        or BAIL_OUT("httpd on $port did not start: " . `cat $dir/error-$port.log`);
-    push @started, $port;
-}
-ok(wait_for(sub { !grep { !port_open($_) } @ports }, 20),
+# extra_httpd dies with the error log when a server does not come up, and
+# stops them all at the end of the test.
+extra_httpd(port => $_, dir => $dir, conf => conf_for($_)) for @ports;
+ok(!grep({ !IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_", Timeout => 1) } @ports),
    'three more servers listen');
 my ($a, $b, $c) = map { "http://127.0.0.1:$_" } @ports;
 my @basic = (basic => ['api-client', 'api-secret']);

@@ -41,7 +41,6 @@ chmod 0600, $key;
 my @ports = port('servers');
 my ($mc1, $mc2, $redis) = (port('memcached'), port('spare', 40), port('spare', 41));
 my $mods  = '/usr/lib/apache2/modules';
-my $httpd = httpd_bin();
 my $bound = 1.0;    # seconds: SPEC's cross-server revocation bound
 
 sub port_open { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]", Timeout => 1) }
@@ -68,19 +67,10 @@ sub stop_service {
     waitpid($pid, 0);
 }
 
-my %started;    # port -> config file
-sub stop_servers {
-    for my $port (sort keys %started) {
-        system($httpd, '-f', $started{$port}, '-k', 'stop');
-        wait_for(sub { !port_open($port) }, 10);
-    }
-    %started = ();
-}
 my $main_pid = $$;
 END {
     if ($$ == $main_pid) {
         local $?;
-        stop_servers();
         stop_service($_) for keys %svc;
     }
 }
@@ -93,24 +83,10 @@ ok(start_service('redis', $redis, 'redis-server', '--bind', '127.0.0.1', '--port
 
 sub conf_for {
     my ($port, $store) = @_;
-    my $user  = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
     my $p     = 'http://127.0.0.1:' . port('provider');
     my $spec  = $store eq 'redis' ? "socache:redis:127.0.0.1:$redis" : "socache:memcache:127.0.0.1:$mc1";
     my $redir = "http://127.0.0.1:$ports[1]/jsonapiext/oauth2/callback";
     return <<"CONF";
-ServerRoot $dir
-ServerName 127.0.0.1
-PidFile $dir/httpd-$port.pid
-ErrorLog $dir/error-$port.log
-LogLevel info api_oauth2:debug
-Listen 127.0.0.1:$port
-${user}Mutex file:$dir default
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule authn_core_module $mods/mod_authn_core.so
-LoadModule authz_user_module $mods/mod_authz_user.so
-LoadModule proxy_module $mods/mod_proxy.so
-LoadModule proxy_http_module $mods/mod_proxy_http.so
 LoadModule socache_memcache_module $mods/mod_socache_memcache.so
 LoadModule socache_redis_module $mods/mod_socache_redis.so
 LoadModule api_oauth2_module $module
@@ -131,19 +107,13 @@ ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/to
 CONF
 }
 
+# extra_httpd dies with the error log when a server does not come up.
 sub start_servers {
     my ($store) = @_;
-    for my $port (@ports) {
-        my $conf = "$dir/httpd-$store-$port.conf";
-        open my $fh, '>', $conf or die;
-        print $fh conf_for($port, $store);
-        close $fh;
-        system($httpd, '-f', $conf, '-k', 'start') == 0
-            or BAIL_OUT("httpd on $port did not start: " . `cat $dir/error-$port.log`);
-        $started{$port} = $conf;
-    }
-    return wait_for(sub { !grep { !port_open($_) } @ports }, 20);
+    extra_httpd(port => $_, dir => $dir, conf => conf_for($_, $store)) for @ports;
+    return 1;
 }
+sub stop_servers { extra_httpd_stop($_) for @ports }
 
 my @urls  = map { "http://127.0.0.1:$_" } @ports;
 my @basic = (basic => ['api-client', 'api-secret']);
