@@ -33,7 +33,7 @@ ao2_binding_t *ao2_binding_make(apr_pool_t *p,
 
     b->clients = clients;
     b->audiences = audiences;
-    b->login_claim = login_claim ? login_claim : "email";
+    b->login_claim = login_claim;
     b->email_verified = email_verified;
     /* Length-prefixed parts: no two configurations hash alike. */
     for (i = 0; clients && i < clients->nelts; i++) {

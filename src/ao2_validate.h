@@ -45,8 +45,9 @@ typedef struct ao2_binding {
     int email_verified;
 } ao2_binding_t;
 
-/* login_claim NULL means "email". Strings and arrays must outlive the
- * binding (configuration pool). */
+/* login_claim is never NULL: the configuration has applied its default
+ * (AO2_DEFAULT_LOGIN_CLAIM). Strings and arrays must outlive the binding
+ * (configuration pool). */
 ao2_binding_t *ao2_binding_make(apr_pool_t *p,
                                 const apr_array_header_t *clients,
                                 const apr_array_header_t *audiences,

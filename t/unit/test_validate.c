@@ -602,8 +602,8 @@ static void cache_never_crosses(apr_pool_t *p)
            strcmp(w->a->id, w->opt->id),
        "every binding has its own id");
     ok(!strcmp(w->a->id,
-               ao2_binding_make(p, clients(p, &w->c1), NULL, NULL, 1)->id),
-       "the same configuration, the same id (login claim email by default)");
+               ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 1)->id),
+       "the same configuration, the same id");
 }
 
 /* Issue 7 item 6, in part: a verdict put back after a revoke. */
