@@ -96,13 +96,43 @@ static ao2_err_t *load_record(endpoint_ctx_t *cx, const char *key,
     return NULL;
 }
 
+/* Whether the record came from the provider the client is configured with
+ * now: its name and its identity (issuer, else token endpoint) when the
+ * record names one. Otherwise the record's refresh token must not go to
+ * the provider configured now (another server), nor its tokens be used:
+ * logged, with what is done instead. */
+static int same_provider(endpoint_ctx_t *cx, const ao2_client_t *c,
+                         const ao2_record_t *rec, const char *instead)
+{
+    const char *now_id = ao2_provider_identity(c->provider);
+
+    if (!strcmp(rec->provider, c->provider->name) &&
+        (rec->provider_id == NULL || !strcmp(rec->provider_id, now_id)))
+        return 1;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, cx->r,
+                  "AO2E0011: the tokens of client %s for login %s came from "
+                  "provider %s (%s), the client is now configured with "
+                  "provider %s (%s): %s",
+                  c->client_id, rec->login ? rec->login : "-", rec->provider,
+                  rec->provider_id ? rec->provider_id : "identity not kept",
+                  c->provider->name, now_id, instead);
+    return 0;
+}
+
+static ao2_err_t *other_provider(apr_pool_t *p)
+{
+    return ao2_err_make(p, HTTP_BAD_REQUEST, "invalid_grant",
+                        "the stored authorization is from another provider "
+                        "than the one configured now; authorize again");
+}
+
 /* An access token that was refreshed away or revoked here keeps an index
  * entry that says so until it would have expired: the Bearer check then
  * refuses it without asking the provider, which may still call it active. */
 static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until)
 {
     apr_pool_t *p = cx->r->pool;
-    ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1, NULL, NULL};
+    ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1, NULL, NULL, NULL};
     const char *ikey = ao2_index_key(p, token);
     apr_size_t len;
     char *val = ao2_index_encode(p, &cx->g->keys, ikey, &ix, &len);
@@ -130,7 +160,7 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
     apr_int64_t keep = now_sec() + cx->sc->record_ttl;
     ao2_index_t ix = {key,           rec->login,      rec->db,
                       rec->scope,    rec->expires_at, 0,
-                      rec->provider, rec->client_id};
+                      rec->provider, rec->client_id,  rec->provider_id};
     const char *ikey;
     apr_size_t len;
     char *val;
@@ -533,7 +563,8 @@ static int do_callback(endpoint_ctx_t *cx)
     rec.api = cx->dc->api_path;
     rec.client_id = c->client_id;
     rec.user_identity = st.user_identity;
-    rec.provider = c->provider->name;
+    rec.provider = conf_c->provider->name;
+    rec.provider_id = ao2_provider_identity(conf_c->provider);
     if ((err = apply_tokens(cx, c, meta, &resp, st.nonce, &rec)))
         return ao2_reply_error(cx->r, err);
     key = ao2_record_key(p, rec.api, rec.client_id, rec.user_identity);
@@ -605,6 +636,8 @@ static ao2_err_t *refresh_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
                             "identity");
     if ((err = resolve(cx, conf_c, 0, &c, &meta)))
         return err;
+    /* A record written before identities were kept gets one now. */
+    rec->provider_id = ao2_provider_identity(conf_c->provider);
     form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
     form = ao2_form_add(p, form, "refresh_token", rec->refresh_token);
     auth = ao2_client_credentials(p, c, &form);
@@ -647,8 +680,12 @@ static int do_token(endpoint_ctx_t *cx)
                          "another refresh of this identity is still "
                          "running"));
     /* Reloaded under the lock: when the access token changed while we
-     * waited, the holder refreshed for us and its tokens are the answer. */
+     * waited, the holder refreshed for us and its tokens are the answer.
+     * Never the refresh token of another provider's record. */
     err = load_record(cx, key, &rec);
+    if (err == NULL &&
+        !same_provider(cx, c, &rec, "refused, the client authorizes again"))
+        err = other_provider(p);
     if (err == NULL && strcmp(rec.access_token, seen) == 0)
         err = refresh_record(cx, c, key, &rec);
     refresh_unlock(cx, &lk, err);
@@ -682,7 +719,9 @@ static ao2_err_t *revoke_at_provider(endpoint_ctx_t *cx, const ao2_client_t *c,
     return err;
 }
 
-/* Revokes at the provider, buries the access token, deletes the record. */
+/* Revokes at the provider, buries the access token, deletes the record.
+ * A record of another provider than the client's now is deleted here only:
+ * its tokens go to no provider (*c stays NULL). */
 static ao2_err_t *revoke_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
                                 const char *key, const ao2_record_t *rec,
                                 ao2_client_t **c)
@@ -690,14 +729,18 @@ static ao2_err_t *revoke_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
     const ao2_provider_meta_t *meta;
     ao2_err_t *err;
 
-    if ((err = resolve(cx, conf_c, 0, c, &meta)))
-        return err;
-    if ((*c)->provider->revoke_url &&
-        ((rec->refresh_token &&
-          (err = revoke_at_provider(cx, *c, rec->refresh_token,
-                                    "refresh_token"))) ||
-         (err = revoke_at_provider(cx, *c, rec->access_token, "access_token"))))
-        return err;
+    if (same_provider(cx, conf_c, rec,
+                      "deleted here, revoked at no provider")) {
+        if ((err = resolve(cx, conf_c, 0, c, &meta)))
+            return err;
+        if ((*c)->provider->revoke_url &&
+            ((rec->refresh_token &&
+              (err = revoke_at_provider(cx, *c, rec->refresh_token,
+                                        "refresh_token"))) ||
+             (err = revoke_at_provider(cx, *c, rec->access_token,
+                                       "access_token"))))
+            return err;
+    }
     bury_access_token(cx, rec);
     if (ao2_store_remove(cx->g->store, cx->r->server, key, cx->r->pool) !=
         APR_SUCCESS)
@@ -740,10 +783,10 @@ static int do_revoke(endpoint_ctx_t *cx)
         return ao2_reply_error(cx->r, err);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
                   "AO2E0006: tokens revoked for client %s, login %s",
-                  c->client_id, rec.login);
+                  conf_c->client_id, rec.login);
     out = ao2_json_object(p);
     ao2_json_set_bool(out, "revoked", 1);
-    if (!c->provider->revoke_url)
+    if (c == NULL || !c->provider->revoke_url)
         ao2_json_set_bool(out, "revoked_at_provider", 0);
     return ao2_reply_json(cx->r, HTTP_OK, ao2_json_dump(p, out));
 }

@@ -66,6 +66,14 @@ char *ao2_authorize_url(apr_pool_t *p, const ao2_client_t *c,
                        NULL);
 }
 
+const char *ao2_provider_identity(const ao2_provider_t *pv)
+{
+    /* The configuration requires issuer= or token= (ao2_directives.c). */
+    if (pv->issuer)
+        return pv->issuer;
+    return pv->token_url ? pv->token_url : "";
+}
+
 const char *ao2_client_credentials(apr_pool_t *p, const ao2_client_t *c,
                                    const char **form)
 {

@@ -81,6 +81,13 @@ char *ao2_authorize_url(apr_pool_t *p, const ao2_client_t *c,
                         const char *redirect_uri, const char *state,
                         const char *nonce, const char *code_challenge);
 
+/* Which authorization server a provider configuration names: its issuer
+ * (RFC 8414 §2: the server's identifier), else its token endpoint, where its
+ * grants are redeemed. Stored with every token record and index entry, so
+ * that a record is never used against another server than the one it came
+ * from when ApiOAuth2Provider changes under the same name. Never NULL. */
+const char *ao2_provider_identity(const ao2_provider_t *pv);
+
 /* Adds the client's credentials to a token/revoke/introspect request the way
  * its provider wants them: returns the Authorization header value for
  * client_secret_basic (RFC 6749 §2.3.1: id and secret form-encoded first)

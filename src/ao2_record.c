@@ -117,6 +117,7 @@ static const member_t record_members[] = {
     MEMBER(ao2_record_t, client_id, "cid", MEMBER_STR),
     MEMBER(ao2_record_t, user_identity, "cui", MEMBER_STR),
     MEMBER(ao2_record_t, provider, "prov", MEMBER_STR),
+    MEMBER(ao2_record_t, provider_id, "pvid", MEMBER_STR_OPT),
     MEMBER(ao2_record_t, token_type, "tt", MEMBER_STR_OPT),
     MEMBER(ao2_record_t, scope, "sc", MEMBER_STR_OPT),
     MEMBER(ao2_record_t, login, "lg", MEMBER_STR_OPT),
@@ -138,6 +139,7 @@ static const member_t index_members[] = {
     MEMBER(ao2_index_t, revoked, "rv", MEMBER_FLAG_OPT),
     MEMBER(ao2_index_t, provider, "prov", MEMBER_STR_OPT),
     MEMBER(ao2_index_t, client_id, "cid", MEMBER_STR_OPT),
+    MEMBER(ao2_index_t, provider_id, "pvid", MEMBER_STR_OPT),
     {NULL, 0, MEMBER_STR},
 };
 

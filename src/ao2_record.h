@@ -21,6 +21,9 @@ typedef struct ao2_record {
     const char *client_id;
     const char *user_identity;
     const char *provider;
+    /* ao2_provider_identity of the provider then; NULL in records written
+     * before it was kept (judged by the provider's name alone). */
+    const char *provider_id;
     const char *access_token;
     const char *refresh_token; /* may be NULL */
     const char *id_token;      /* may be NULL */
@@ -76,6 +79,9 @@ typedef struct ao2_index {
      * and in entries written before bindings (refused). */
     const char *provider;
     const char *client_id;
+    /* ao2_provider_identity when it was issued; NULL in tombstones and in
+     * entries written before it was kept (judged by the name alone). */
+    const char *provider_id;
 } ao2_index_t;
 
 char *ao2_index_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,

@@ -38,9 +38,11 @@ ao2_binding_t *ao2_binding_make(apr_pool_t *p,
     /* Length-prefixed parts: no two configurations hash alike. */
     for (i = 0; clients && i < clients->nelts; i++) {
         const ao2_client_t *c = APR_ARRAY_IDX(clients, i, ao2_client_t *);
-        buf =
-            part(p, part(p, apr_pstrcat(p, buf, "c", NULL), c->provider->name),
-                 c->client_id);
+        /* The provider's identity too: a verdict cached (in memcached)
+         * before its issuer or token endpoint changed is a miss after. */
+        buf = part(p, apr_pstrcat(p, buf, "c", NULL), c->provider->name);
+        buf = part(p, part(p, buf, ao2_provider_identity(c->provider)),
+                   c->client_id);
         /* token_validation=jwt: nothing of this provider is introspected. */
         if (b->introspector == NULL &&
             (c->provider->introspect_url || c->provider->issuer) &&
@@ -56,21 +58,31 @@ ao2_binding_t *ao2_binding_make(apr_pool_t *p,
     return b;
 }
 
-static int has_provider(const ao2_binding_t *b, const char *provider)
+/* The provider named provider, as configured now; provider_id NULL: by the
+ * name alone. */
+static int is_provider(const ao2_provider_t *pv, const char *provider,
+                       const char *provider_id)
+{
+    return !strcmp(pv->name, provider) &&
+           (provider_id == NULL ||
+            !strcmp(ao2_provider_identity(pv), provider_id));
+}
+
+static int has_provider(const ao2_binding_t *b, const char *provider,
+                        const char *provider_id)
 {
     int i;
 
     for (i = 0; b->clients && i < b->clients->nelts; i++) {
-        if (!strcmp(
-                APR_ARRAY_IDX(b->clients, i, ao2_client_t *)->provider->name,
-                provider))
+        if (is_provider(APR_ARRAY_IDX(b->clients, i, ao2_client_t *)->provider,
+                        provider, provider_id))
             return 1;
     }
     return 0;
 }
 
 int ao2_binding_accepts(const ao2_binding_t *b, const char *provider,
-                        const char *value)
+                        const char *provider_id, const char *value)
 {
     int i;
 
@@ -78,14 +90,14 @@ int ao2_binding_accepts(const ao2_binding_t *b, const char *provider,
         return 0;
     for (i = 0; b->clients && i < b->clients->nelts; i++) {
         const ao2_client_t *c = APR_ARRAY_IDX(b->clients, i, ao2_client_t *);
-        if (!strcmp(c->provider->name, provider) &&
+        if (is_provider(c->provider, provider, provider_id) &&
             !strcmp(c->client_id, value))
             return 1;
     }
     /* ApiOAuth2Audience values count for the location's own providers. */
     for (i = 0; b->audiences && i < b->audiences->nelts; i++) {
         if (!strcmp(APR_ARRAY_IDX(b->audiences, i, const char *), value))
-            return has_provider(b, provider);
+            return has_provider(b, provider, provider_id);
     }
     return 0;
 }
@@ -177,11 +189,18 @@ static lookup_e from_store(const ao2_validate_env_t *env,
             "refreshes it");
         return refuse(env, b, v, now);
     }
-    if (!ao2_binding_accepts(b, ix.provider, ix.client_id)) {
-        say(env, AO2_LOG_INFO, 0,
-            "AO2B0010: a token issued to client %s of provider %s is not for "
-            "this location",
-            ix.client_id, ix.provider);
+    if (!ao2_binding_accepts(b, ix.provider, ix.provider_id, ix.client_id)) {
+        if (ao2_binding_accepts(b, ix.provider, NULL, ix.client_id))
+            say(env, AO2_LOG_INFO, 0,
+                "AO2B0016: a token issued to client %s by provider %s as it "
+                "was configured before (issuer or token endpoint %s) refused: "
+                "the client authorizes again",
+                ix.client_id, ix.provider, ix.provider_id);
+        else
+            say(env, AO2_LOG_INFO, 0,
+                "AO2B0010: a token issued to client %s of provider %s is not "
+                "for this location",
+                ix.client_id, ix.provider);
         return refuse(env, b, v, now);
     }
     return verdict(env, b, v, 1, ix.expires_at, now, ix.login, ix.db, ix.scope);

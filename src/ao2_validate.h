@@ -53,9 +53,12 @@ ao2_binding_t *ao2_binding_make(apr_pool_t *p,
                                 const apr_array_header_t *audiences,
                                 const char *login_claim, int email_verified);
 /* 1 when a token of the provider named provider, for the party value
- * (client id or audience), counts under b. */
+ * (client id or audience), counts under b. provider_id is the provider's
+ * identity when the token was issued (ao2_provider_identity): it must be
+ * the provider's identity now; NULL (entries written before it was kept):
+ * the name alone decides. */
 int ao2_binding_accepts(const ao2_binding_t *b, const char *provider,
-                        const char *value);
+                        const char *provider_id, const char *value);
 
 /* The provider calls, swappable (tests): ao2_http_request's contract. */
 typedef apr_status_t (*ao2_http_fn)(void *baton, apr_pool_t *p,

@@ -30,6 +30,7 @@ static ao2_record_t full_record(void)
     r.client_id = "client-1";
     r.user_identity = "user@example.com";
     r.provider = "keycloak";
+    r.provider_id = "https://keycloak.example/realms/odoo";
     r.access_token = AT;
     r.refresh_token = RT;
     r.id_token = IT;
@@ -49,6 +50,7 @@ static void same_record(const ao2_record_t *got, const ao2_record_t *want,
     is_str(got->client_id, want->client_id, "%s: client_id", name);
     is_str(got->user_identity, want->user_identity, "%s: user_identity", name);
     is_str(got->provider, want->provider, "%s: provider", name);
+    is_str(got->provider_id, want->provider_id, "%s: provider_id", name);
     is_str(got->access_token, want->access_token, "%s: access_token", name);
     is_str(got->refresh_token, want->refresh_token, "%s: refresh_token", name);
     is_str(got->id_token, want->id_token, "%s: id_token", name);
@@ -177,6 +179,7 @@ static void record_round_trip(apr_pool_t *p)
     in[1].scope = NULL;
     in[1].login = NULL;
     in[1].db = NULL;
+    in[1].provider_id = NULL; /* records written before it was kept */
     in[1].expires_at = 0;
     /* Empty strings, non-ASCII text and extreme times survive as they are. */
     in[2] = full_record();
@@ -209,8 +212,9 @@ static void record_nothing_in_clear(apr_pool_t *p)
     ao2_keys_t k;
     ao2_record_t rec = full_record();
     ao2_state_t st = {"/api", "c", "u", "nonce-1", CV, "https://rp/cb", 1};
-    ao2_index_t ix = {"t:abc",    "jdoe", "erp_prod", "openid email",
-                      1700003600, 0,      "acme",     "client-1"};
+    ao2_index_t ix = {"t:abc",        "jdoe",     "erp_prod",
+                      "openid email", 1700003600, 0,
+                      "acme",         "client-1", "https://acme.example"};
     const char *key = ao2_record_key(p, "/jsonapiext", "client-1", "user");
     const char *ikey = ao2_index_key(p, AT);
     apr_size_t len = 0, len2 = 0, i;
@@ -370,10 +374,11 @@ static void record_incomplete(apr_pool_t *p)
 static void index_round_trip(apr_pool_t *p)
 {
     static const ao2_index_t cases[] = {
-        {"t:abc", "jdoe", "erp", "read write", 1700003600, 0, "acme", "c1"},
-        {"t:abc", "jdoe", "erp", "read write", 1700003600, 1, NULL, NULL},
-        {"t:abc", NULL, NULL, NULL, 0, 0, NULL, NULL},
-        {"t:abc", "", "", "", -5, 1, "", ""},
+        {"t:abc", "jdoe", "erp", "read write", 1700003600, 0, "acme", "c1",
+         "https://acme.example"},
+        {"t:abc", "jdoe", "erp", "read write", 1700003600, 1, NULL, NULL, NULL},
+        {"t:abc", NULL, NULL, NULL, 0, 0, NULL, NULL, NULL},
+        {"t:abc", "", "", "", -5, 1, "", "", ""},
     };
     ao2_keys_t k;
     const char *ikey = ao2_index_key(p, AT);
@@ -401,6 +406,8 @@ static void index_round_trip(apr_pool_t *p)
                (int)i);
         is_str(out.client_id, cases[i].client_id, "index row %d: client",
                (int)i);
+        is_str(out.provider_id, cases[i].provider_id,
+               "index row %d: provider identity", (int)i);
     }
 }
 
@@ -441,9 +448,10 @@ static void index_refusals(apr_pool_t *p)
     static const char smallest[] = "{\"k\":\"t:a\",\"exp\":1}";
     ao2_keys_t k, other;
     ao2_index_t out;
-    ao2_index_t ix = {"t:abc",    "jdoe", "erp", "read",
-                      1700003600, 0,      "op",  "c1"};
-    ao2_index_t tomb = {"-", NULL, NULL, NULL, 1700003600, 1, NULL, NULL};
+    ao2_index_t ix = {"t:abc", "jdoe",     "erp",
+                      "read",  1700003600, 0,
+                      "op",    "c1",       "https://op.example"};
+    ao2_index_t tomb = {"-", NULL, NULL, NULL, 1700003600, 1, NULL, NULL, NULL};
     ao2_record_t rec = full_record();
     const char *ikey = ao2_index_key(p, AT);
     const char *ikey2 = ao2_index_key(p, "another-token");

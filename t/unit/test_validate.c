@@ -14,6 +14,8 @@
 #define NOW  ((apr_int64_t)1700000000)
 #define TOK  "foreign-token-1"
 #define ITOK "issued-token-1"
+/* The identity of provider op (no issuer): its token endpoint. */
+#define OP_ID "https://op/token"
 
 /* ---- fake cache: a hash in a pool, with counters ------------------------ */
 
@@ -272,7 +274,7 @@ static ao2_index_t issued(void)
 {
     ao2_index_t ix = {"t:rec",        "kate@example.com", "testdb",
                       "openid email", NOW + 600,          0,
-                      "op",           "api-client"};
+                      "op",           "api-client",       OP_ID};
     return ix;
 }
 
@@ -504,6 +506,12 @@ static void issued_rows(apr_pool_t *p)
         {"login with a control character", 0, 6, AO2_TOKEN_INVALID, 0},
         {"entry sealed with another key: the provider decides", 0, 7,
          AO2_TOKEN_VALID, 1},
+        /* Issue 7: the record's provider against the client's current one. */
+        {"entry from the provider as it was configured before (another "
+         "issuer or token endpoint, the same name)",
+         0, 8, AO2_TOKEN_INVALID, 0},
+        {"entry written before identities were kept: by the name", 0, 9,
+         AO2_TOKEN_VALID, 0},
     };
     apr_size_t i;
 
@@ -516,8 +524,8 @@ static void issued_rows(apr_pool_t *p)
 
         switch (rows[i].edit) {
             case 1:
-                ix = (ao2_index_t){"-",       NULL, NULL, NULL,
-                                   NOW + 600, 1,    NULL, NULL};
+                ix = (ao2_index_t){"-", NULL, NULL, NULL, NOW + 600,
+                                   1,   NULL, NULL, NULL};
                 break;
             case 2:
                 ix.provider = ix.client_id = NULL;
@@ -537,6 +545,12 @@ static void issued_rows(apr_pool_t *p)
             case 7:
                 memset(w->keys.seal, 0x01, sizeof(w->keys.seal));
                 break;
+            case 8:
+                ix.provider_id = "https://old-op/token";
+                break;
+            case 9:
+                ix.provider_id = NULL;
+                break;
         }
         put_index(w, ITOK, &ix);
         w->keys = keys;
@@ -548,6 +562,9 @@ static void issued_rows(apr_pool_t *p)
                "issued: %s", rows[i].name);
         is_int(w->prov.introspections, rows[i].want_introspections,
                "issued: %s: introspections", rows[i].name);
+        if (rows[i].edit == 8)
+            ok(strstr(w->last_log, "AO2B0016") != NULL,
+               "issued: %s: logged as such", rows[i].name);
     }
 }
 
@@ -624,7 +641,8 @@ static void replayed_verdict(apr_pool_t *p)
     /* Revoked: the tombstone, the verdict dropped, then the old verdict
      * written back by someone with memcached access. */
     {
-        ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL};
+        ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600,
+                            1,   NULL, NULL, NULL};
         put_index(w, ITOK, &tomb);
     }
     ao2_validate_forget(&w->cache.base, NULL, ITOK);
@@ -895,17 +913,40 @@ static void binding_accepts(apr_pool_t *p)
 {
     world_t *w = world(p);
 
-    ok(ao2_binding_accepts(w->a, "op", "api-client"), "own client");
-    ok(!ao2_binding_accepts(w->a, "op", "other-client"), "another client");
-    ok(!ao2_binding_accepts(w->a, "other", "api-client"),
+    ao2_provider_t moved = w->op;
+    ao2_client_t c = w->c1;
+    const ao2_binding_t *m;
+
+    ok(ao2_binding_accepts(w->a, "op", OP_ID, "api-client"), "own client");
+    ok(ao2_binding_accepts(w->a, "op", NULL, "api-client"),
+       "own client, no identity kept: by the name");
+    ok(!ao2_binding_accepts(w->a, "op", "https://old-op", "api-client"),
+       "own client, from the provider as it was configured before");
+    ok(!ao2_binding_accepts(w->a, "op", OP_ID, "other-client"),
+       "another client");
+    ok(!ao2_binding_accepts(w->a, "other", OP_ID, "api-client"),
        "the same id at another provider");
-    ok(ao2_binding_accepts(w->aud, "op", "urn:odoo"), "an audience");
-    ok(!ao2_binding_accepts(w->aud, "other", "urn:odoo"),
+    ok(ao2_binding_accepts(w->aud, "op", OP_ID, "urn:odoo"), "an audience");
+    ok(!ao2_binding_accepts(w->aud, "op", "https://old-op", "urn:odoo"),
+       "an audience, from the provider as it was before");
+    ok(!ao2_binding_accepts(w->aud, "other", NULL, "urn:odoo"),
        "an audience counts for the location's providers only");
-    ok(!ao2_binding_accepts(w->a, NULL, "api-client") &&
-           !ao2_binding_accepts(w->a, "op", NULL),
+    ok(!ao2_binding_accepts(w->a, NULL, NULL, "api-client") &&
+           !ao2_binding_accepts(w->a, "op", NULL, NULL),
        "NULL never");
     ok(w->a->introspector == &w->c1, "the introspecting client");
+
+    /* The provider's identity: its issuer, else its token endpoint. */
+    is_str(ao2_provider_identity(&w->op), OP_ID, "identity: token endpoint");
+    moved.issuer = "https://issuer.example";
+    is_str(ao2_provider_identity(&moved), "https://issuer.example",
+           "identity: the issuer when there is one");
+    c.provider = &moved;
+    m = ao2_binding_make(p, clients(p, &c), NULL, "email", 1);
+    ok(strcmp(m->id, w->a->id) != 0,
+       "another issuer under the same name: another binding id");
+    ok(!ao2_binding_accepts(m, "op", OP_ID, "api-client"),
+       "and a token recorded before the change does not count");
 }
 
 const ao2_test_case_t ao2_suite_validate[] = {
