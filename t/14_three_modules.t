@@ -61,33 +61,20 @@ if ($> == 0) { chown scalar(getpwnam 'nobody'), scalar(getgrnam 'nogroup'), "$di
 chmod 0700, "$dir/store";
 open my $k, '>', "$dir/store.key" or die; print $k map { chr int rand 256 } 1 .. 32; close $k;
 chmod 0600, "$dir/store.key";
-my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
 my $pass = random_string(24);
 my $oauth2_opts = 'introspect.auth=client_secret_basic&client_id=rs-client&client_secret=rs-secret'
                 . '&introspect.ssl_verify=false&verify.cache=x';
-open my $fh, '>', "$dir/httpd.conf" or die;
-print $fh <<"CONF";
-ServerRoot $dir
-ServerName 127.0.0.1
-PidFile $dir/httpd.pid
-ErrorLog $dir/error.log
-LogLevel info api_oauth2:debug
-Listen 127.0.0.1:$port
-${user}Mutex file:$dir default
 # One child: every cached verdict of mod_oauth2's shm cache is visible to
 # every request (its cache is what the test counts).
+my $mpm = <<'MPM';
 StartServers 1
 ServerLimit 1
 ThreadsPerChild 8
 MinSpareThreads 1
 MaxSpareThreads 8
 MaxRequestWorkers 8
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule authn_core_module $mods/mod_authn_core.so
-LoadModule authz_user_module $mods/mod_authz_user.so
-LoadModule proxy_module $mods/mod_proxy.so
-LoadModule proxy_http_module $mods/mod_proxy_http.so
+MPM
+my $conf = <<"CONF";
 LoadModule api_oauth2_module $module
 LoadModule oauth2_module $mods/mod_oauth2.so
 LoadModule auth_openidc_module $mods/mod_auth_openidc.so
@@ -130,29 +117,23 @@ OIDCCacheType shm
     ProxyPass http://127.0.0.1:$be/openidc
 </Location>
 CONF
-close $fh;
 
-my $started = 0;
+# httpd itself is stopped by AO2Test (extra_httpd) at the end.
 END {
     return unless defined $main_pid && $$ == $main_pid;
     local $?;
-    if ($started) {
-        system($httpd, '-f', "$dir/httpd.conf", '-k', 'stop');
-        wait_for(sub { !port_open($port) }, 10);
-    }
     if ($proxy_pid) { kill TERM => $proxy_pid; waitpid $proxy_pid, 0 }
 }
 
 ok(wait_for(sub { port_open($tls) }, 20), "https proxy in front of the provider on $tls")
     or diag `cat $dir/https-proxy.log`;
-my $t = `'$httpd' -t -f '$dir/httpd.conf' 2>&1`;
+my %server = (port => $port, dir => $dir, mpm => $mpm, conf => $conf);
+my $file = extra_httpd_conf(%server);
+my $t = `'$httpd' -t -f '$file' 2>&1`;
 is($?, 0, 'httpd -t: the three modules and both cache lines are accepted') or diag $t;
 unlike($t, qr/not registered|Invalid command/i, 'no cache type taken by the wrong module');
-system($httpd, '-f', "$dir/httpd.conf", '-k', 'start') == 0
-    or BAIL_OUT("httpd did not start: " . `cat $dir/error.log`);
-$started = 1;
-ok(wait_for(sub { port_open($port) }, 20), "httpd with the three modules listens on $port")
-    or diag `cat $dir/error.log`;
+my $error_log = eval { extra_httpd(%server) } or BAIL_OUT("httpd did not start: $@");
+ok(port_open($port), "httpd with the three modules listens on $port");
 my $base = "http://127.0.0.1:$port";
 
 sub get {
@@ -208,6 +189,6 @@ like($res->header('WWW-Authenticate') // '', qr/^Bearer .*error="invalid_token"/
 is($st, 401, 'mod_oauth2 without a token: 401');
 
 # Nothing crashed, nothing complained about the others' directives.
-my $log = `cat $dir/error.log`;
+my $log = `cat $error_log`;
 unlike($log, qr/exit signal|segmentation|\[(?:[a-z_0-9]*:)?(?:crit|alert|emerg)\]/i,
        'error_log: no crash, nothing critical') or diag $log;

@@ -41,7 +41,7 @@ our @EXPORT = qw(
     json_encode json_decode
     error_log_path error_log_mark error_log_text wait_for
     httpd_bin service_stop service_start
-    wrk_start wrk_result extra_httpd extra_httpd_stop httpd_children_rss
+    wrk_start wrk_result extra_httpd extra_httpd_conf extra_httpd_stop httpd_children_rss
 );
 
 # port('httpd' | 'provider' | 'backend' | 'memcached') -> the run's port for
@@ -622,18 +622,23 @@ sub wrk_result {
     return \%r;
 }
 
-# extra_httpd(port => P, conf => TEXT, dir => DIR) starts one more httpd on
-# 127.0.0.1:P with the global lines every extra server needs (ServerRoot,
-# Listen, PidFile, ErrorLog, User, Mutex, the MPM and core auth modules) and
-# TEXT; it is stopped at the end of the test (or by extra_httpd_stop). Dies
-# with the error log when it does not come up. Returns the error log path.
+# extra_httpd(port => P, conf => TEXT, dir => DIR [, mpm => TEXT]) starts
+# one more httpd on 127.0.0.1:P with the global lines every extra server
+# needs (ServerRoot, Listen, PidFile, ErrorLog, User, Mutex, the MPM, with
+# the mpm TEXT after it (e.g. StartServers 1), and the core auth and proxy
+# modules) and TEXT; it is stopped at the end of the test (or by
+# extra_httpd_stop). Dies with the error log when it does not come up.
+# Returns the error log path. extra_httpd_conf(the same) only writes that
+# configuration, and returns its path (for an httpd -t first).
 my %extra;    # port -> httpd parent pid
 my $extra_owner = $$;
-sub extra_httpd {
+sub extra_httpd_conf {
     my (%o) = @_;
     my ($port, $dir) = @o{qw(port dir)};
     my $mods = '/usr/lib/apache2/modules';
     my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
+    my $mpm = $o{mpm} // '';
+    $mpm .= "\n" if length $mpm && $mpm !~ /\n\z/;
     my $conf = "$dir/httpd-$port.conf";
     open my $fh, '>', $conf or croak "$conf: $!";
     print $fh <<"CONF", $o{conf};
@@ -645,13 +650,19 @@ LogLevel info api_oauth2:debug
 Listen 127.0.0.1:$port
 ${user}Mutex file:$dir default
 LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
+${mpm}LoadModule authz_core_module $mods/mod_authz_core.so
 LoadModule authn_core_module $mods/mod_authn_core.so
 LoadModule authz_user_module $mods/mod_authz_user.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_http_module $mods/mod_proxy_http.so
 CONF
     close $fh;
+    return $conf;
+}
+sub extra_httpd {
+    my (%o) = @_;
+    my ($port, $dir) = @o{qw(port dir)};
+    my $conf = extra_httpd_conf(%o);
     system(httpd_bin(), '-f', $conf, '-k', 'start') == 0
         or croak "httpd on $port did not start:\n" . `cat $dir/error-$port.log`;
     require IO::Socket::INET;
