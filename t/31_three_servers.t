@@ -24,7 +24,6 @@ use Apache::Test qw(-withtestmore);
 use AO2Test;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
-use POSIX ();
 use Time::HiRes ();
 
 my @stores = qw(redis memcache);
@@ -45,40 +44,11 @@ my $bound = 1.0;    # seconds: SPEC's cross-server revocation bound
 
 sub port_open { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]", Timeout => 1) }
 
-# --- services this test owns: the second memcached and Redis -------------------
-my %svc;    # name -> pid
-sub start_service {
-    my ($name, $port, @cmd) = @_;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        POSIX::setpgid(0, 0);
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/$name.log";
-        open STDERR, '>&', \*STDOUT;
-        exec @cmd or POSIX::_exit(127);
-    }
-    $svc{$name} = $pid;
-    return wait_for(sub { port_open($port) }, 20);
-}
-sub stop_service {
-    my ($name) = @_;
-    my $pid = delete $svc{$name} or return;
-    kill TERM => $pid;
-    waitpid($pid, 0);
-}
-
-my $main_pid = $$;
-END {
-    if ($$ == $main_pid) {
-        local $?;
-        stop_service($_) for keys %svc;
-    }
-}
-
-ok(start_service('memcached2', $mc2, qw(memcached -l 127.0.0.1 -p), $mc2, qw(-U 0 -u nobody -m 16)),
-   "a second memcached on $mc2");
-ok(start_service('redis', $redis, 'redis-server', '--bind', '127.0.0.1', '--port', $redis,
-                 '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'),
+# --- services this test owns (AO2Test stops them at the end) -------------------
+my @memcached2 = (port => $mc2, cmd => [qw(memcached -l 127.0.0.1 -p), $mc2, qw(-U 0 -u nobody -m 16)]);
+ok(service_start('memcached2', @memcached2), "a second memcached on $mc2");
+ok(service_start('redis', port => $redis, cmd => ['redis-server', '--bind', '127.0.0.1', '--port', $redis,
+                 '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']),
    "Redis on $redis");
 
 sub conf_for {
@@ -195,7 +165,7 @@ for my $store (@stores) {
     my $tok2 = full_flow(api => "$urls[0]/jsonapiext", client_id => 'api-client',
                          client_secret => 'api-secret', user => "$user-mc", login => 'ulla');
     is(all_status($tok2->{access_token}), '200 200 200', "$store: a second identity works on all three");
-    stop_service('memcached2');
+    service_stop('memcached2');
     ok(!port_open($mc2), "$store: memcached $mc2 is down");
     my @st = map { all_status($tok2->{access_token}) } 1 .. 5;
     is_deeply(\@st, [('200 200 200') x 5], "$store: with it down, the token keeps working on all three");
@@ -214,6 +184,5 @@ for my $store (@stores) {
                                $calls, $secs, $max));
 
     stop_servers();
-    ok(start_service('memcached2', $mc2, qw(memcached -l 127.0.0.1 -p), $mc2, qw(-U 0 -u nobody -m 16)),
-       "$store: memcached $mc2 back for the next pass");
+    ok(service_start('memcached2', @memcached2), "$store: memcached $mc2 back for the next pass");
 }

@@ -459,6 +459,31 @@ sub concurrently {
 # service_start('memcached') starts it again with the same command line and
 # records the new pid there, so t/TEST.PL stops it at the end of the run. A
 # test that stops it must start it again: later tests need it.
+# service_start(NAME, port => P, cmd => [...]) starts a service of the test
+# itself (e.g. a second memcached), logging to t/logs/NAME.log, and returns
+# whether it listens on 127.0.0.1:P within 20 s; service_stop(NAME) stops it
+# and waits for it; what is still running at the end of the test is stopped.
+my %own_services;    # name -> pid, of this test
+my $services_owner = $$;
+sub _spawn {
+    my ($name, @cmd) = @_;
+    my $log = Apache::Test::vars('t_logs') . "/$name.log";
+    require POSIX;
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        POSIX::setsid();    # its own session: no signal of the test's reaches it
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log; open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    return $pid;
+}
+END {
+    if ($$ == $services_owner) {
+        local $?;
+        service_stop($_) for keys %own_services;
+    }
+}
 sub _pids_file { Apache::Test::vars('t_logs') . '/services.pids' }
 sub _read_pids {
     open my $f, '<', _pids_file() or return ();
@@ -473,7 +498,12 @@ sub _write_pids {
 }
 sub service_stop {
     my ($name) = @_;
-    croak "service_stop: only memcached" unless $name eq 'memcached';
+    if (my $own = delete $own_services{$name}) {
+        kill TERM => $own;
+        waitpid($own, 0);
+        return 1;
+    }
+    croak "service_stop: $name is neither the run's memcached nor the test's" unless $name eq 'memcached';
     my @pids = _read_pids();
     my ($pid) = map { $_->[1] eq $name ? $_->[0] : () } @pids or croak "no $name pid";
     kill TERM => $pid;
@@ -481,18 +511,17 @@ sub service_stop {
     return wait_for(sub { !defined memcached_stat('pid') }, 10);
 }
 sub service_start {
-    my ($name) = @_;
-    croak "service_start: only memcached" unless $name eq 'memcached';
-    my @cmd = split ' ', ($ENV{AO2_MEMCACHED_CMD} or croak 'AO2_MEMCACHED_CMD is not set');
-    my $log = Apache::Test::vars('t_logs') . "/$name.log";
-    require POSIX;
-    my $pid = fork // croak "fork: $!";
-    if ($pid == 0) {
-        POSIX::setsid();    # not this test's child: it outlives the test
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $log; open STDERR, '>&', \*STDOUT;
-        exec @cmd or POSIX::_exit(127);
+    my ($name, %o) = @_;
+    if ($o{cmd}) {
+        croak "service_start: $name runs already" if $own_services{$name};
+        $own_services{$name} = _spawn($name, @{ $o{cmd} });
+        require IO::Socket::INET;
+        return wait_for(sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$o{port}", Timeout => 1) }, 20);
     }
+    croak "service_start: only memcached, or a service with cmd =>" unless $name eq 'memcached';
+    my @cmd = split ' ', ($ENV{AO2_MEMCACHED_CMD} or croak 'AO2_MEMCACHED_CMD is not set');
+    # Not this test's: it outlives the test (t/TEST.PL stops it).
+    my $pid = _spawn($name, @cmd);
     _write_pids(_read_pids(), [$pid, $name]);
     return wait_for(sub { defined memcached_stat('pid') }, 10);
 }
