@@ -70,7 +70,7 @@ is_deeply([grep { !$known{$_} } sort keys %entry], [],
 is_deeply([grep { !$known{$_} } sort keys %in_conf], [],
           'conf/api_oauth2.conf names no directive the module lacks');
 my %stray;
-for my $page (@pages, glob("$top/conf/*")) {
+for my $page (@pages, grep { -f } glob("$top/conf/*"), glob("$top/conf/examples/*")) {
     my $text = slurp($page);
     (my $name = $page) =~ s{^\Q$top\E/}{};
     $stray{"$1 ($name)"} = 1

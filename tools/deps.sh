@@ -12,7 +12,8 @@
 #  - what building the Debian package needs (dpkg-dev, debhelper, fakeroot,
 #    lintian; tools/package-check.sh);
 #  - jq and python3-requests, which the client examples (docs/clients/,
-#    t/51_client_examples.t) use;
+#    t/51_client_examples.t) use, and strace (t/16_examples.t: httpd -t
+#    connects nowhere);
 #  - the test provider's node modules (npm ci in t/provider) when missing.
 set -euo pipefail
 
@@ -25,7 +26,7 @@ packages=(
     libwww-perl wrk redis-server pkg-config gcc make clang-format valgrind
     clang libclang-rt-14-dev
     libcjose-dev libapache2-mod-oauth2 libapache2-mod-auth-openidc
-    openssl curl jq python3-requests dpkg-dev debhelper fakeroot lintian
+    openssl curl jq python3-requests strace dpkg-dev debhelper fakeroot lintian
 )
 services=(apache2 memcached redis-server)
 

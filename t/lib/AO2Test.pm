@@ -42,6 +42,7 @@ our @EXPORT = qw(
     error_log_path error_log_mark error_log_text wait_for
     httpd_bin service_stop service_start
     wrk_start wrk_result extra_httpd extra_httpd_conf extra_httpd_stop httpd_children_rss
+    httpd_core_modules
 );
 
 # port('httpd' | 'provider' | 'backend' | 'memcached') -> the run's port for
@@ -651,6 +652,19 @@ sub wrk_result {
     return \%r;
 }
 
+# httpd_core_modules([MPM_TEXT]) -> the LoadModule lines every scratch
+# httpd of the suite needs: the event MPM (then MPM_TEXT, e.g. StartServers
+# 1), core authn/authz, mod_proxy with proxy_http.
+sub httpd_core_modules {
+    my ($mpm) = @_;
+    my $mods = '/usr/lib/apache2/modules';
+    $mpm //= '';
+    $mpm .= "\n" if length $mpm && $mpm !~ /\n\z/;
+    return join '', "LoadModule mpm_event_module $mods/mod_mpm_event.so\n", $mpm,
+        map { "LoadModule ${_}_module $mods/mod_$_.so\n" }
+        qw(authz_core authn_core authz_user proxy proxy_http);
+}
+
 # extra_httpd(port => P, conf => TEXT, dir => DIR [, mpm => TEXT]) starts
 # one more httpd on 127.0.0.1:P with the global lines every extra server
 # needs (ServerRoot, Listen, PidFile, ErrorLog, User, Mutex, the MPM, with
@@ -664,10 +678,7 @@ my $extra_owner = $$;
 sub extra_httpd_conf {
     my (%o) = @_;
     my ($port, $dir) = @o{qw(port dir)};
-    my $mods = '/usr/lib/apache2/modules';
     my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
-    my $mpm = $o{mpm} // '';
-    $mpm .= "\n" if length $mpm && $mpm !~ /\n\z/;
     my $conf = "$dir/httpd-$port.conf";
     open my $fh, '>', $conf or croak "$conf: $!";
     print $fh <<"CONF", $o{conf};
@@ -678,12 +689,7 @@ ErrorLog $dir/error-$port.log
 LogLevel info api_oauth2:debug
 Listen 127.0.0.1:$port
 ${user}Mutex file:$dir default
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-${mpm}LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule authn_core_module $mods/mod_authn_core.so
-LoadModule authz_user_module $mods/mod_authz_user.so
-LoadModule proxy_module $mods/mod_proxy.so
-LoadModule proxy_http_module $mods/mod_proxy_http.so
+@{[httpd_core_modules($o{mpm})]}
 CONF
     close $fh;
     return $conf;
