@@ -378,7 +378,7 @@ The same steps as a client program (docs/clients.md; it opens the browser
 with \$BROWSER or xdg-open, or prints the URL, and waits for the login):
 
    CLIENT_SECRET=api-secret docs/clients/curl.sh $base api-client demo-user-2
-   CLIENT_SECRET=api-secret python3 docs/clients/python_requests.py $base api-client demo-user-3
+   CLIENT_SECRET=api-secret docs/clients/python_requests.py $base api-client demo-user-3
 
 Remote machine? Forward both ports first:  ssh -L 8080:127.0.0.1:8080 -L 9031:127.0.0.1:9031 <host>
 Logs: $log_dir/error_log (httpd, module at debug), $log_dir/access_log,
