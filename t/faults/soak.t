@@ -67,15 +67,17 @@ if ($life == 0) {
 close $to_life;
 
 # RSS of each child, every $sample seconds (the schedule of the samples).
-my @samples;    # [t, total KB of children alive through the run]
+my @samples;    # [t, VmRSS, RssAnon: total KB of the children alive through the run]
 my $t0 = Time::HiRes::time();
 my %first_pids;
 while (Time::HiRes::time() - $t0 < $secs) {
     my $rss = httpd_children_rss($pidfile);
+    my $anon = httpd_children_rss($pidfile, 'RssAnon');
     %first_pids = %$rss unless %first_pids;
-    my $total = 0;
+    my ($total, $total_anon) = (0, 0);
     $total += $rss->{$_} // 0 for keys %first_pids;
-    push @samples, [Time::HiRes::time() - $t0, $total];
+    $total_anon += $anon->{$_} // 0 for keys %first_pids;
+    push @samples, [Time::HiRes::time() - $t0, $total, $total_anon];
     Time::HiRes::sleep($sample);    # sampling interval, not a wait for state
 }
 my $w = wrk_result($load);
@@ -88,15 +90,23 @@ ok($lcalls > 0 && $lfailed == 0, "lifecycle: $lcalls calls, $lfailed failed");
 my @errors = grep { /\[api_oauth2:(error|crit|alert|emerg)\]/ } split /\n/, error_log_text($mark);
 ok(!@errors, 'no error in the log') or diag join "\n", @errors[0 .. ($#errors < 9 ? $#errors : 9)];
 
-# Least-squares slope of the summed RSS after the first third.
-my @warm = grep { $_->[0] >= $secs / 3 } @samples;
-my ($n, $sx, $sy, $sxx, $sxy) = (scalar @warm, 0, 0, 0, 0);
-for (@warm) { $sx += $_->[0]; $sy += $_->[1]; $sxx += $_->[0]**2; $sxy += $_->[0] * $_->[1] }
-my $den = $n * $sxx - $sx**2;
-my $slope = $n > 1 && $den ? ($n * $sxy - $sx * $sy) / $den : 0;    # KB per second
+# Least-squares slope (KB per minute) of column $col of the samples after
+# the first third.
+sub slope_after_warmup {
+    my ($col) = @_;
+    my @warm = grep { $_->[0] >= $secs / 3 } @samples;
+    my ($n, $sx, $sy, $sxx, $sxy) = (scalar @warm, 0, 0, 0, 0);
+    for (@warm) { $sx += $_->[0]; $sy += $_->[$col]; $sxx += $_->[0]**2; $sxy += $_->[0] * $_->[$col] }
+    my $den = $n * $sxx - $sx**2;
+    return ($n, $n > 1 && $den ? 60 * ($n * $sxy - $sx * $sy) / $den : 0);
+}
+my ($n, $slope) = slope_after_warmup(1);
+my (undef, $slope_anon) = slope_after_warmup(2);
 ok($n > 1, "$n RSS samples after warm-up");
 diag(sprintf 'figure: soak %d s: Bearer %d requests (%.0f req/s, %d tokens), lifecycle %d calls '
-     . '(%.2f%% of all), %d failed; RSS of %d children %d -> %d KB, slope after warm-up %+.1f KB/min',
+     . '(%.2f%% of all), %d failed; RSS of %d children %d -> %d KB, slope after warm-up %+.1f KB/min '
+     . '(private memory, RssAnon: %d -> %d KB, %+.1f KB/min)',
      $secs, $w->{requests} // 0, $w->{rps} // 0, $ntok, $lcalls,
      100 * $lcalls / (($w->{requests} // 0) + $lcalls || 1), ($w->{non2xx} + $w->{errors} + $lfailed),
-     scalar keys %first_pids, $samples[0][1] // 0, $samples[-1][1] // 0, 60 * $slope);
+     scalar keys %first_pids, $samples[0][1] // 0, $samples[-1][1] // 0, $slope,
+     $samples[0][2] // 0, $samples[-1][2] // 0, $slope_anon);

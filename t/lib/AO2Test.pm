@@ -726,10 +726,13 @@ END {
     }
 }
 
-# httpd_children_rss($pidfile) -> { pid => RSS in KB } of the children of the
-# httpd whose parent pid is in $pidfile.
+# httpd_children_rss($pidfile[, $field]) -> { pid => KB } of the children of
+# the httpd whose parent pid is in $pidfile; $field is a /proc/PID/status
+# line, VmRSS by default (RssAnon leaves out shared memory a child touches
+# for the first time, which VmRSS counts as growth).
 sub httpd_children_rss {
-    my ($pidfile) = @_;
+    my ($pidfile, $field) = @_;
+    $field //= 'VmRSS';
     open my $f, '<', $pidfile or return {};
     my ($ppid) = <$f> =~ /(\d+)/;
     my %rss;
@@ -738,7 +741,7 @@ sub httpd_children_rss {
         my $text = do { local $/; <$s> };
         next unless $text =~ /^PPid:\s+(\d+)/m && $1 == $ppid;
         my ($pid) = $text =~ /^Pid:\s+(\d+)/m;
-        $rss{$pid} = $1 if $text =~ /^VmRSS:\s+(\d+)/m;
+        $rss{$pid} = $1 if $text =~ /^\Q$field\E:\s+(\d+)/m;
     }
     return \%rss;
 }

@@ -20,6 +20,13 @@ import Provider, { errors } from 'oidc-provider';
 // Not exported: how the provider turns configuration.jwks into its
 // keystore, called again by /__rotate_keys.
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
+// The default in-memory adapter keeps at most 1,000 entries (sessions,
+// grants, codes and tokens together) and silently evicts the oldest: with
+// more than a few hundred identities (make faults: 1,000) their refresh
+// tokens vanish and /token answers invalid_grant. Same adapter, room for
+// every identity a test run creates.
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -79,7 +86,10 @@ const SHORT_ACCESS_TTL = 3;
 const JWT_RESOURCE = 'urn:ao2:test:jwt-api';
 const UNDATED_CLIENTS = new Set(['undated-client']);
 
+const storage = new LRU({ maxSize: 1_000_000 });
+
 const configuration = {
+  adapter: (model) => new MemoryAdapter(model, storage),
   clients: [
     {
       client_id: 'api-client',
