@@ -310,6 +310,11 @@ static const char *get(apr_pool_t *p, server_rec *s, const ao2_http_opts_t *o,
 
     opts.max_response = max;
     rv = ao2_http_request(p, &opts, "GET", url, NULL, NULL, &resp, &why);
+    /* One hop, and only to the same URL with a slash added. */
+    if (rv == APR_SUCCESS && ao2_metadata_slash_redirect(url, resp.location)) {
+        url = resp.location;
+        rv = ao2_http_request(p, &opts, "GET", url, NULL, NULL, &resp, &why);
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "AO2J0003: provider %s: %s %s: %s", name, what, url, why);

@@ -265,7 +265,7 @@ apr_status_t ao2_http_request(apr_pool_t *p, const ao2_http_opts_t *o,
     CURL *h;
     CURLcode rc;
     long status = 0;
-    char *ctype = NULL;
+    char *ctype = NULL, *loc = NULL;
     apr_status_t rv;
 
     memset(out, 0, sizeof(*out));
@@ -329,6 +329,11 @@ apr_status_t ao2_http_request(apr_pool_t *p, const ao2_http_opts_t *o,
          * handle back. */
         curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
         out->content_type = ctype ? apr_pstrdup(p, ctype) : NULL;
+        if (status >= 300 && status < 400 &&
+            curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK &&
+            loc) {
+            out->location = apr_pstrdup(p, loc);
+        }
         rv = APR_SUCCESS;
     } else {
         /* Static text without the URL, so safe for the log. */

@@ -18,6 +18,9 @@ typedef struct ao2_http_response {
     char *body; /* NUL-terminated, len bytes */
     apr_size_t len;
     const char *content_type; /* may be NULL */
+    /* A 3xx answer's Location, made absolute (libcurl resolves it against
+     * the request URL); NULL otherwise. Never followed here. */
+    const char *location;
 } ao2_http_response_t;
 
 /* Once per child (pchild); max_handles bounds the idle handles kept. */

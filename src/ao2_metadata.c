@@ -37,6 +37,17 @@ const char *ao2_rfc8414_url(apr_pool_t *p, const char *issuer)
                        apr_pstrmemdup(p, path, trimmed_len(path)), NULL);
 }
 
+int ao2_metadata_slash_redirect(const char *url, const char *location)
+{
+    apr_size_t n;
+
+    if (url == NULL || location == NULL)
+        return 0;
+    n = strlen(url);
+    return n > 0 && url[n - 1] != '/' && strncmp(url, location, n) == 0 &&
+           strcmp(location + n, "/") == 0;
+}
+
 static int is_http_url(apr_pool_t *p, const char *url)
 {
     apr_uri_t u;

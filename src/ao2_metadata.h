@@ -12,6 +12,13 @@
 const char *ao2_discovery_url(apr_pool_t *p, const char *issuer);
 const char *ao2_rfc8414_url(apr_pool_t *p, const char *issuer);
 
+/* Whether a redirect of a metadata GET from url to location may be
+ * followed: only when location is url with a slash added (Django's
+ * APPEND_SLASH, how django-oauth-toolkit 1.x serves its discovery document
+ * at /.well-known/openid-configuration/). Anything else is not the
+ * document the issuer names, so it is refused as before. */
+int ao2_metadata_slash_redirect(const char *url, const char *location);
+
 /* *out becomes a copy of configured with every endpoint it does not give
  * taken from the document (given ones win), jwks_url likewise, and
  * iss_parameter_supported from the document. The document's issuer must

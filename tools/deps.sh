@@ -14,7 +14,8 @@
 #  - jq and python3-requests, which the client examples (docs/clients/,
 #    t/51_client_examples.t) use, and strace (t/16_examples.t: httpd -t
 #    connects nowhere);
-#  - the test provider's node modules (npm ci in t/provider) when missing.
+#  - the test provider's node modules (npm ci in t/provider) when missing;
+#    the second test provider (t/dot) is Debian's python3-django-oauth-toolkit.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +28,7 @@ packages=(
     clang libclang-rt-14-dev
     libcjose-dev libapache2-mod-oauth2 libapache2-mod-auth-openidc
     openssl curl jq python3-requests strace dpkg-dev debhelper fakeroot lintian
+    python3-django-oauth-toolkit
 )
 services=(apache2 memcached redis-server)
 

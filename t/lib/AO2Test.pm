@@ -43,9 +43,10 @@ our @EXPORT = qw(
     httpd_bin service_stop service_start
     wrk_start wrk_result extra_httpd extra_httpd_conf extra_httpd_stop httpd_children_rss
     httpd_core_modules
+    dot_url dot_login dot_tokens dot_token_request dot_introspect
 );
 
-# port('httpd' | 'provider' | 'backend' | 'memcached') -> the run's port for
+# port('httpd' | 'provider' | 'backend' | 'memcached' | 'dot') -> the run's port for
 # it; port('servers') -> the extra servers' ports (list); port('spare', N) ->
 # the Nth (0..79) port free for a test's own services. t/TEST.PL derives them
 # all from AO2_PORT_BASE.
@@ -56,6 +57,7 @@ sub port {
     return $ENV{AO2_PROVIDER_PORT} || $base + 10002       if $name eq 'provider';
     return $ENV{AO2_BACKEND_PORT} || $base + 10003        if $name eq 'backend';
     return $ENV{AO2_MEMCACHED_PORT} || $base + 10004      if $name eq 'memcached';
+    return $ENV{AO2_DOT_PORT} || $base + 10005            if $name eq 'dot';
     return split /,/, ($ENV{AO2_SERVER_PORTS} || join ',', map { $base + $_ } 10012 .. 10014)
         if $name eq 'servers';
     if ($name eq 'spare') {
@@ -368,7 +370,8 @@ sub provider_deny {
 #   the JSON body instead of Basic), user => 'u1' (client_user_identity),
 #   login/password/consent/deny: as for provider_login,
 #   callback => sub { $url } to alter the callback URL before it is fetched,
-#   authorize_extra => {...} more fields for the authorize request.
+#   authorize_extra => {...} more fields for the authorize request,
+#   driver => \&dot_login: what logs in at the provider (provider_login).
 # $status/$token_json/$response are those of the last request made: the
 # callback's, or the authorize request's when that did not answer 200 with an
 # authorization_url. %info: step ('authorize'|'callback'), authorize (its
@@ -397,7 +400,8 @@ sub full_flow {
     $info{authorization_url} = $js->{authorization_url};
 
     $info{step} = 'login';
-    my $cb = provider_login($js->{authorization_url},
+    my $drive = $o{driver} || \&provider_login;
+    my $cb = $drive->($js->{authorization_url},
         map { exists $o{$_} ? ($_ => $o{$_}) : () } qw(login password consent deny jar));
     $cb = $o{callback}->($cb) if $o{callback};
     $info{callback_url} = $cb;
@@ -601,6 +605,143 @@ sub provider_tokens {
     my @r = provider_token_request(client_id => $id, client_secret => $secret,
         auth => $o{auth} // 'basic', grant_type => 'authorization_code',
         code => $q{code}, redirect_uri => $redir, code_verifier => $verifier);
+    return wantarray ? @r : $r[1];
+}
+
+
+# --- the second provider: django-oauth-toolkit (t/dot) --------------------------
+
+# dot_url() -> http://127.0.0.1:<port('dot')>, where DOT serves /o/... (the
+# issuer is dot_url() . '/o').
+sub dot_url { 'http://127.0.0.1:' . port('dot') }
+
+sub _html_attrs {
+    my ($tag) = @_;
+    my %a;
+    while ($tag =~ /([\w-]+)="([^"]*)"/g) {
+        my ($k, $v) = (lc $1, $2);
+        $v =~ s/&quot;/"/g; $v =~ s/&#x27;|&#39;/'/g; $v =~ s/&lt;/</g;
+        $v =~ s/&gt;/>/g;  $v =~ s/&amp;/&/g;
+        $a{$k} = $v;
+    }
+    return \%a;
+}
+
+# The named inputs of the form with id $id in $html, as a list of pairs.
+sub _form_inputs {
+    my ($html, $id) = @_;
+    my ($form) = $html =~ m{<form[^>]*id="\Q$id\E"[^>]*>(.*?)</form>}s or return;
+    return map { my $a = _html_attrs($_); defined $a->{name} ? ($a->{name}, $a->{value} // '') : () }
+           $form =~ /<input\b([^>]*)>/g;
+}
+
+# dot_login($authorization_url, %opt) -> the URL DOT redirects the browser to
+# (the callback, with code & state or error), NOT fetched. What a browser
+# user does at DOT: Django's login form (/accounts/login/, with its CSRF
+# token and cookie), then DOT's consent page (/o/authorize/, the
+# authorizationForm: its hidden fields and "allow").
+#   login => 'alice', password => 'x'
+#   consent => 1       press "Authorize" (0: "Cancel", DOT answers
+#                      error=access_denied)
+#   jar => HTTP::Cookies  reuse a browser session (default: a fresh jar)
+# Dies on anything a browser user would see as an error page (a refused
+# login shows the login form again).
+sub dot_login {
+    my ($url, %opt) = @_;
+    croak 'dot_login: no authorization URL' unless $url;
+    my $consent = exists $opt{consent} ? $opt{consent} : 1;
+    my $jar = $opt{jar} || HTTP::Cookies->new;
+    my $ua  = _ua(cookie_jar => $jar);
+    my $origin = URI->new(dot_url());
+    my $logins = 0;
+    my $req = HTTP::Request->new(GET => $url);
+    for my $step (1 .. $MAX_STEPS) {
+        my $res = $ua->request($req);
+        my $uri = URI->new($req->uri);
+        if ($res->is_redirect) {
+            my $loc = $res->header('Location')
+                or croak 'dot_login: redirect without Location at ' . $req->uri;
+            my $next = URI->new_abs($loc, $req->uri);
+            return $next->as_string
+                unless lc($next->scheme // '') eq 'http' && ($next->host // '') eq $origin->host
+                    && ($next->port // 0) == $origin->port;
+            $req = HTTP::Request->new(GET => $next);
+            next;
+        }
+        my $html = $res->decoded_content // '';
+        my @fields;
+        if ($res->code == 200 && $uri->path eq '/accounts/login/'
+            && (my %f = _form_inputs($html, 'loginForm'))) {
+            croak 'dot_login: login refused for ' . ($opt{login} // 'alice') if $logins++;
+            @fields = (csrfmiddlewaretoken => $f{csrfmiddlewaretoken}, next => $f{next},
+                       username => $opt{login} // 'alice', password => $opt{password} // 'x');
+        }
+        elsif ($res->code == 200 && $uri->path eq '/o/authorize/'
+               && (@fields = _form_inputs($html, 'authorizationForm'))) {
+            # Of the two submit buttons "Cancel" has no name; "allow" is the other.
+            my @pairs;
+            while (my ($k, $v) = splice @fields, 0, 2) {
+                push @pairs, $k, $v unless $k eq 'allow';
+            }
+            push @pairs, allow => 'Authorize' if $consent;
+            @fields = @pairs;
+        }
+        else {
+            croak sprintf 'dot_login: unexpected %s at %s: %s',
+                $res->status_line, $req->uri, _snippet($res);
+        }
+        my $form = URI->new('http:');
+        $form->query_form(\@fields);
+        $req = HTTP::Request->new(POST => $uri);
+        $req->content_type('application/x-www-form-urlencoded');
+        $req->content($form->query);
+    }
+    croak "dot_login: more than $MAX_STEPS steps";
+}
+
+# dot_token_request(%form) -> ($status, $json, $response): a POST straight
+# to DOT's token endpoint (path => '/o/introspect/' etc. for another one),
+# with HTTP Basic client_id:client_secret (default dot-client/dot-secret).
+sub dot_token_request {
+    my (%o) = @_;
+    my $id     = delete $o{client_id}     // 'dot-client';
+    my $secret = delete $o{client_secret} // 'dot-secret';
+    my $path   = delete $o{path}          // '/o/token/';
+    my @form   = map { $_ => $o{$_} } sort keys %o;
+    my @r = api_call(POST => dot_url() . $path, form => \@form, basic => [$id, $secret]);
+    return wantarray ? @r : $r[1];
+}
+
+# dot_introspect($token) -> DOT's RFC 7662 answer, asked as dot-other (any
+# client of DOT may introspect any token).
+sub dot_introspect {
+    my ($token) = @_;
+    return scalar dot_token_request(path => '/o/introspect/', token => $token,
+        client_id => 'dot-other', client_secret => 'other-secret');
+}
+
+# dot_tokens(%opt) -> ($status, $json, $response): the whole
+# authorization-code flow with PKCE straight against DOT, as any other
+# client would do it, the code taken at /dotdirect/callback (a path httpd
+# never handles). client_id, client_secret (dot-client, dot-secret), scope,
+# login, password.
+sub dot_tokens {
+    my (%o) = @_;
+    my $id    = $o{client_id}     // 'dot-client';
+    my $redir = 'http://127.0.0.1:' . port('httpd') . '/dotdirect/callback';
+    my ($verifier, $challenge) = pkce_pair();
+    my $state = random_string(16);
+    my $u = URI->new(dot_url() . '/o/authorize/');
+    $u->query_form(response_type => 'code', client_id => $id, redirect_uri => $redir,
+        scope => $o{scope} // 'openid email', state => $state, nonce => random_string(16),
+        code_challenge => $challenge, code_challenge_method => 'S256');
+    my $cb = dot_login($u->as_string, login => $o{login} // 'alice', password => $o{password} // 'x');
+    my %q = URI->new($cb)->query_form;
+    croak 'dot_tokens: state mismatch' unless ($q{state} // '') eq $state;
+    croak "dot_tokens: no code: $cb" unless $q{code};
+    my @r = dot_token_request(client_id => $id, client_secret => $o{client_secret} // 'dot-secret',
+        grant_type => 'authorization_code', code => $q{code}, redirect_uri => $redir,
+        code_verifier => $verifier);
     return wantarray ? @r : $r[1];
 }
 

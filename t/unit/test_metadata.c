@@ -44,6 +44,35 @@ static void urls(apr_pool_t *p)
     }
 }
 
+static void slash_redirect(apr_pool_t *p)
+{
+    static const struct {
+        const char *url, *location;
+        int want;
+    } cases[] = {
+        {ISS "/.well-known/openid-configuration",
+         ISS "/.well-known/openid-configuration/", 1},
+        {ISS "/.well-known/openid-configuration",
+         ISS "/.well-known/openid-configuration//", 0},
+        {ISS "/.well-known/openid-configuration",
+         "https://evil.example/.well-known/openid-configuration/", 0},
+        {ISS "/.well-known/openid-configuration",
+         ISS "/.well-known/openid-configuration/x", 0},
+        {ISS "/.well-known/openid-configuration",
+         ISS "/.well-known/openid-configuration", 0},
+        {ISS "/", ISS "//", 0},
+        {ISS "/.well-known/openid-configuration", NULL, 0},
+    };
+    apr_size_t i;
+
+    (void)p;
+    for (i = 0; i < AO2_COUNT(cases); i++)
+        is_int(ao2_metadata_slash_redirect(cases[i].url, cases[i].location),
+               cases[i].want, "redirect to %s: %s",
+               cases[i].location ? cases[i].location : "(none)",
+               cases[i].want ? "followed" : "refused");
+}
+
 static void apply(apr_pool_t *p)
 {
     ao2_provider_t conf, out;
@@ -130,8 +159,7 @@ static void response_iss(apr_pool_t *p)
 }
 
 const ao2_test_case_t ao2_suite_metadata[] = {
-    {"urls", urls},
-    {"apply", apply},
-    {"response iss", response_iss},
+    {"urls", urls},   {"slash redirect", slash_redirect},
+    {"apply", apply}, {"response iss", response_iss},
     {NULL, NULL},
 };
