@@ -622,7 +622,7 @@ const char *ao2_cmd_client(cmd_parms *cmd, void *dcv, int argc,
     if (argc < 3)
         return apr_psprintf(cmd->pool,
                             "%s needs PROVIDER CLIENT_ID CLIENT_SECRET "
-                            "[scope=...]",
+                            "[scope=...] [auth_params=...]",
                             cmd->cmd->name);
     c = apr_pcalloc(cmd->pool, sizeof(*c));
     c->provider = find_provider(argv[0]);
@@ -638,11 +638,20 @@ const char *ao2_cmd_client(cmd_parms *cmd, void *dcv, int argc,
     c->client_id = apr_pstrdup(cmd->pool, argv[1]);
     c->client_secret = apr_pstrdup(cmd->pool, argv[2]);
     for (i = 3; i < argc; i++) {
+        const char *err;
+
         if (strncmp(argv[i], "scope=", 6) == 0)
             c->scope = apr_pstrdup(cmd->pool, argv[i] + 6);
-        else
+        else if (strncmp(argv[i], "auth_params=", 12) == 0) {
+            err = ao2_auth_params_canon(cmd->pool, argv[i] + 12,
+                                        &c->extra_params);
+            if (err)
+                return apr_psprintf(cmd->pool, "%s %s %s: auth_params=: %s",
+                                    cmd->cmd->name, argv[0], argv[1], err);
+        } else
             return apr_psprintf(cmd->pool,
-                                "%s %s %s: unknown option \"%s\" (scope=)",
+                                "%s %s %s: unknown option \"%s\" "
+                                "(scope=, auth_params=)",
                                 cmd->cmd->name, argv[0], argv[1], argv[i]);
     }
     if (dc->clients == NULL)

@@ -43,6 +43,68 @@ int ao2_scope_has(const char *scope, const char *word)
     return 0;
 }
 
+/* Parameters the module sets itself: an operator's value for one of them
+ * would replace the state, nonce or PKCE check, or send the code elsewhere. */
+static const char *const reserved_auth_params[] = {
+    "response_type", "client_id",   "redirect_uri",   "scope",
+    "state",         "nonce",       "code_challenge", "code_challenge_method",
+    "request",       "request_uri",
+};
+
+static int form_has_key(const char *form, const char *key)
+{
+    apr_size_t n = strlen(key);
+    const char *s = form;
+
+    while (s && *s) {
+        if (strncmp(s, key, n) == 0 && s[n] == '=')
+            return 1;
+        s = strchr(s, '&');
+        if (s)
+            s++;
+    }
+    return 0;
+}
+
+const char *ao2_auth_params_canon(apr_pool_t *p, const char *text,
+                                  const char **out)
+{
+    char *copy = apr_pstrdup(p, text), *last = NULL, *pair;
+    const char *form = NULL;
+    apr_size_t i;
+
+    for (pair = apr_strtok(copy, "&", &last); pair;
+         pair = apr_strtok(NULL, "&", &last)) {
+        char *eq = strchr(pair, '='), *name = pair, *value;
+        const char *c;
+
+        if (eq == NULL || eq == pair)
+            return apr_psprintf(p, "\"%s\" is not NAME=VALUE", pair);
+        *eq = '\0';
+        value = eq + 1;
+        for (c = name; *c; c++)
+            if (!apr_isalnum(*c) && *c != '_' && *c != '-' && *c != '.')
+                return apr_psprintf(p, "bad parameter name \"%s\"", name);
+        for (i = 0;
+             i < sizeof(reserved_auth_params) / sizeof(reserved_auth_params[0]);
+             i++)
+            if (strcmp(name, reserved_auth_params[i]) == 0)
+                return apr_psprintf(p, "%s is set by the module itself%s", name,
+                                    strcmp(name, "scope") == 0 ? " (use scope=)"
+                                                               : "");
+        if (form_has_key(form, name))
+            return apr_psprintf(p, "%s is given twice", name);
+        if (ao2_url_decode(value, 1) < 0)
+            return apr_psprintf(p, "the value of %s is badly percent-encoded",
+                                name);
+        form = ao2_form_add(p, form, name, value);
+    }
+    if (form == NULL)
+        return "no parameter given";
+    *out = form;
+    return NULL;
+}
+
 char *ao2_authorize_url(apr_pool_t *p, const ao2_client_t *c,
                         const char *redirect_uri, const char *state,
                         const char *nonce, const char *code_challenge)
@@ -57,7 +119,8 @@ char *ao2_authorize_url(apr_pool_t *p, const ao2_client_t *c,
     q = ao2_form_add(p, q, "nonce", nonce);
     q = ao2_form_add(p, q, "code_challenge", code_challenge);
     q = ao2_form_add(p, q, "code_challenge_method", "S256");
-    if (ao2_scope_has(c->scope, "offline_access"))
+    if (ao2_scope_has(c->scope, "offline_access") &&
+        !form_has_key(c->extra_params, "prompt"))
         q = ao2_form_add(p, q, "prompt", "consent");
     if (c->extra_params && *c->extra_params)
         q = apr_pstrcat(p, q, "&", c->extra_params, NULL);

@@ -95,6 +95,14 @@ const char *ao2_provider_identity(const ao2_provider_t *pv);
 const char *ao2_client_credentials(apr_pool_t *p, const ao2_client_t *c,
                                    const char **form);
 
+/* The auth_params= option of ApiOAuth2Client ("name=value&..." as in a
+ * query string, values percent-encoded where needed) checked and re-encoded
+ * into *out. NULL on success, else what is wrong with it; the parameters
+ * the module sets itself (state, nonce, PKCE, redirect_uri, ...) are
+ * refused. */
+const char *ao2_auth_params_canon(apr_pool_t *p, const char *text,
+                                  const char **out);
+
 /* Appends "&key=value" (or "key=value" to an empty form), encoded. */
 const char *ao2_form_add(apr_pool_t *p, const char *form, const char *key,
                          const char *value);

@@ -8,7 +8,7 @@ use Apache::Test qw(-withtestmore);
 use AO2Test;
 use URI;
 
-plan tests => 24;
+plan tests => 29;
 
 my ($st, $auth) = api_call('POST', '/jsonapiext/oauth2/provider/authorize',
     json => { client_id => 'api-client', client_user_identity => 'happy-1' },
@@ -47,3 +47,23 @@ like($info->{scope}, qr/\bopenid\b/, 'scope');
 like($info->{id_token} // '', qr/^[\w-]+\.[\w-]+\.[\w-]*$/, 'id_token is a JWT');
 is($info->{db}, 'testdb', 'db from ApiOAuth2OdooDatabase');
 is($info->{login}, 'alice@example.com', 'login from the email claim');
+
+# auth_params= of ApiOAuth2Client goes into the authorization URL, encoded,
+# after what the module sets; its prompt= replaces the consent prompt that
+# offline_access brings; and the provider still completes the flow.
+($st, $auth) = api_call('POST', '/paramsapi/oauth2/provider/authorize',
+    json => { client_id => 'api-client', client_user_identity => 'happy-params' },
+    basic => ['api-client', 'api-secret']);
+is($st, 200, 'authorize with auth_params answers 200');
+my @pairs = URI->new($auth->{authorization_url})->query_form;
+my %p = @pairs;
+is_deeply([ @p{qw(ui_locales claims_locales prompt)} ], [ 'fr', 'fr de', 'login' ],
+          'auth_params in the URL, decoded back as configured');
+is(scalar(grep { $_ eq 'prompt' } @pairs[ grep { !($_ % 2) } 0 .. $#pairs ]), 1,
+   'one prompt only: the configured one replaced consent');
+like($auth->{authorization_url}, qr/&code_challenge_method=S256&ui_locales=fr&prompt=login&claims_locales=fr%20de$/,
+     'after the parameters the module sets, encoded');
+$callback = provider_login($auth->{authorization_url}, login => 'alice');
+($cst, $info) = api_call('GET', URI->new($callback)->path_query);
+ok($cst == 200 && length($info->{access_token} // '') > 10, 'the provider completes the flow')
+    or diag "$cst";

@@ -72,6 +72,8 @@ const apiRedirects = [
   // The provider configured with issuer= alone (t/40_discovery.t).
   `${api}/discapi/oauth2/callback`,
   `${api}/lateapi/oauth2/callback`,
+  // t/01_happy_path.t: auth_params= of ApiOAuth2Client.
+  `${api}/paramsapi/oauth2/callback`,
   'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
   'http://localhost:8080/jsonapiext/oauth2/callback',
   // t/30_two_servers.t: two more httpd servers sharing one store.

@@ -1031,9 +1031,73 @@ static void refreshed_sub_cases(apr_pool_t *p)
     }
 }
 
+/* auth_params= of ApiOAuth2Client: canonical encoding, and every way an
+ * operator's text could replace what the module sets itself. */
+static void auth_params_cases(apr_pool_t *p)
+{
+    static const struct {
+        const char *text, *want, *error;
+    } cases[] = {
+        {"access_type=offline", "access_type=offline", NULL},
+        {"audience=https%3A%2F%2Fapi.example%2F&x=a+b",
+         "audience=https%3A%2F%2Fapi.example%2F&x=a%20b", NULL},
+        {"audience=https://api.example/",
+         "audience=https%3A%2F%2Fapi.example%2F", NULL},
+        {"prompt=login&&empty=", "prompt=login&empty=", NULL},
+        {"state=x", NULL, "state is set by the module itself"},
+        {"code_challenge_method=plain", NULL,
+         "code_challenge_method is set by the module itself"},
+        {"redirect_uri=https://evil", NULL,
+         "redirect_uri is set by the module itself"},
+        {"scope=openid", NULL,
+         "scope is set by the module itself (use scope=)"},
+        {"request_uri=https://x", NULL,
+         "request_uri is set by the module itself"},
+        {"a=1&a=2", NULL, "a is given twice"},
+        {"=1", NULL, "\"=1\" is not NAME=VALUE"},
+        {"noequals", NULL, "\"noequals\" is not NAME=VALUE"},
+        {"b%61d=1", NULL, "bad parameter name \"b%61d\""},
+        {"x=%zz", NULL, "the value of x is badly percent-encoded"},
+        {"x=%00", NULL, "the value of x is badly percent-encoded"},
+        {"", NULL, "no parameter given"},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        const char *out = NULL;
+        const char *err = ao2_auth_params_canon(p, cases[i].text, &out);
+
+        if (cases[i].error)
+            is_str(err, cases[i].error, "auth_params \"%s\" refused",
+                   cases[i].text);
+        else
+            ok(err == NULL && out && !strcmp(out, cases[i].want),
+               "auth_params \"%s\" -> %s (got %s, %s)", cases[i].text,
+               cases[i].want, out ? out : "-", err ? err : "no error");
+    }
+}
+
+/* An operator's prompt= replaces the one offline_access brings. */
+static void auth_params_prompt(apr_pool_t *p)
+{
+    ao2_client_t *c = make_client(p, "https://idp.example/a", NULL, "id", "s",
+                                  "openid offline_access");
+    char *url;
+
+    url = ao2_authorize_url(p, c, "https://rp/cb", "st", "n", RFC_CC);
+    ok(strstr(url, "&prompt=consent") != NULL,
+       "offline_access asks for consent by default");
+    c->extra_params = "prompt=login";
+    url = ao2_authorize_url(p, c, "https://rp/cb", "st", "n", RFC_CC);
+    ok(strstr(url, "prompt=consent") == NULL && strstr(url, "&prompt=login"),
+       "auth_params prompt=login replaces it: %s", url);
+}
+
 const ao2_test_case_t ao2_suite_oauth2[] = {
     {"refreshed sub", refreshed_sub_cases},
     {"authorize url", authorize_url_cases},
+    {"auth_params", auth_params_cases},
+    {"auth_params prompt", auth_params_prompt},
     {"pkce", pkce_cases},
     {"form_add", form_add_cases},
     {"client credentials", client_credentials_cases},
