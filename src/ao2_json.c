@@ -189,6 +189,29 @@ int ao2_json_str_or_array_has(const ao2_json_t *j, const char *key,
     return string_is(v, value, len);
 }
 
+const char *ao2_json_str_list(apr_pool_t *p, const ao2_json_t *j,
+                              const char *key)
+{
+    json_t *v = member(j, key);
+    const char *out = NULL;
+    size_t i;
+
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (!json_is_array(v))
+        return NULL;
+    for (i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+
+        /* A word with a space in it would read as two scopes. */
+        if (!json_is_string(e) || strchr(json_string_value(e), ' '))
+            return NULL;
+        out = out ? apr_pstrcat(p, out, " ", json_string_value(e), NULL)
+                  : json_string_value(e);
+    }
+    return out ? out : "";
+}
+
 int ao2_json_array_len(const ao2_json_t *j, const char *key)
 {
     json_t *v = member(j, key);

@@ -24,6 +24,10 @@ int ao2_json_has(const ao2_json_t *j, const char *key);
 /* 1 when key is a string equal to value or an array containing it. */
 int ao2_json_str_or_array_has(const ao2_json_t *j, const char *key,
                               const char *value);
+/* A string under key, or an array of strings (none with a space) joined
+ * by spaces; NULL otherwise. */
+const char *ao2_json_str_list(apr_pool_t *p, const ao2_json_t *j,
+                              const char *key);
 /* Number of elements when key is an array, -1 otherwise. */
 int ao2_json_array_len(const ao2_json_t *j, const char *key);
 

@@ -105,6 +105,14 @@ const char *ao2_auth_params_canon(apr_pool_t *p, const char *text,
     return NULL;
 }
 
+const char *ao2_claim_scope(apr_pool_t *p, const ao2_json_t *claims)
+{
+    const char *scope = ao2_json_str(claims, "scope");
+
+    /* Entra ID and Okta name the scopes "scp" (a string or an array). */
+    return scope ? scope : ao2_json_str_list(p, claims, "scp");
+}
+
 char *ao2_authorize_url(apr_pool_t *p, const ao2_client_t *c,
                         const char *redirect_uri, const char *state,
                         const char *nonce, const char *code_challenge)
@@ -581,7 +589,7 @@ ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
         return NULL;
     /* No fallback to username or sub: the login is the operator's claim. */
     out->login = ao2_claim_login(p, j, login_claim);
-    out->scope = ao2_json_str(j, "scope");
+    out->scope = ao2_claim_scope(p, j);
     out->claims = j;
     out->active = 1;
     return NULL;

@@ -227,6 +227,9 @@ ao2_err_t *ao2_parse_introspection(apr_pool_t *p, int http_status,
 
 /* True when every space-separated word of required is in granted. */
 int ao2_scope_covers(const char *granted, const char *required);
+/* The scopes a token's claims grant: "scope", else "scp" (RFC 9068 and
+ * RFC 7662 say scope; Entra ID and Okta say scp, an array at Okta). */
+const char *ao2_claim_scope(apr_pool_t *p, const ao2_json_t *claims);
 
 /* True when the space-separated scope list contains word. */
 int ao2_scope_has(const char *scope, const char *word);

@@ -338,7 +338,7 @@ static lookup_e vouched(const ao2_validate_env_t *env, const ao2_binding_t *b,
     }
     /* Never beyond ApiOAuth2CacheTTL without asking again (verdict()). */
     return verdict(env, b, v, 1, exp, now, login, NULL,
-                   ao2_json_str(claims, "scope"));
+                   ao2_claim_scope(p, claims));
 }
 
 /* RFC 7662 at the location's provider. */

@@ -1093,6 +1093,35 @@ static void auth_params_prompt(apr_pool_t *p)
        "auth_params prompt=login replaces it: %s", url);
 }
 
+/* Which claim names the scopes: scope, else scp (Entra: a string; Okta: an
+ * array). */
+static void claim_scope_cases(apr_pool_t *p)
+{
+    static const struct {
+        const char *claims, *want;
+    } cases[] = {
+        {"{\"scope\":\"read write\"}", "read write"},
+        {"{\"scope\":\"read\",\"scp\":\"admin\"}", "read"},
+        {"{\"scp\":\"read write\"}", "read write"},
+        {"{\"scp\":[\"read\",\"write\"]}", "read write"},
+        {"{\"scp\":[]}", ""},
+        {"{\"scp\":[\"read\",7]}", NULL},
+        {"{\"scp\":[\"read admin\"]}", NULL},
+        {"{\"scp\":{\"a\":1}}", NULL},
+        {"{\"scope\":7}", NULL},
+        {"{}", NULL},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        const char *why = NULL;
+        ao2_json_t *j = ao2_json_parse_object(p, cases[i].claims,
+                                              strlen(cases[i].claims), &why);
+        is_str(j ? ao2_claim_scope(p, j) : "parse error", cases[i].want,
+               "scopes of %s", cases[i].claims);
+    }
+}
+
 const ao2_test_case_t ao2_suite_oauth2[] = {
     {"refreshed sub", refreshed_sub_cases},
     {"authorize url", authorize_url_cases},
@@ -1114,5 +1143,6 @@ const ao2_test_case_t ao2_suite_oauth2[] = {
     {"introspection fields", introspection_fields},
     {"scope_has", scope_has_cases},
     {"scope_covers", scope_covers_cases},
+    {"claim scope", claim_scope_cases},
     {NULL, NULL},
 };

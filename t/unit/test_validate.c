@@ -443,6 +443,37 @@ static void foreign_rows(apr_pool_t *p)
     }
 }
 
+/* The verdict carries the scopes from scope, else from scp (Entra ID's
+ * string, Okta's array): what Require api-oauth2-scope checks. */
+static void foreign_scopes(apr_pool_t *p)
+{
+    static const struct {
+        const char *introspect, *want;
+    } rows[] = {
+        {ACTIVE EXP ",\"client_id\":\"api-client\",\"email\":\"k@x\","
+                    "\"email_verified\":true,\"scope\":\"read write\"}",
+         "read write"},
+        {ACTIVE EXP ",\"client_id\":\"api-client\",\"email\":\"k@x\","
+                    "\"email_verified\":true,\"scp\":\"read write\"}",
+         "read write"},
+        {ACTIVE EXP ",\"client_id\":\"api-client\",\"email\":\"k@x\","
+                    "\"email_verified\":true,\"scp\":[\"read\",\"write\"]}",
+         "read write"},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(rows); i++) {
+        world_t *w = world(p);
+        result_t r;
+
+        w->prov.introspect_body = rows[i].introspect;
+        is_int(check(w, w->a, TOK, &r), AO2_TOKEN_VALID, "scopes row %d: valid",
+               (int)i);
+        is_str(r.v.scope ? apr_pstrmemdup(p, r.v.scope, r.v.scope_len) : NULL,
+               rows[i].want, "scopes row %d: the verdict's scope", (int)i);
+    }
+}
+
 static void introspection_request(apr_pool_t *p)
 {
     world_t *w = world(p);
@@ -951,6 +982,7 @@ static void binding_accepts(apr_pool_t *p)
 
 const ao2_test_case_t ao2_suite_validate[] = {
     {"foreign tokens, row by row", foreign_rows},
+    {"foreign token scopes: scope or scp", foreign_scopes},
     {"introspection trouble", introspection_request},
     {"a foreign token without exp", undated_foreign_token},
     {"issued tokens, row by row", issued_rows},
