@@ -266,6 +266,7 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->cache_ttl = g->cache_ttl;
     env->neg_ttl = g->cache_neg_ttl;
     env->local_ttl = g->cache_local_ttl;
+    env->revlog = g->revlog;
     /* A crashed holder blocks one provider timeout; waiters wait that and a
      * second more. */
     env->lock_ttl = (int)(sc->http.total_timeout_ms / 1000) + 2;
@@ -310,8 +311,9 @@ int ao2_bearer_check(request_rec *r)
         return unauthorized(r, "invalid_token");
     b = ao2_dir_binding(r->pool, dc);
     validate_env(r, &env);
+    env.now_us = apr_time_now();
     switch (ao2_validate(&env, b, r->pool, token,
-                         (apr_int64_t)apr_time_sec(apr_time_now()), buf, &v)) {
+                         (apr_int64_t)apr_time_sec(env.now_us), buf, &v)) {
         case AO2_TOKEN_TROUBLE:
             /* The failure is the answer that long (AO2_FAILED_LOOKUP_TTL). */
             apr_table_setn(r->err_headers_out, "Retry-After", "2");
@@ -324,11 +326,15 @@ int ao2_bearer_check(request_rec *r)
     return pass_identity(r, dc, &v);
 }
 
-void ao2_bearer_forget(const char *access_token)
+void ao2_bearer_forget(request_rec *r, const char *token, apr_int64_t until,
+                       int cluster)
 {
-    if (ao2_global)
-        ao2_validate_forget(ao2_global->cache, ao2_global->local_cache,
-                            access_token);
+    ao2_validate_env_t env;
+
+    if (ao2_global == NULL)
+        return;
+    validate_env(r, &env);
+    ao2_validate_forget(&env, token, until, cluster);
 }
 
 static authz_status scope_check(request_rec *r, const char *line,

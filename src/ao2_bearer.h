@@ -18,7 +18,10 @@ void ao2_bearer_error_status(request_rec *r);
 /* Require api-oauth2-scope WORD...: every word must be granted. */
 extern const authz_provider ao2_scope_authz_provider;
 
-/* Drops the cached validation of a token at once (revoke, refresh). */
-void ao2_bearer_forget(const char *access_token);
+/* Drops the cached validation of a token at once (revoke, refresh); with
+ * cluster, every other server learns it too (the revocation log). until:
+ * Unix seconds the token would have lived. */
+void ao2_bearer_forget(request_rec *r, const char *token, apr_int64_t until,
+                       int cluster);
 
 #endif

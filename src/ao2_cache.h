@@ -45,6 +45,19 @@ typedef struct ao2_cache_type {
     /* 1 when other machines can write the values (memcached): values read
      * back carry a MAC. 0 for node-local memory only this server writes. */
     int shared;
+    /* The cluster revocation log (ao2_revlog.c), in the shared tier only;
+     * NULL for a node-local cache. incr adds delta to the decimal counter
+     * under key and sets *value to the result, creating it at initial when
+     * absent (memcached: incr with an initial value), as one step for
+     * every server; an error (not a miss) when the back-end cannot say.
+     * put_new stores only when the key is absent, like add, but in the
+     * shared servers alone (no node-local stand-in): what it writes must
+     * never be written over, and is no lease. */
+    apr_status_t (*incr)(ao2_cache_t *c, const char *key, apr_size_t klen,
+                         apr_uint64_t delta, apr_uint64_t initial,
+                         apr_uint64_t *value);
+    apr_status_t (*put_new)(ao2_cache_t *c, const char *key, apr_size_t klen,
+                            const char *val, apr_size_t len, int ttl_seconds);
 } ao2_cache_type_t;
 
 struct ao2_cache {

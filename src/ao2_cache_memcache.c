@@ -537,7 +537,59 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
     }
 }
 
+/* The revocation log's counter (ao2_revlog.c). No outage stand-in: a
+ * counter only this node could see would tell the others nothing, so an
+ * error is reported and the log says what that means. */
+static apr_status_t mc_incr(ao2_cache_t *c, const char *key, apr_size_t klen,
+                            apr_uint64_t delta, apr_uint64_t initial,
+                            apr_uint64_t *value)
+{
+    mc_cache_t *mc = (mc_cache_t *)c;
+    memcached_return_t rc;
+    apr_status_t rv;
+    uint64_t v = 0;
+    op_t op;
+
+    if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* Expiry 0: the counter never expires (it may still be evicted, or
+     * lost with a restart: the log reads that as a reset). */
+    rc = memcached_increment_with_initial(op.m, key, klen, delta, initial, 0,
+                                          &v);
+    op_end(mc, &op, rc);
+    if (rc != MEMCACHED_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    *value = v;
+    return APR_SUCCESS;
+}
+
+/* A revocation log entry: memcached add, never the outage table (whose
+ * entries are leases and short answers, not log entries). */
+static apr_status_t mc_put_new(ao2_cache_t *c, const char *key, apr_size_t klen,
+                               const char *val, apr_size_t len, int ttl_seconds)
+{
+    mc_cache_t *mc = (mc_cache_t *)c;
+    memcached_return_t rc;
+    apr_status_t rv;
+    op_t op;
+
+    if (ttl_seconds <= 0 || len > AO2_CACHE_MAX_VALUE) {
+        return APR_EINVAL;
+    }
+    if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
+        return rv;
+    }
+    rc = memcached_add(op.m, key, klen, val, len, expiry_of(ttl_seconds), 0);
+    op_end(mc, &op, rc);
+    if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTSTORED) {
+        return APR_EEXIST;
+    }
+    return rc == MEMCACHED_SUCCESS ? APR_SUCCESS : APR_EGENERAL;
+}
+
 const ao2_cache_type_t ao2_cache_memcache = {
-    "memcache", mc_create, mc_init, mc_child_init, mc_get, mc_set,
-    mc_remove,  mc_add,    1,
+    "memcache", mc_create, mc_init, mc_child_init, mc_get,     mc_set,
+    mc_remove,  mc_add,    1,       mc_incr,       mc_put_new,
 };

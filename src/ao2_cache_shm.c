@@ -173,7 +173,8 @@ static apr_status_t shm_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
     return ao2_cache_table_remove(sc->table, key, klen);
 }
 
+/* Node-local: no revocation log (incr, put_new) to carry. */
 const ao2_cache_type_t ao2_cache_shm = {
     "shm",      shm_create, shm_init, shm_child_init, shm_get, shm_set,
-    shm_remove, shm_add,    0,
+    shm_remove, shm_add,    0,        NULL,           NULL,
 };

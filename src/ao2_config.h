@@ -33,6 +33,8 @@ typedef struct ao2_global {
     /* Bearer provider calls in flight in this process (apr_atomic). */
     volatile apr_uint32_t provider_calls;
     ao2_cache_t *local_cache;
+    /* With a shared cache: the cluster revocation log (ao2_revlog.h). */
+    struct ao2_revlog *revlog;
     /* Locations with ApiOAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
 } ao2_global_t;

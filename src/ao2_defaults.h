@@ -18,9 +18,22 @@
 #define AO2_DEFAULT_CACHE         "shm"
 #define AO2_DEFAULT_CACHE_TTL     300
 #define AO2_DEFAULT_CACHE_NEG_TTL 10
-/* 0: every check asks memcached, so a revoke on another server counts at
- * once. */
-#define AO2_DEFAULT_CACHE_LOCAL_TTL 0
+/* With a memcache cache, a verdict is also kept this long in node-local
+ * shared memory (never beyond ApiOAuth2CacheTTL); the revocation log
+ * (ao2_revlog.c) keeps a revoke elsewhere from waiting for it. */
+#define AO2_DEFAULT_CACHE_LOCAL_TTL 300
+
+/* The revocation log: a node reads it at most this often (ms), and its
+ * node-local copies answer only while the last good read is less than
+ * twice this old, so a revoke on another server counts here within about
+ * 2 x 250 ms plus memcached's round trips: SPEC's bound is 1 s. */
+#define AO2_REVLOG_INTERVAL_MS 250
+/* Tombstones a node keeps (576 bytes each); one pushed out counts as a gap
+ * (older memcached verdicts become misses). */
+#define AO2_REVLOG_TOMBSTONES 16384
+/* Seconds a log entry stays in memcached: a node that reads the log later
+ * than that (idle, cut off) finds a gap and drops its local copies. */
+#define AO2_REVLOG_ENTRY_TTL 900
 
 /* Provider calls. */
 #define AO2_DEFAULT_CONNECT_TIMEOUT 3000         /* ms */

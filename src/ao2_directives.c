@@ -356,7 +356,7 @@ const char *ao2_cmd_cache_neg_ttl(cmd_parms *cmd, void *dc, const char *arg)
 
 const char *ao2_cmd_cache_local_ttl(cmd_parms *cmd, void *dc, const char *arg)
 {
-    return set_global_seconds(cmd, arg, 0, 60,
+    return set_global_seconds(cmd, arg, 0, 86400,
                               &ao2_global_get(cmd->pool)->cache_local_ttl);
 }
 

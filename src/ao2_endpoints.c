@@ -129,7 +129,8 @@ static ao2_err_t *other_provider(apr_pool_t *p)
 /* An access token that was refreshed away or revoked here keeps an index
  * entry that says so until it would have expired: the Bearer check then
  * refuses it without asking the provider, which may still call it active. */
-static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until)
+static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until,
+                       int cluster)
 {
     apr_pool_t *p = cx->r->pool;
     ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1, NULL, NULL, NULL};
@@ -142,14 +143,14 @@ static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until)
                       apr_time_from_sec(until), p);
     else
         ao2_store_remove(cx->g->store, cx->r->server, ikey, p);
-    ao2_bearer_forget(token);
+    ao2_bearer_forget(cx->r, token, until, cluster);
 }
 
 static void bury_access_token(endpoint_ctx_t *cx, const ao2_record_t *old)
 {
-    bury_token(cx, old->access_token,
-               old->expires_at ? old->expires_at
-                               : now_sec() + cx->sc->record_ttl);
+    bury_token(
+        cx, old->access_token,
+        old->expires_at ? old->expires_at : now_sec() + cx->sc->record_ttl, 1);
 }
 
 /* The record outlives its access token: the refresh token may still work. */
@@ -191,11 +192,11 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
     if (rec->refresh_token &&
         (old == NULL || old->refresh_token == NULL ||
          strcmp(old->refresh_token, rec->refresh_token) != 0))
-        bury_token(cx, rec->refresh_token, keep);
+        bury_token(cx, rec->refresh_token, keep, 0);
     /* Nor is an ID token, whatever its aud says. */
     if (rec->id_token && (old == NULL || old->id_token == NULL ||
                           strcmp(old->id_token, rec->id_token) != 0))
-        bury_token(cx, rec->id_token, keep);
+        bury_token(cx, rec->id_token, keep, 0);
     return NULL;
 }
 

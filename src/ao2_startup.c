@@ -8,6 +8,7 @@
 #include "ao2_pathcheck.h"
 
 #include <apr_file_io.h>
+#include <apr_shm.h>
 #include <apr_strings.h>
 #include <http_log.h>
 #include <mpm_common.h>
@@ -214,6 +215,39 @@ static int check_key(apr_pool_t *ptemp, server_rec *s, const char *path,
     return OK;
 }
 
+/* A shared cache (memcache) carries the cluster revocation log; its
+ * node-local half lives in anonymous shared memory every child inherits,
+ * on pconf like the shm cache (a restart starts it anew). */
+static int setup_revlog(apr_pool_t *pconf, server_rec *s, ao2_global_t *g)
+{
+    apr_size_t size = ao2_revlog_size(AO2_REVLOG_TOMBSTONES);
+    apr_uint64_t seed;
+    apr_shm_t *shm;
+    apr_status_t rv;
+
+    g->revlog = NULL;
+    if (g->cache->type->incr == NULL)
+        return OK;
+    rv = apr_shm_create(&shm, size, NULL, pconf);
+    if (rv == APR_SUCCESS)
+        rv = apr_generate_random_bytes((unsigned char *)&seed, sizeof(seed));
+    if (rv == APR_SUCCESS)
+        rv = ao2_revlog_init(&g->revlog, pconf, apr_shm_baseaddr_get(shm),
+                             apr_shm_size_get(shm), AO2_REVLOG_TOMBSTONES, seed,
+                             g->cache, &g->keys,
+                             apr_time_from_msec(AO2_REVLOG_INTERVAL_MS));
+    if (rv != APR_SUCCESS) {
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, rv, s,
+            "AO2C0033: cannot set up the revocation log's %" APR_SIZE_T_FMT
+            " bytes of shared memory for ApiOAuth2Cache %s; raise the "
+            "system's shared memory limits",
+            size, g->cache->spec);
+        return !OK;
+    }
+    return OK;
+}
+
 static int setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                         ao2_global_t *g)
 {
@@ -244,7 +278,7 @@ static int setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                      g->cache->spec);
         return !OK;
     }
-    return OK;
+    return setup_revlog(pconf, s, g);
 }
 
 /* Warnings about choices that work but deserve a second look. */

@@ -442,16 +442,47 @@ static void cache_key(char *out, const char *prefix, const char *hash)
            AO2_SHA256_B64URL_LEN + 1);
 }
 
+/* Each cached verdict starts with a stamp: in a node-local cache the
+ * revocation log's epoch (4 bytes) when it was made, in memcached its
+ * generation (8 bytes), so that a copy made before a revoke this node has
+ * learned is never trusted unchecked (ao2_revlog.h). */
+#define STAMP_LOCAL  4
+#define STAMP_SHARED 8
+
+static apr_size_t stamp_len(const ao2_cache_t *cache)
+{
+    return cache->type->shared ? STAMP_SHARED : STAMP_LOCAL;
+}
+
+static void stamp_put(char *buf, apr_size_t n, apr_uint64_t v)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++)
+        buf[i] = (char)((v >> (8 * (n - 1 - i))) & 0xff);
+}
+
+static apr_uint64_t stamp_get(const char *buf, apr_size_t n)
+{
+    apr_uint64_t v = 0;
+    apr_size_t i;
+
+    for (i = 0; i < n; i++)
+        v = (v << 8) | (unsigned char)buf[i];
+    return v;
+}
+
 /* A cache that other machines can write (memcached) could hand back any
  * bytes: there a verdict carries a truncated HMAC over the cache key and
  * the verdict, so that a forged or moved one is a miss. The node-local shm
  * cache is as trusted as this process and does without. */
 static void remember(const ao2_validate_env_t *env, ao2_cache_t *cache,
                      const char *key, const ao2_verdict_t *v, apr_int64_t now,
-                     int max_ttl)
+                     int max_ttl, const ao2_revlog_view_t *view)
 {
     char buf[AO2_VERDICT_MAX];
     int mac = cache->type->shared;
+    apr_size_t sl = stamp_len(cache);
     ao2_verdict_t kept = *v;
     apr_int64_t ttl = v->valid ? env->cache_ttl : env->neg_ttl;
     apr_size_t len;
@@ -467,10 +498,12 @@ static void remember(const ao2_validate_env_t *env, ao2_cache_t *cache,
      * after a revoke (a rollback), it is good for what is left of that TTL
      * at most, not until the token's own expiry. */
     kept.expires_at = now + ttl;
-    len = ao2_verdict_encode(&kept, buf,
-                             sizeof(buf) - (mac ? AO2_MAC_TAG_LEN : 0));
+    stamp_put(buf, sl, view ? (mac ? view->gen : view->epoch) : 0);
+    len = ao2_verdict_encode(&kept, buf + sl,
+                             sizeof(buf) - sl - (mac ? AO2_MAC_TAG_LEN : 0));
     if (len == 0)
         return;
+    len += sl;
     if (mac) {
         if (ao2_mac(env->keys, key, KEY_LEN, buf, len,
                     (unsigned char *)buf + len) != APR_SUCCESS)
@@ -480,12 +513,13 @@ static void remember(const ao2_validate_env_t *env, ao2_cache_t *cache,
     cache->type->set(cache, key, KEY_LEN, buf, len, (int)ttl);
 }
 
-/* A verdict of this binding, unexpired, from cache (no allocation). */
+/* A verdict of this binding, unexpired, from cache (no allocation), and
+ * its stamp. */
 static int cached(const ao2_validate_env_t *env, ao2_cache_t *cache,
                   const ao2_binding_t *b, const char *key, char *buf,
-                  apr_int64_t now, ao2_verdict_t *v)
+                  apr_int64_t now, ao2_verdict_t *v, apr_uint64_t *stamp)
 {
-    apr_size_t len = AO2_VERDICT_MAX;
+    apr_size_t len = AO2_VERDICT_MAX, sl = stamp_len(cache);
 
     if (cache->type->get(cache, key, KEY_LEN, buf, &len) != APR_SUCCESS ||
         len > AO2_VERDICT_MAX)
@@ -500,9 +534,43 @@ static int cached(const ao2_validate_env_t *env, ao2_cache_t *cache,
         }
         len -= AO2_MAC_TAG_LEN;
     }
-    return ao2_verdict_decode(buf, len, v) && v->expires_at > now &&
+    if (len < sl)
+        return 0;
+    *stamp = stamp_get(buf, sl);
+    return ao2_verdict_decode(buf + sl, len - sl, v) && v->expires_at > now &&
            v->binding_len == AO2_SHA256_B64URL_LEN &&
            memcmp(v->binding, b->id, AO2_SHA256_B64URL_LEN) == 0;
+}
+
+/* From memcached: not when made before something this node could not
+ * learn (ao2_revlog.h's floor). The tombstones are checked before. */
+static int shared_hit(const ao2_validate_env_t *env, const ao2_binding_t *b,
+                      const char *key, char *buf, apr_int64_t now,
+                      const ao2_revlog_view_t *view, ao2_verdict_t *v)
+{
+    apr_uint64_t gen = 0;
+
+    return cached(env, env->cache, b, key, buf, now, v, &gen) &&
+           (view == NULL || gen >= view->floor);
+}
+
+/* From the node-local copy, when the revocation log was read lately and
+ * no tombstone was learned since the copy was made, or none names this
+ * token: the hit path of a memcache cache, without a round trip. */
+static int local_hit(const ao2_validate_env_t *env, const ao2_binding_t *b,
+                     const char *key, const char *hash, char *buf,
+                     apr_int64_t now, const ao2_revlog_view_t *view,
+                     ao2_verdict_t *v)
+{
+    apr_uint64_t epoch = 0;
+
+    if (view && !view->fresh)
+        return 0;
+    if (!cached(env, env->local_cache, b, key, buf, now, v, &epoch))
+        return 0;
+    return view == NULL || (epoch >= view->flushed &&
+                            (epoch == view->epoch ||
+                             !ao2_revlog_buried(env->revlog, hash, now)));
 }
 
 typedef struct waiting {
@@ -511,6 +579,7 @@ typedef struct waiting {
     const char *key;
     char *buf;
     apr_int64_t now;
+    const ao2_revlog_view_t *view;
     ao2_verdict_t *v;
     int found;
 } waiting_t;
@@ -519,15 +588,32 @@ static int verdict_appeared(void *baton)
 {
     waiting_t *w = baton;
 
-    return w->found = cached(w->env, w->env->cache, w->b, w->key, w->buf,
-                             w->now, w->v);
+    return w->found =
+               shared_hit(w->env, w->b, w->key, w->buf, w->now, w->view, w->v);
+}
+
+static void log_revlog(void *baton, int level, apr_status_t rv, const char *msg)
+{
+    const ao2_validate_env_t *env = baton;
+
+    if (env->log)
+        env->log(env->log_baton, level, rv, msg);
+}
+
+static apr_time_t now_us(const ao2_validate_env_t *env, apr_int64_t now)
+{
+    return env->now_us ? env->now_us : apr_time_from_sec(now);
 }
 
 /* Concurrent first requests for one token make one lookup: the first takes
  * the token's lock (ao2_lock.c), the others wait for its verdict to appear.
  * A waiter that gives up looks the token up itself. A lookup that failed
  * (provider or store trouble) is left in the lock for a moment: the
- * callers meanwhile answer 503 at once instead of asking again. */
+ * callers meanwhile answer 503 at once instead of asking again.
+ *
+ * With a revocation log, a tombstone this node learned comes before
+ * anything memcached or the store says: a verdict or an index entry put
+ * back there after a revoke is never believed. */
 static lookup_e single_flight(const ao2_validate_env_t *env,
                               const ao2_binding_t *b, apr_pool_t *p,
                               const char *token, apr_int64_t now, char *buf,
@@ -535,17 +621,25 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
 {
     ao2_cache_t *cache = env->cache, *local = env->local_cache;
     char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1];
-    waiting_t w = {env, b, key, buf, now, v, 0};
+    ao2_revlog_view_t seen, *view = NULL;
+    waiting_t w = {env, b, key, buf, now, NULL, v, 0};
     ao2_lock_t lk;
     lookup_e found;
 
+    if (env->revlog) {
+        ao2_revlog_view(env->revlog, now_us(env, now), log_revlog, (void *)env,
+                        &seen);
+        w.view = view = &seen;
+    }
     ao2_sha256_b64url_into(token, strlen(token), hash);
     cache_key(key, KEY_VERDICT, hash);
-    if (local && cached(env, local, b, key, buf, now, v))
+    if (local && local_hit(env, b, key, hash, buf, now, view, v))
         return FOUND;
-    if (cached(env, cache, b, key, buf, now, v)) {
+    if (view && ao2_revlog_buried(env->revlog, hash, now))
+        return refuse(env, b, v, now);
+    if (shared_hit(env, b, key, buf, now, view, v)) {
         if (local)
-            remember(env, local, key, v, now, env->local_ttl);
+            remember(env, local, key, v, now, env->local_ttl, view);
         return FOUND;
     }
     ao2_lock_key(&lk, env->keys, LOCK_PREFIX, token, strlen(token));
@@ -560,12 +654,12 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
     }
     /* The previous holder may have stored its verdict just before we took
      * the lock. */
-    if (cached(env, cache, b, key, buf, now, v))
+    if (shared_hit(env, b, key, buf, now, view, v))
         found = FOUND;
     else if ((found = resolve(env, b, p, token, now, v)) == FOUND)
-        remember(env, cache, key, v, now, 0);
+        remember(env, cache, key, v, now, 0, view);
     if (found == FOUND && local)
-        remember(env, local, key, v, now, env->local_ttl);
+        remember(env, local, key, v, now, env->local_ttl, view);
     ao2_lock_release(cache, &lk, found == TROUBLE ? 503 : 0, env->fail_ttl);
     return found;
 }
@@ -605,16 +699,22 @@ ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
     return AO2_TOKEN_VALID;
 }
 
-void ao2_validate_forget(ao2_cache_t *cache, ao2_cache_t *local_cache,
-                         const char *token)
+void ao2_validate_forget(const ao2_validate_env_t *env, const char *token,
+                         apr_int64_t until, int cluster)
 {
     char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1];
 
-    if (cache == NULL || token == NULL)
+    if (env->cache == NULL || token == NULL)
         return;
     ao2_sha256_b64url_into(token, strlen(token), hash);
     cache_key(key, KEY_VERDICT, hash);
-    cache->type->remove(cache, key, KEY_LEN);
-    if (local_cache)
-        local_cache->type->remove(local_cache, key, KEY_LEN);
+    if (env->local_cache)
+        env->local_cache->type->remove(env->local_cache, key, KEY_LEN);
+    env->cache->type->remove(env->cache, key, KEY_LEN);
+    /* After the delete: a server that reads memcached misses at once; one
+     * that answers from its local copy learns it from the log. */
+    if (env->revlog && cluster)
+        ao2_revlog_bury(env->revlog, hash, until,
+                        env->now_us ? env->now_us : apr_time_now(), log_revlog,
+                        (void *)env);
 }

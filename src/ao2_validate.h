@@ -15,6 +15,7 @@
 #include "ao2_http.h"
 #include "ao2_json.h"
 #include "ao2_oauth2.h"
+#include "ao2_revlog.h"
 #include "ao2_store.h"
 #include "ao2_verdict.h"
 
@@ -93,8 +94,11 @@ typedef struct ao2_validate_env {
     ao2_store_t *store;
     struct server_rec *server; /* handed to the store only */
     const ao2_keys_t *keys;
-    ao2_cache_t *cache;            /* NULL: no cache, no single flight */
-    ao2_cache_t *local_cache;      /* NULL: none */
+    ao2_cache_t *cache;       /* NULL: no cache, no single flight */
+    ao2_cache_t *local_cache; /* NULL: none */
+    /* The cluster revocation log with a memcache cache; NULL: none. */
+    ao2_revlog_t *revlog;
+    apr_time_t now_us;             /* now, on apr_time_now()'s clock; 0: now */
     int cache_ttl;                 /* seconds a verdict is kept at most */
     int neg_ttl;                   /* seconds a rejection is kept */
     int local_ttl;                 /* seconds in local_cache */
@@ -133,8 +137,12 @@ ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
                            const char *token, apr_int64_t now, char *buf,
                            ao2_verdict_t *v);
 
-/* Drops every cached verdict of token at once (revoke, refresh). */
-void ao2_validate_forget(ao2_cache_t *cache, ao2_cache_t *local_cache,
-                         const char *token);
+/* Drops every cached verdict of token at once (revoke, refresh) and, with
+ * cluster set and a revocation log, buries it there until until (Unix
+ * seconds) for every server. Only env's caches, revlog, keys, now_us and
+ * log are used. cluster 0: a token that never was a Bearer credential
+ * (refresh and ID tokens, tombstoned at issue): nothing to tell. */
+void ao2_validate_forget(const ao2_validate_env_t *env, const char *token,
+                         apr_int64_t until, int cluster);
 
 #endif

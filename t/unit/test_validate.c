@@ -23,7 +23,7 @@ typedef struct fake_cache {
     ao2_cache_t base;
     apr_pool_t *p;
     apr_hash_t *h;
-    int gets, sets, removes, last_ttl;
+    int gets, sets, removes, last_ttl, incrs, down;
     /* Another process's verdict: appears under pending_key on a get once
      * gets reaches pending_at (a lock holder finishing). */
     const char *pending_key, *pending_val;
@@ -53,6 +53,8 @@ static apr_status_t fc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
     entry_t *e;
 
     fc->gets++;
+    if (fc->down)
+        return APR_NOTFOUND;
     if (fc->pending_key && fc->gets >= fc->pending_at &&
         strlen(fc->pending_key) == klen && !memcmp(fc->pending_key, key, klen))
         put(fc, key, klen, fc->pending_val, fc->pending_len);
@@ -95,8 +97,37 @@ static apr_status_t fc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
     return APR_SUCCESS;
 }
 
-static const ao2_cache_type_t fake_shared = {
-    "fake", NULL, NULL, NULL, fc_get, fc_set, fc_remove, fc_add, 1};
+/* memcached's incr with an initial value: decimal text under key. */
+static apr_status_t fc_incr(ao2_cache_t *c, const char *key, apr_size_t klen,
+                            apr_uint64_t delta, apr_uint64_t initial,
+                            apr_uint64_t *value)
+{
+    fake_cache_t *fc = (fake_cache_t *)c;
+    entry_t *e = apr_hash_get(fc->h, key, klen);
+    char num[32];
+    apr_uint64_t v = initial;
+
+    fc->incrs++;
+    if (fc->down)
+        return APR_EGENERAL;
+    if (e) {
+        memcpy(num, e->bytes, e->len < 31 ? e->len : 31);
+        num[e->len < 31 ? e->len : 31] = '\0';
+        v = apr_strtoi64(num, NULL, 10) + delta;
+    }
+    apr_snprintf(num, sizeof(num), "%" APR_UINT64_T_FMT, v);
+    put(fc, key, klen, num, strlen(num));
+    *value = v;
+    return APR_SUCCESS;
+}
+
+static const ao2_cache_type_t fake_shared = {"fake", NULL,    NULL,      NULL,
+                                             fc_get, fc_set,  fc_remove, fc_add,
+                                             1,      fc_incr, fc_add};
+/* A node-local cache (shm): no MAC, no log. */
+static const ao2_cache_type_t fake_local = {
+    "fake-local", NULL,   NULL, NULL, fc_get, fc_set,
+    fc_remove,    fc_add, 0,    NULL, NULL};
 
 static int has_key(fake_cache_t *fc, const char *key)
 {
@@ -676,7 +707,7 @@ static void replayed_verdict(apr_pool_t *p)
                             1,   NULL, NULL, NULL};
         put_index(w, ITOK, &tomb);
     }
-    ao2_validate_forget(&w->cache.base, NULL, ITOK);
+    ao2_validate_forget(&w->env, ITOK, NOW + 600, 1);
     put(&w->cache, key, strlen(key), saved.bytes, saved.len);
     r.outcome = ao2_validate(&w->env, w->a, w->p, ITOK, NOW + 299, r.buf, &r.v);
     is_int(r.outcome, AO2_TOKEN_VALID,
@@ -718,7 +749,7 @@ static void forged_and_forgotten(apr_pool_t *p)
     put_index(w, ITOK, &ix);
     is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_INVALID,
            "(the rejection was cached meanwhile)");
-    ao2_validate_forget(&w->cache.base, NULL, ITOK);
+    ao2_validate_forget(&w->env, ITOK, NOW + 600, 1);
     ok(!has_key(&w->cache, key), "forget drops it");
     is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "asked again: valid");
 }
@@ -980,6 +1011,243 @@ static void binding_accepts(apr_pool_t *p)
        "and a token recorded before the change does not count");
 }
 
+/* ---- the revocation log: two nodes, one memcached ----------------------- */
+
+#define T0       apr_time_from_sec(NOW)
+#define INTERVAL apr_time_from_msec(250)
+#define TOMBS    256
+
+/* A second node of w's cluster: its own revocation log memory and local
+ * copies, the same memcached (w->cache) and store. */
+typedef struct node {
+    ao2_validate_env_t env;
+    fake_cache_t local;
+    ao2_revlog_t *rl;
+} node_t;
+
+static void node_init(world_t *w, node_t *n)
+{
+    apr_size_t size = ao2_revlog_size(TOMBS);
+    void *mem = apr_palloc(w->p, size);
+
+    memset(n, 0, sizeof(*n));
+    n->env = w->env;
+    n->local.base.type = &fake_local;
+    n->local.p = w->p;
+    n->local.h = apr_hash_make(w->p);
+    ok(ao2_revlog_init(&n->rl, w->p, mem, size, TOMBS, 7, &w->cache.base,
+                       &w->keys, INTERVAL) == APR_SUCCESS,
+       "a node's revocation log");
+    n->env.local_cache = &n->local.base;
+    n->env.local_ttl = 300;
+    n->env.revlog = n->rl;
+}
+
+static ao2_outcome_e check_on(world_t *w, node_t *n, const char *token,
+                              apr_time_t at, result_t *r)
+{
+    n->env.now_us = at;
+    r->outcome = ao2_validate(&n->env, w->a, w->p, token, apr_time_sec(at),
+                              r->buf, &r->v);
+    return r->outcome;
+}
+
+/* Every key and value of the fake memcached, to write back later. */
+static apr_hash_t *snapshot(world_t *w)
+{
+    apr_hash_t *h = apr_hash_make(w->p);
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(w->p, w->cache.h); hi; hi = apr_hash_next(hi)) {
+        const void *k;
+        apr_ssize_t klen;
+        void *v;
+        entry_t *copy = apr_palloc(w->p, sizeof(*copy));
+
+        apr_hash_this(hi, &k, &klen, &v);
+        *copy = *(entry_t *)v;
+        apr_hash_set(h, k, klen, copy);
+    }
+    return h;
+}
+
+static void write_back(world_t *w, apr_hash_t *snap)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(w->p, snap); hi; hi = apr_hash_next(hi)) {
+        const void *k;
+        apr_ssize_t klen;
+        void *v;
+
+        apr_hash_this(hi, &k, &klen, &v);
+        put(&w->cache, k, (apr_size_t)klen, ((entry_t *)v)->bytes,
+            ((entry_t *)v)->len);
+    }
+}
+
+static void revoke_on(world_t *w, node_t *n, const char *token, apr_time_t at)
+{
+    ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL};
+
+    put_index(w, token, &tomb);
+    n->env.now_us = at;
+    ao2_validate_forget(&n->env, token, NOW + 600, 1);
+}
+
+/* Issue 9 item 1: a hit answered from the node-local copy. */
+static void revlog_local_hit(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    node_t a;
+    result_t r;
+    int gets, incrs;
+
+    node_init(w, &a);
+    is_int(check_on(w, &a, ITOK, T0, &r), AO2_TOKEN_VALID, "valid, cached");
+    gets = w->cache.gets;
+    incrs = w->cache.incrs;
+    is_int(check_on(w, &a, ITOK, T0 + apr_time_from_msec(100), &r),
+           AO2_TOKEN_VALID, "again within the interval");
+    is_int(w->cache.gets, gets, "answered without a memcached get");
+    is_int(w->cache.incrs, incrs, "nor a log read");
+    is_str(login(p, &r), "kate@example.com", "from the local copy");
+    is_int(check_on(w, &a, ITOK, T0 + apr_time_from_msec(300), &r),
+           AO2_TOKEN_VALID, "after the interval");
+    is_int(w->cache.incrs, incrs + 1, "one log read, nothing new");
+    w->cache.down = 1;
+    is_int(check_on(w, &a, ITOK, T0 + apr_time_from_msec(900), &r),
+           AO2_TOKEN_VALID, "memcached down: still valid (from the store)");
+    ok(w->store.gets >= 2, "the local copy did not answer: the log was "
+                           "not read lately");
+}
+
+/* Issue 7 item 6 and issue 9 item 1: a revoke on A, every memcached value
+ * put back, and B, which had a local copy, refuses within the bound. */
+static void revlog_replay(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    node_t a, b;
+    ao2_index_t live = issued();
+    apr_hash_t *snap;
+    apr_time_t t = T0;
+    result_t r;
+
+    node_init(w, &a);
+    node_init(w, &b);
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_VALID, "valid on A");
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_VALID, "and on B");
+    snap = snapshot(w);
+    t += apr_time_from_msec(10);
+    revoke_on(w, &a, ITOK, t);
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "refused on A at once");
+    /* Someone with memcached access puts everything back, and the old
+     * index entry over the tombstone (a socache:memcache store). */
+    write_back(w, snap);
+    put_index(w, ITOK, &live);
+    is_int(check_on(w, &a, ITOK, t + 1000, &r), AO2_TOKEN_INVALID,
+           "A: the replayed verdict and index entry are not believed");
+    t += ao2_revlog_bound(b.rl);
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "B refuses within the bound, the counter put back notwithstanding");
+    is_int(check_on(w, &b, ITOK, t + apr_time_from_sec(200), &r),
+           AO2_TOKEN_INVALID, "and for ever after (not just a TTL)");
+    write_back(w, snap);
+    is_int(check_on(w, &b, ITOK, t + apr_time_from_sec(201), &r),
+           AO2_TOKEN_INVALID, "a second replay changes nothing");
+}
+
+/* A counter put back below an entry: the next writer does not write over
+ * it, and the nodes read past the counter. */
+static void revlog_old_generation(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    const char *t2 = "issued-token-2";
+    ao2_index_t ix = issued();
+    node_t a, b;
+    apr_hash_t *snap;
+    apr_time_t t = T0;
+    result_t r;
+
+    put_index(w, ITOK, &ix);
+    put_index(w, t2, &ix);
+    node_init(w, &a);
+    node_init(w, &b);
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_VALID, "B: token 1");
+    is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID, "B: token 2");
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_VALID, "A: token 1");
+    snap = snapshot(w);
+    revoke_on(w, &a, ITOK, t);
+    t += ao2_revlog_bound(b.rl);
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "B learned the first revoke");
+    write_back(w, snap); /* the counter goes back one */
+    put_index(w, t2, &ix);
+    /* A writer that has not read the log since: it must not take the
+     * generation of the first revoke. */
+    revoke_on(w, &a, t2, t);
+    t += ao2_revlog_bound(b.rl);
+    is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_INVALID,
+           "B learned the second revoke too");
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "and still refuses the first");
+}
+
+/* A lost log (memcached restarted) or a gap drops the local copies. */
+static void revlog_reset(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    node_t a, b;
+    apr_time_t t = T0;
+    result_t r;
+    int gets;
+
+    node_init(w, &a);
+    node_init(w, &b);
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_VALID, "B: valid, copied");
+    /* A revokes while memcached is away, then it restarts empty. */
+    w->cache.down = 1;
+    revoke_on(w, &a, ITOK, t);
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "A refuses at once, memcached down or not");
+    w->cache.down = 0;
+    apr_hash_clear(w->cache.h);
+    t += ao2_revlog_bound(b.rl);
+    gets = w->store.gets;
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "B: the counter came back anew: local copies dropped, the store "
+           "tombstone answers");
+    is_int(w->store.gets, gets + 1, "B asked the store");
+
+    /* A gap: entries gone while the counter moved on. */
+    {
+        ao2_index_t ix = issued();
+        const char *t2 = "issued-token-2";
+        apr_hash_index_t *hi;
+
+        put_index(w, t2, &ix);
+        is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID, "B: token 2");
+        /* Two: a missing last entry may just not be written yet. */
+        revoke_on(w, &a, "some-other-token", t);
+        revoke_on(w, &a, "a-third-token", t);
+        for (hi = apr_hash_first(p, w->cache.h); hi; hi = apr_hash_next(hi)) {
+            const void *k;
+            apr_hash_this(hi, &k, NULL, NULL);
+            if (!strncmp(k, "ao2r:", 5))
+                apr_hash_set(w->cache.h, k, APR_HASH_KEY_STRING, NULL);
+        }
+        gets = w->store.gets;
+        t += ao2_revlog_bound(b.rl);
+        /* The memcached verdict of token 2 was made before the gap. */
+        is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID,
+               "B: token 2 still valid");
+        is_int(w->store.gets, gets + 1,
+               "but from the store: the local copy and the older memcached "
+               "verdict no longer count");
+    }
+}
+
 const ao2_test_case_t ao2_suite_validate[] = {
     {"foreign tokens, row by row", foreign_rows},
     {"foreign token scopes: scope or scp", foreign_scopes},
@@ -1002,5 +1270,10 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"the lock primitive", lock_primitive},
     {"the JWT verifier slot", jwt_slot},
     {"bindings", binding_accepts},
+    {"revocation log: a hit from the node-local copy", revlog_local_hit},
+    {"revocation log: every memcached value put back after a revoke",
+     revlog_replay},
+    {"revocation log: a counter put back", revlog_old_generation},
+    {"revocation log: a restart or a gap drops local copies", revlog_reset},
     {NULL, NULL},
 };

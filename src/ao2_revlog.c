@@ -1,0 +1,336 @@
+#include "ao2_revlog.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+#include "ao2_cache_table.h"
+#include "ao2_defaults.h"
+
+#define LOG_WARNING 4
+#define LOG_INFO    6
+
+#define COUNTER_KEY  "ao2g:generation"
+#define ENTRY_PREFIX "ao2r:"
+#define TOMB_PREFIX  "ao2t:"
+#define TOMB_KEY_LEN (5 + AO2_SHA256_B64URL_LEN)
+/* Entries read in one go at most; more behind is a gap (flush), as is a
+ * counter that jumped (a memcached restart recreates it much higher). */
+#define MAX_BATCH 64
+/* Tries of a writer to find a generation nobody has written. */
+#define MAX_TRIES 8
+
+#define LOAD(p)     __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+/* In shared memory, one per node. */
+typedef struct rl_state {
+    apr_uint64_t seen;  /* highest generation learned; 0: never read */
+    apr_uint64_t floor; /* memcached verdicts stamped below: misses */
+    apr_uint32_t epoch;
+    apr_uint32_t flushed;
+    apr_int64_t next_poll;  /* apr_time_t */
+    apr_int64_t last_ok;    /* apr_time_t the last good read began */
+    apr_uint64_t evictions; /* of the tombstone table, when last looked */
+    apr_uint32_t failing;   /* 1 while the log cannot be read (logged once) */
+} __attribute__((aligned(64))) rl_state_t;
+
+struct ao2_revlog {
+    rl_state_t *st;
+    ao2_cache_table_t *tombs;
+    ao2_cache_t *cache;
+    const ao2_keys_t *keys;
+    apr_interval_time_t interval;
+};
+
+typedef enum { LEARNED, ABSENT, BAD } entry_e;
+
+apr_size_t ao2_revlog_size(apr_uint32_t tombstones)
+{
+    apr_size_t t = ao2_cache_table_size(tombstones);
+
+    return t ? sizeof(rl_state_t) * 2 + t : 0;
+}
+
+apr_status_t ao2_revlog_init(ao2_revlog_t **rlp, apr_pool_t *p, void *mem,
+                             apr_size_t size, apr_uint32_t tombstones,
+                             apr_uint64_t seed, ao2_cache_t *cache,
+                             const ao2_keys_t *keys,
+                             apr_interval_time_t interval)
+{
+    ao2_revlog_t *rl;
+    rl_state_t *st;
+    apr_size_t need = ao2_revlog_size(tombstones);
+    apr_status_t rv;
+
+    if (!need || size < need || cache->type->incr == NULL ||
+        cache->type->put_new == NULL)
+        return APR_EINVAL;
+    st = (rl_state_t *)(((apr_uintptr_t)mem + sizeof(rl_state_t) - 1) &
+                        ~(apr_uintptr_t)(sizeof(rl_state_t) - 1));
+    memset(st, 0, sizeof(*st));
+    rl = apr_pcalloc(p, sizeof(*rl));
+    rv = ao2_cache_table_init(&rl->tombs, st + 1,
+                              size - ((char *)(st + 1) - (char *)mem),
+                              tombstones, seed);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rl->st = st;
+    rl->cache = cache;
+    rl->keys = keys;
+    rl->interval = interval;
+    *rlp = rl;
+    return APR_SUCCESS;
+}
+
+apr_interval_time_t ao2_revlog_bound(const ao2_revlog_t *rl)
+{
+    return 2 * rl->interval;
+}
+
+static void say(ao2_revlog_log_fn log, void *baton, int level, apr_status_t rv,
+                const char *msg)
+{
+    if (log)
+        log(baton, level, rv, msg);
+}
+
+static void tomb_key(char *out, const char *hash)
+{
+    memcpy(out, TOMB_PREFIX, 5);
+    memcpy(out + 5, hash, AO2_SHA256_B64URL_LEN);
+    out[TOMB_KEY_LEN] = '\0';
+}
+
+static void tomb_add(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
+                     apr_int64_t now_sec)
+{
+    char key[TOMB_KEY_LEN + 1];
+
+    tomb_key(key, hash);
+    ao2_cache_table_set(rl->tombs, key, TOMB_KEY_LEN, "1", 1, until, now_sec);
+}
+
+int ao2_revlog_buried(ao2_revlog_t *rl, const char *hash, apr_int64_t now_sec)
+{
+    char key[TOMB_KEY_LEN + 1], v[8];
+    apr_size_t len = sizeof(v);
+
+    tomb_key(key, hash);
+    return ao2_cache_table_get(rl->tombs, key, TOMB_KEY_LEN, v, &len,
+                               now_sec) == APR_SUCCESS;
+}
+
+static apr_size_t entry_key(char *out, apr_uint64_t gen)
+{
+    return (apr_size_t)apr_snprintf(out, 32, ENTRY_PREFIX "%" APR_UINT64_T_FMT,
+                                    gen);
+}
+
+/* hash, ' ', until in decimal, then the MAC over the entry's key and all
+ * that: an entry cannot be forged, nor moved to another generation. */
+static apr_size_t entry_encode(const ao2_revlog_t *rl, const char *key,
+                               apr_size_t klen, const char *hash,
+                               apr_int64_t until, char *buf)
+{
+    int n = apr_snprintf(buf, AO2_CACHE_MAX_VALUE, "%.*s %" APR_INT64_T_FMT,
+                         AO2_SHA256_B64URL_LEN, hash, until);
+
+    if (ao2_mac(rl->keys, key, klen, buf, (apr_size_t)n,
+                (unsigned char *)buf + n) != APR_SUCCESS)
+        return 0;
+    return (apr_size_t)n + AO2_MAC_TAG_LEN;
+}
+
+/* Generation gen's entry into the tombstones. */
+static entry_e learn(ao2_revlog_t *rl, apr_uint64_t gen, apr_int64_t now_sec)
+{
+    char key[32], buf[AO2_CACHE_MAX_VALUE + 1];
+    apr_size_t klen = entry_key(key, gen), len = AO2_CACHE_MAX_VALUE, i;
+    apr_int64_t until = 0;
+
+    if (rl->cache->type->get(rl->cache, key, klen, buf, &len) != APR_SUCCESS)
+        return ABSENT;
+    if (len > AO2_CACHE_MAX_VALUE ||
+        len < AO2_SHA256_B64URL_LEN + 2 + AO2_MAC_TAG_LEN ||
+        !ao2_mac_verify(rl->keys, key, klen, buf, len - AO2_MAC_TAG_LEN,
+                        (unsigned char *)buf + len - AO2_MAC_TAG_LEN) ||
+        buf[AO2_SHA256_B64URL_LEN] != ' ')
+        return BAD;
+    for (i = AO2_SHA256_B64URL_LEN + 1; i < len - AO2_MAC_TAG_LEN; i++) {
+        if (buf[i] < '0' || buf[i] > '9' || until > APR_INT64_MAX / 10 - 1)
+            return BAD;
+        until = until * 10 + (buf[i] - '0');
+    }
+    if (until > now_sec)
+        tomb_add(rl, buf, until, now_sec);
+    return LEARNED;
+}
+
+static void raise_to(apr_uint64_t *p, apr_uint64_t v)
+{
+    apr_uint64_t cur = LOAD(p);
+
+    while (cur < v && !__atomic_compare_exchange_n(
+                          p, &cur, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        ;
+}
+
+static apr_uint64_t tomb_evictions(const ao2_revlog_t *rl)
+{
+    ao2_cache_table_stats_t st;
+
+    ao2_cache_table_stats(rl->tombs, &st);
+    return st.evictions;
+}
+
+/* Reads the counter (incr by 0, which also recreates it after a memcached
+ * restart) and every entry after the generation learned. */
+static void read_log(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
+                     void *baton)
+{
+    rl_state_t *st = rl->st;
+    apr_int64_t now_sec = apr_time_sec(now);
+    apr_uint64_t g, s, n, ev;
+    int gap = 0, learned = 0, first, i;
+    entry_e e;
+
+    if (rl->cache->type->incr(rl->cache, COUNTER_KEY, sizeof(COUNTER_KEY) - 1,
+                              0, (apr_uint64_t)now, &g) != APR_SUCCESS) {
+        if (!__atomic_exchange_n(&st->failing, 1, __ATOMIC_SEQ_CST))
+            say(log, baton, LOG_WARNING, 0,
+                "AO2G0001: the revocation log in memcached cannot be read: "
+                "node-local copies of verdicts stop answering and every "
+                "check asks memcached or the store until it can");
+        return;
+    }
+    if (__atomic_exchange_n(&st->failing, 0, __ATOMIC_SEQ_CST))
+        say(log, baton, LOG_INFO, 0,
+            "AO2G0002: the revocation log in memcached reads again");
+    s = LOAD(&st->seen);
+    first = s == 0;
+    if (first) {
+        /* What was revoked before this node started it cannot know: the
+         * verdicts others made before count as misses here. */
+        gap = 1;
+        s = g;
+    } else if (g > s) {
+        if (g - s > MAX_BATCH)
+            gap = 1;
+        for (n = s + 1; !gap && n <= g; n++) {
+            e = learn(rl, n, now_sec);
+            if (e == LEARNED) {
+                learned++;
+            } else if (n == g && e == ABSENT) {
+                g--; /* its writer has counted it and not yet written it */
+                break;
+            } else {
+                gap = 1; /* evicted, expired, forged: unknown */
+            }
+        }
+        s = g;
+    }
+    /* A counter put back (replayed) lower than what was learned hides
+     * nothing: the entries after it are read all the same, and the writers
+     * never write over one (put_new). */
+    for (i = 0; i < MAX_BATCH && learn(rl, s + 1, now_sec) == LEARNED; i++) {
+        s++;
+        learned++;
+    }
+    /* A tombstone pushed out of a full table is forgotten: as a gap. */
+    ev = tomb_evictions(rl);
+    if (ev != LOAD(&st->evictions)) {
+        STORE(&st->evictions, ev);
+        gap = 1;
+    }
+    if (gap) {
+        raise_to(&st->floor, s);
+        if (!first)
+            say(log, baton, LOG_INFO, 0,
+                "AO2G0003: revocation log entries were lost (memcached "
+                "restarted or evicted them, or more than 64 arrived at "
+                "once): this node's local copies are dropped and older "
+                "memcached verdicts count as misses");
+    }
+    if (gap || learned) {
+        apr_uint32_t epoch =
+            __atomic_add_fetch(&st->epoch, 1, __ATOMIC_SEQ_CST);
+        if (gap)
+            STORE(&st->flushed, epoch);
+    }
+    /* After the tombstones: a verdict stamped with this generation was made
+     * by a check that saw them. */
+    raise_to(&st->seen, s);
+    STORE(&st->last_ok, (apr_int64_t)now);
+}
+
+void ao2_revlog_view(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
+                     void *baton, ao2_revlog_view_t *v)
+{
+    rl_state_t *st = rl->st;
+    apr_int64_t next = LOAD(&st->next_poll), last;
+
+    /* One caller per node and interval reads the log; the others go on
+     * with what was learned. */
+    if ((apr_int64_t)now >= next &&
+        __atomic_compare_exchange_n(&st->next_poll, &next,
+                                    (apr_int64_t)(now + rl->interval), 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        read_log(rl, now, log, baton);
+    v->epoch = LOAD(&st->epoch);
+    v->flushed = LOAD(&st->flushed);
+    v->gen = LOAD(&st->seen);
+    v->floor = LOAD(&st->floor);
+    last = LOAD(&st->last_ok);
+    v->fresh = v->gen != 0 && last != 0 &&
+               (apr_int64_t)now - last < (apr_int64_t)ao2_revlog_bound(rl);
+}
+
+void ao2_revlog_bury(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
+                     apr_time_t now, ao2_revlog_log_fn log, void *baton)
+{
+    apr_int64_t now_sec = apr_time_sec(now), ttl = until - now_sec;
+    char key[32], buf[AO2_CACHE_MAX_VALUE];
+    apr_size_t klen, len;
+    apr_uint64_t g = 0, s;
+    apr_status_t rv;
+    int tries;
+
+    if (ttl <= 0)
+        return;
+    /* Every process of this node, at once. */
+    tomb_add(rl, hash, until, now_sec);
+    __atomic_add_fetch(&rl->st->epoch, 1, __ATOMIC_SEQ_CST);
+    if (ttl > AO2_REVLOG_ENTRY_TTL)
+        ttl = AO2_REVLOG_ENTRY_TTL;
+    rv = rl->cache->type->incr(rl->cache, COUNTER_KEY, sizeof(COUNTER_KEY) - 1,
+                               1, (apr_uint64_t)now, &g);
+    for (tries = 0; rv == APR_SUCCESS && tries < MAX_TRIES; tries++) {
+        /* A counter put back below what this node learned: past it. */
+        s = LOAD(&rl->st->seen);
+        if (g <= s) {
+            rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
+                                       sizeof(COUNTER_KEY) - 1, s - g + 1,
+                                       (apr_uint64_t)now, &g);
+            continue;
+        }
+        klen = entry_key(key, g);
+        len = entry_encode(rl, key, klen, hash, until, buf);
+        if (len == 0) {
+            rv = APR_EGENERAL;
+            break;
+        }
+        rv = rl->cache->type->put_new(rl->cache, key, klen, buf, len, (int)ttl);
+        if (rv != APR_EEXIST)
+            break;
+        /* Taken: the counter was put back below an entry. */
+        rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
+                                   sizeof(COUNTER_KEY) - 1, 1,
+                                   (apr_uint64_t)now, &g);
+    }
+    if (rv != APR_SUCCESS || tries == MAX_TRIES)
+        say(log, baton, LOG_WARNING, rv,
+            "AO2G0004: a revoke or refresh could not be written to the "
+            "revocation log in memcached: this server refuses the token; "
+            "the others refuse it once their cached verdict is gone (it was "
+            "deleted), or at the latest at ApiOAuth2CacheTTL");
+}
