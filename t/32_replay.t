@@ -1,0 +1,202 @@
+# Rollback-proof cluster state (issue 7 item 6): someone with write access
+# to memcached snapshots every key before a refresh and before a revoke and
+# writes them all back afterwards (verdicts, the revocation log's counter,
+# and with a socache:memcache store the old index entries over the
+# tombstones). The refreshed-away and the revoked token stay refused on
+# every server, with the store on socache:memcache and on socache:redis,
+# the validation cache on memcache both times. Two servers, this test's own
+# memcached and Redis.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Apache::Test qw(-withtestmore);
+use AO2Test;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes ();
+
+my @stores = qw(memcache redis);
+my $per_store = 16;
+plan tests => 2 + $per_store * @stores;
+
+my $top    = "$FindBin::Bin/..";
+my $module = "$top/.libs/mod_api_oauth2.so";
+my $dir    = tempdir(CLEANUP => 1);
+chmod 0755, $dir;
+my $key = "$dir/shared.key";
+open my $k, '>', $key or die; print $k map { chr int rand 256 } 1 .. 32; close $k;
+chmod 0600, $key;
+my @ports = (port('servers'))[0, 1];
+my ($mc, $redis) = (port('spare', 42), port('spare', 43));
+my $mods  = '/usr/lib/apache2/modules';
+my $bound = 1.0;    # seconds: SPEC's cross-server revocation bound
+
+sub port_open { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]", Timeout => 1) }
+
+my %svc;
+sub start_service {
+    my ($name, $port, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        POSIX::setpgid(0, 0);
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$dir/$name.log";
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    $svc{$name} = $pid;
+    return wait_for(sub { port_open($port) }, 20);
+}
+my $main_pid = $$;
+END {
+    if ($$ == $main_pid) {
+        local $?;
+        for (values %svc) { kill TERM => $_; waitpid($_, 0) }
+    }
+}
+
+ok(start_service('memcached', $mc, qw(memcached -l 127.0.0.1 -p), $mc, qw(-U 0 -u nobody -m 16)),
+   "memcached on $mc");
+ok(start_service('redis', $redis, 'redis-server', '--bind', '127.0.0.1', '--port', $redis,
+                 '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'),
+   "Redis on $redis");
+
+# --- memcached, as the one who replays it -------------------------------------
+sub mc_conn { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$mc", Timeout => 5) or die "memcached: $!" }
+sub mc_lines {
+    my ($s, $cmd) = @_;
+    print $s "$cmd\r\n";
+    my @l;
+    while (defined(my $l = <$s>)) {
+        $l =~ s/\r?\n\z//;
+        last if $l eq 'END';
+        push @l, $l;
+    }
+    return @l;
+}
+
+# Every key with its flags, expiry (absolute, 0: none) and value.
+sub snapshot {
+    my $s = mc_conn();
+    my %snap;
+    for (mc_lines($s, 'lru_crawler metadump all')) {
+        my ($k) = /^key=(\S+)/ or next;
+        $k =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        my ($exp) = /\bexp=(-?\d+)/;
+        print $s "get $k\r\n";
+        my $hdr = <$s>;
+        next unless $hdr =~ /^VALUE \S+ (\d+) (\d+)/;
+        my ($flags, $len) = ($1, $2);
+        read($s, my $val, $len + 2);
+        <$s>;    # END
+        $snap{$k} = { flags => $flags, exp => ($exp // -1) > 0 ? $exp : 0, val => substr($val, 0, $len) };
+    }
+    return \%snap;
+}
+
+# Writes every value back with set, as it was (the same flags, what is left
+# of its expiry). Returns how many were written.
+sub write_back {
+    my ($snap) = @_;
+    my $s = mc_conn();
+    my $n = 0;
+    for my $k (sort keys %$snap) {
+        my $e = $snap->{$k};
+        my $ttl = $e->{exp} ? $e->{exp} - time : 0;
+        next if $e->{exp} && $ttl <= 0;
+        print $s "set $k $e->{flags} $ttl " . length($e->{val}) . "\r\n$e->{val}\r\n";
+        my $r = <$s>;
+        $n++ if defined $r && $r =~ /^STORED/;
+    }
+    return $n;
+}
+
+sub conf_for {
+    my ($port, $store) = @_;
+    my $p    = 'http://127.0.0.1:' . port('provider');
+    my $spec = $store eq 'redis' ? "socache:redis:127.0.0.1:$redis" : "socache:memcache:127.0.0.1:$mc";
+    return <<"CONF";
+LoadModule socache_memcache_module $mods/mod_socache_memcache.so
+LoadModule socache_redis_module $mods/mod_socache_redis.so
+LoadModule api_oauth2_module $module
+ApiOAuth2TokenStore $spec
+ApiOAuth2StoreKey file:$key
+ApiOAuth2Cache memcache:127.0.0.1:$mc
+ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
+<Location /jsonapiext>
+    ApiOAuth2API on
+    ApiOAuth2Client testop api-client api-secret "scope=openid email offline_access"
+    ApiOAuth2OdooDatabase shared
+    AuthType api-oauth2
+    Require valid-user
+    ProxyPass http://127.0.0.1:@{[port('backend')]}/jsonapiext
+</Location>
+CONF
+}
+
+my @urls  = map { "http://127.0.0.1:$_" } @ports;
+my @basic = (basic => ['api-client', 'api-secret']);
+sub get { (api_call('GET', "$_[0]/jsonapiext/res.partner", bearer => $_[1]))[0] }
+sub all_status { join ' ', map { get($_, $_[0]) } @urls }
+
+# The token is refused on both servers, and still after every value was put
+# back once more (the servers had time to read the log and the replay
+# again): never again valid, not merely for a while.
+sub stays_refused {
+    my ($label, $token, $snap) = @_;
+    my $t0 = Time::HiRes::time();
+    my $ok = wait_for(sub { all_status($token) eq '401 401' }, 5, 0.02);
+    my $secs = Time::HiRes::time() - $t0;
+    ok($ok && $secs <= $bound, sprintf("%s: refused on both servers %.3f s after the replay (bound %.1f s)",
+                                       $label, $secs, $bound));
+    write_back($snap);
+    my @seen = map { all_status($token) } 1 .. 5;
+    is_deeply(\@seen, [('401 401') x 5], "$label: replayed again, still refused on both");
+}
+
+for my $store (@stores) {
+    extra_httpd(port => $_, dir => $dir, conf => conf_for($_, $store)) for @ports;
+    ok(!grep({ !port_open($_) } @ports), "$store: two servers listen");
+    my $user = "replay-$store";
+    my $tok = full_flow(api => "$urls[0]/jsonapiext", client_id => 'api-client',
+                        client_secret => 'api-secret', user => $user, login => 'rita');
+    ok($tok->{access_token}, "$store: tokens issued through server 1");
+    # Both servers have the verdict in memcached and a copy of their own.
+    is(all_status($tok->{access_token}), '200 200', "$store: valid on both");
+    is(all_status($tok->{access_token}), '200 200', "$store: again (cached)");
+
+    # Refresh on 2, then every old value back.
+    my $snap = snapshot();
+    ok(grep({ /^ao2v:/ } keys %$snap) >= 1, "$store: the snapshot holds the cached verdict")
+        or diag explain [sort keys %$snap];
+    my ($st, $new) = api_call('POST', "$urls[1]/jsonapiext/oauth2/token",
+        json => { client_user_identity => $user }, @basic);
+    is($st, 200, "$store: server 2 refreshes");
+    ok(write_back($snap) >= keys %$snap, "$store: every old memcached value written back");
+    is(get($urls[1], $tok->{access_token}), 401, "$store: server 2 refuses the old token at once");
+    stays_refused("$store: the refreshed-away token", $tok->{access_token}, $snap);
+
+    # Revoke on 1, then every old value back. A fresh identity: the replay
+    # above also put the old record back (a socache:memcache store), and a
+    # revoke revokes what the record names.
+    ok($new->{access_token}, "$store: the refresh gave a new token");
+    $new = full_flow(api => "$urls[0]/jsonapiext", client_id => 'api-client',
+                     client_secret => 'api-secret', user => "$user-2", login => 'sam');
+    $user = "$user-2";
+    is(all_status($new->{access_token}), '200 200', "$store: another identity's token is valid on both");
+    $snap = snapshot();
+    ($st) = api_call('POST', "$urls[0]/jsonapiext/oauth2/revoke",
+        json => { client_user_identity => $user }, @basic);
+    is($st, 200, "$store: server 1 revokes");
+    write_back($snap);
+    stays_refused("$store: the revoked token", $new->{access_token}, $snap);
+
+    extra_httpd_stop($_) for @ports;
+    # The next pass starts from an empty memcached.
+    my $s = mc_conn();
+    print $s "flush_all\r\n";
+    my $r = <$s>;
+    is($r // '', "OK\r\n", "$store: memcached emptied for the next pass");
+}
