@@ -198,7 +198,7 @@ sub clean {
 }
 
 ratio_target('ao2-shm-hit', 0.95, 'cache hit, shm, ratio to unprotected');
-ratio_target('ao2-mc-hit', 0.80, 'cache hit, memcache, ratio to unprotected');
+ratio_target('ao2-mc-hit', 0.90, 'cache hit, memcache (node-local copy, revocation log), ratio to unprotected');
 if (my $s = $stat{'ao2-mc-hit'}) {
     my $p = $stat{plain};
     target(clean($s), sprintf 'cache hit, memcache, 2 x 32 threads on one pool: no crash, no error'
