@@ -1088,7 +1088,7 @@ static void write_back(world_t *w, apr_hash_t *snap)
 
 static void revoke_on(world_t *w, node_t *n, const char *token, apr_time_t at)
 {
-    ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL};
+    ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL, NULL};
 
     put_index(w, token, &tomb);
     n->env.now_us = at;
