@@ -18,6 +18,10 @@
 #define MAX_BATCH 64
 /* Tries of a writer to find a generation nobody has written. */
 #define MAX_TRIES 8
+/* How long, at most, the checks that arrive while a node reads the log for
+ * the first time wait for it (1 ms steps): its floor would make whatever
+ * they cache before it a miss for everyone after (no single flight). */
+#define FIRST_WAIT_STEPS 500
 
 #define LOAD(p)     __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
@@ -32,6 +36,7 @@ typedef struct rl_state {
     apr_int64_t last_ok;    /* apr_time_t the last good read began */
     apr_uint64_t evictions; /* of the tombstone table, when last looked */
     apr_uint32_t failing;   /* 1 while the log cannot be read (logged once) */
+    apr_uint32_t tried;     /* 1 once the node's first read has ended */
 } __attribute__((aligned(64))) rl_state_t;
 
 struct ao2_revlog {
@@ -185,8 +190,18 @@ static apr_uint64_t tomb_evictions(const ao2_revlog_t *rl)
 
 /* Reads the counter (incr by 0, which also recreates it after a memcached
  * restart) and every entry after the generation learned. */
+static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
+                          ao2_revlog_log_fn log, void *baton);
+
 static void read_log(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
                      void *baton)
+{
+    read_log_once(rl, now, log, baton);
+    STORE(&rl->st->tried, 1);
+}
+
+static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
+                          ao2_revlog_log_fn log, void *baton)
 {
     rl_state_t *st = rl->st;
     apr_int64_t now_sec = apr_time_sec(now);
@@ -268,6 +283,7 @@ void ao2_revlog_view(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
 {
     rl_state_t *st = rl->st;
     apr_int64_t next = LOAD(&st->next_poll), last;
+    int i;
 
     /* One caller per node and interval reads the log; the others go on
      * with what was learned. */
@@ -276,6 +292,8 @@ void ao2_revlog_view(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
                                     (apr_int64_t)(now + rl->interval), 0,
                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
         read_log(rl, now, log, baton);
+    for (i = 0; i < FIRST_WAIT_STEPS && !LOAD(&st->tried); i++)
+        apr_sleep(apr_time_from_msec(1));
     v->epoch = LOAD(&st->epoch);
     v->flushed = LOAD(&st->flushed);
     v->gen = LOAD(&st->seen);
