@@ -22,6 +22,8 @@
  * the first time wait for it (1 ms steps): its floor would make whatever
  * they cache before it a miss for everyone after (no single flight). */
 #define FIRST_WAIT_STEPS 500
+/* How long a hole in the log may last before it counts as a gap. */
+#define HOLE_GRACE apr_time_from_sec(1)
 
 #define LOAD(p)     __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
@@ -37,6 +39,11 @@ typedef struct rl_state {
     apr_uint64_t evictions; /* of the tombstone table, when last looked */
     apr_uint32_t failing;   /* 1 while the log cannot be read (logged once) */
     apr_uint32_t tried;     /* 1 once the node's first read has ended */
+    /* The first generation found without its entry, and since when: a
+     * writer counts before it writes, and writers on several servers
+     * finish in any order, so a hole is a gap only once it has lasted. */
+    apr_uint64_t hole;
+    apr_int64_t hole_since;
 } __attribute__((aligned(64))) rl_state_t;
 
 struct ao2_revlog {
@@ -229,18 +236,27 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
         gap = 1;
         s = g;
     } else if (g > s) {
+        apr_uint64_t hole = 0;
+
         if (g - s > MAX_BATCH)
             gap = 1;
+        /* Every entry there is counts at once, a hole or not. */
         for (n = s + 1; !gap && n <= g; n++) {
             e = learn(rl, n, now_sec);
-            if (e == LEARNED) {
+            if (e == LEARNED)
                 learned++;
-            } else if (n == g && e == ABSENT) {
-                g--; /* its writer has counted it and not yet written it */
-                break;
-            } else {
-                gap = 1; /* evicted, expired, forged: unknown */
+            else if (!hole)
+                hole = n;
+        }
+        if (hole && LOAD(&st->hole) == hole &&
+            now - LOAD(&st->hole_since) >= HOLE_GRACE) {
+            gap = 1; /* evicted, expired, never written, forged: unknown */
+        } else if (hole) {
+            if (LOAD(&st->hole) != hole) {
+                STORE(&st->hole, hole);
+                STORE(&st->hole_since, (apr_int64_t)now);
             }
+            g = hole - 1; /* read again from there next time */
         }
         s = g;
     }

@@ -1239,6 +1239,11 @@ static void revlog_reset(apr_pool_t *p)
         }
         gets = w->store.gets;
         t += ao2_revlog_bound(b.rl);
+        is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID,
+               "B: token 2, the entries missing for less than a second");
+        is_int(w->store.gets, gets,
+               "a hole (a writer not done yet): the local copy answers");
+        t += apr_time_from_sec(1) + INTERVAL;
         /* The memcached verdict of token 2 was made before the gap. */
         is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID,
                "B: token 2 still valid");
