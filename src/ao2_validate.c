@@ -542,8 +542,10 @@ static int cached(const ao2_validate_env_t *env, ao2_cache_t *cache,
            memcmp(v->binding, b->id, AO2_SHA256_B64URL_LEN) == 0;
 }
 
-/* From memcached: not when made before something this node could not
- * learn (ao2_revlog.h's floor). The tombstones are checked before. */
+/* From memcached: a valid verdict not when made before something this
+ * node could not learn (ao2_revlog.h's floor); a rejection always (an old
+ * one refuses, it never lets anything in). The tombstones are checked
+ * before. */
 static int shared_hit(const ao2_validate_env_t *env, const ao2_binding_t *b,
                       const char *key, char *buf, apr_int64_t now,
                       const ao2_revlog_view_t *view, ao2_verdict_t *v)
@@ -551,7 +553,7 @@ static int shared_hit(const ao2_validate_env_t *env, const ao2_binding_t *b,
     apr_uint64_t gen = 0;
 
     return cached(env, env->cache, b, key, buf, now, v, &gen) &&
-           (view == NULL || gen >= view->floor);
+           (view == NULL || !v->valid || gen >= view->floor);
 }
 
 /* From the node-local copy, when the revocation log was read lately and
