@@ -330,6 +330,14 @@ typedef struct op {
     apr_uint32_t now;
 } op_t;
 
+/* An operation memcached did not do: counted for this process's AO2K0011
+ * line and in the metrics. */
+static void failed(volatile apr_uint32_t *count, ao2_metric_op_e op)
+{
+    apr_atomic_inc32(count);
+    ao2_metrics_cache_error(AO2_MT_MEMCACHE, op);
+}
+
 /* APR_SUCCESS with a handle to use, or the reason to behave as a miss. */
 static apr_status_t op_begin(mc_cache_t *mc, const char *key, apr_size_t klen,
                              op_t *op)
@@ -392,15 +400,19 @@ static apr_status_t mc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
     op_t op;
 
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
-        return rv == APR_EINVAL
-                   ? rv
-                   : mc->outage->type->get(mc->outage, key, klen, buf, len);
+        if (rv == APR_EINVAL) {
+            return rv;
+        }
+        /* Not asked (breaker open, no free handle): a get memcached did
+         * not answer, for the metrics; the process counts only its own. */
+        ao2_metrics_cache_error(AO2_MT_MEMCACHE, AO2_MO_GET);
+        return mc->outage->type->get(mc->outage, key, klen, buf, len);
     }
     v = memcached_get(op.m, key, klen, &vlen, &flags, &rc);
     op_end(mc, &op, rc);
     if (!v) {
         if (rc != MEMCACHED_NOTFOUND) {
-            apr_atomic_inc32(&mc->get_errors);
+            failed(&mc->get_errors, AO2_MO_GET);
         }
         /* Also on a plain miss: a value whose set failed went to the
          * outage table while this process still reads memcached. */
@@ -424,14 +436,14 @@ static apr_status_t mc_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
     mc->outage->type->remove(mc->outage, key, klen);
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
         if (rv != APR_EINVAL) {
-            apr_atomic_inc32(&mc->remove_errors);
+            failed(&mc->remove_errors, AO2_MO_REMOVE);
         }
         return rv;
     }
     rc = memcached_delete(op.m, key, klen, 0);
     op_end(mc, &op, rc);
     if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND) {
-        apr_atomic_inc32(&mc->remove_errors);
+        failed(&mc->remove_errors, AO2_MO_REMOVE);
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
@@ -465,14 +477,14 @@ static apr_status_t mc_set(ao2_cache_t *c, const char *key, apr_size_t klen,
         if (rv == APR_EINVAL) {
             return rv;
         }
-        apr_atomic_inc32(&mc->set_errors);
+        failed(&mc->set_errors, AO2_MO_SET);
         return mc->outage->type->set(mc->outage, key, klen, val, len,
                                      outage_ttl(ttl_seconds));
     }
     rc = memcached_set(op.m, key, klen, val, len, expiry_of(ttl_seconds), 0);
     op_end(mc, &op, rc);
     if (rc != MEMCACHED_SUCCESS) {
-        apr_atomic_inc32(&mc->set_errors);
+        failed(&mc->set_errors, AO2_MO_SET);
         return memcached_fatal(rc)
                    ? mc->outage->type->set(mc->outage, key, klen, val, len,
                                            outage_ttl(ttl_seconds))
@@ -510,7 +522,7 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
             mc->outage->type->remove(mc->outage, key, klen);
             return rv;
         }
-        apr_atomic_inc32(&mc->add_errors);
+        failed(&mc->add_errors, AO2_MO_ADD);
         return APR_SUCCESS; /* node-wide only, while the server is away */
     }
     memcached_behavior_set(op.m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
@@ -528,7 +540,7 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
             mc->outage->type->remove(mc->outage, key, klen);
             return APR_EEXIST;
         default:
-            apr_atomic_inc32(&mc->add_errors);
+            failed(&mc->add_errors, AO2_MO_ADD);
             if (memcached_fatal(rc)) {
                 return APR_SUCCESS; /* node-wide only */
             }
@@ -538,6 +550,6 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
 }
 
 const ao2_cache_type_t ao2_cache_memcache = {
-    "memcache", mc_create, mc_init, mc_child_init, mc_get, mc_set,
-    mc_remove,  mc_add,    1,
+    "memcache", mc_create, mc_init, mc_child_init,   mc_get, mc_set,
+    mc_remove,  mc_add,    1,       AO2_MT_MEMCACHE,
 };

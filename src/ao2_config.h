@@ -33,6 +33,7 @@ typedef struct ao2_global {
     /* Bearer provider calls in flight in this process (apr_atomic). */
     volatile apr_uint32_t provider_calls;
     ao2_cache_t *local_cache;
+    int metrics; /* ApiOAuth2Metrics: 1 on, 0 off */
     /* Locations with ApiOAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
 } ao2_global_t;
@@ -108,6 +109,7 @@ const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_neg_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_local_ttl(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_metrics(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_provider(cmd_parms *cmd, void *dc, int argc,
                              char *const argv[]);
 const char *ao2_cmd_provider_timeout(cmd_parms *cmd, void *dc,

@@ -22,6 +22,9 @@
  * once. */
 #define AO2_DEFAULT_CACHE_LOCAL_TTL 0
 
+/* ApiOAuth2Metrics on: counters in shared memory (ao2_metrics.c). */
+#define AO2_DEFAULT_METRICS 1
+
 /* Provider calls. */
 #define AO2_DEFAULT_CONNECT_TIMEOUT 3000         /* ms */
 #define AO2_DEFAULT_TOTAL_TIMEOUT   10000        /* ms */

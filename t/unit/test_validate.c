@@ -96,7 +96,8 @@ static apr_status_t fc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
 }
 
 static const ao2_cache_type_t fake_shared = {
-    "fake", NULL, NULL, NULL, fc_get, fc_set, fc_remove, fc_add, 1};
+    "fake", NULL,      NULL,   NULL, fc_get,
+    fc_set, fc_remove, fc_add, 1,    AO2_MT_MEMCACHE};
 
 static int has_key(fake_cache_t *fc, const char *key)
 {
