@@ -171,8 +171,9 @@ static int ao2_metrics_handler(request_rec *r)
     return OK;
 }
 
-/* A section of server-status: the headline totals (?auto: "Name: value"
- * lines). */
+/* A section of server-status: the headline totals (?auto: "ApiOAuth2
+ * Name: value" lines, a space after the prefix so that no such name reads
+ * as a directive). */
 static int ao2_status(request_rec *r, int flags)
 {
     ao2_metrics_total_t t[AO2_METRICS_TOTALS];
@@ -180,7 +181,7 @@ static int ao2_status(request_rec *r, int flags)
 
     if (flags & AP_STATUS_SHORT) {
         for (i = 0; i < n; i++)
-            ap_rprintf(r, "ApiOAuth2%s: %" APR_UINT64_T_FMT "\n", t[i].name,
+            ap_rprintf(r, "ApiOAuth2 %s: %" APR_UINT64_T_FMT "\n", t[i].name,
                        t[i].value);
         return OK;
     }

@@ -166,13 +166,13 @@ like($html->decoded_content // '', qr{<h2>mod_api_oauth2</h2>}, 'server-status h
 like($html->decoded_content // '', qr{<td>Bearer checks</td><td>\d+</td>}, '... with the totals');
 my $m8 = scrape();
 my (undef, undef, $auto) = api_call(GET => '/server-status?auto');
-my %auto = ($auto->decoded_content // '') =~ /^ApiOAuth2(\w+): (\d+)$/mg;
+my %auto = ($auto->decoded_content // '') =~ /^ApiOAuth2 (\w+): (\d+)$/mg;
 my $checks = 0;
 $checks += $m8->{v}{$_} for grep { /$all_checks/ } keys %{ $m8->{v} };
-is($auto{BearerChecks}, $checks, '?auto: ApiOAuth2BearerChecks is the scrape\'s sum');
+is($auto{BearerChecks}, $checks, '?auto: "ApiOAuth2 BearerChecks" is the scrape\'s sum');
 my $hits = 0;
 $hits += $m8->{v}{$_} for grep { /^api_oauth2_cache_lookups_total\{.*result="hit"/ } keys %{ $m8->{v} };
-is($auto{CacheHits}, $hits, '?auto: ApiOAuth2CacheHits too');
+is($auto{CacheHits}, $hits, '?auto: CacheHits too');
 is(scalar(keys %auto), 12, '?auto: twelve ApiOAuth2 lines');
 
 # Only GET; the page is never cached.
