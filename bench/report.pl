@@ -133,7 +133,7 @@ print "- machine: $meta->{cpu}\n"                               if $meta->{cpu};
 print "- $meta->{versions}\n"                                   if $meta->{versions};
 print "- $meta->{settings}\n"                                   if $meta->{settings};
 print "- every variant ran between two runs of its base (the unprotected location; the",
-      " unprotected proxy for ao2-proxy); ratio: its req/s (p99) over the mean of those",
+      " unprotected proxy for ao2-proxy; ao2-shm-hit, metrics on, for ao2-shm-nometrics); ratio: its req/s (p99) over the mean of those",
       " two, median over the rounds; req/s and p99: medians over all its runs;",
       " provider calls: introspections counted at the provider during each run.\n\n";
 
@@ -232,6 +232,18 @@ for my $inst (qw(ao2-shm ao2-mc)) {
         . '; non-2xx: ' . join(', ', map { $_->[2] } @per) . ')');
 }
 ratio_target('ao2-proxy', 0.98, 'behind mod_proxy, ratio to the unprotected proxy');
+# Recording metrics: every metrics-off run sits between two metrics-on runs
+# of the same check; on over off per round, median over the rounds.
+{
+    my @r = map { 1 / $_ } grep { $_ > 0 } ratios('ao2-shm-nometrics', 'rps');
+    my $m = median(@r);
+    my $what = 'cache hit, shm, metrics on over metrics off (ApiOAuth2Metrics), in the same rounds';
+    target(defined $m ? $m >= 0.98 : undef, defined $m
+        ? sprintf('%s >= 0.98: %.3f (rounds: %s; req/s on %s, off %s)', $what, $m,
+            join(', ', map { sprintf '%.3f', $_ } @r), fmt_num($stat{'ao2-shm-hit'}{rps}),
+            fmt_num($stat{'ao2-shm-nometrics'}{rps}))
+        : "$what >= 0.98: not measured");
+}
 for my $v (qw(ao2-shm-hit ao2-mc-hit)) {
     my $s = $stat{$v} or next;
     next unless defined $s->{p99ratio};

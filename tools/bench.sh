@@ -30,6 +30,7 @@
 #   ao2-shm       httpd :28540 with this module, ApiOAuth2Cache shm          } core 0
 #   ao2-mc        httpd :28541, ApiOAuth2Cache memcache:127.0.0.1:28533      } (taskset)
 #   ao2-first     httpd :28542, ApiOAuth2Cache shm:64 (store lookups)        }
+#   ao2-nom       httpd :28544, ApiOAuth2Cache shm, ApiOAuth2Metrics off     }
 #   oidc-shm/-mc  httpd :28550/:28551 with mod_auth_openidc (AuthType oauth20)
 #   oauth2-shm/-mc httpd :28552/:28553 with mod_oauth2 (OAuth2TokenVerify introspect)
 # Every httpd: mpm_event, 2 children x 32 threads, keep-alive without limit,
@@ -74,7 +75,7 @@ done
 
 P_PROVIDER=28531 P_BACKEND=28532 P_MEMCACHED=28533 P_TLS=28534 P_DEAD=28539
 declare -A PORT=(
-    [ao2-shm]=28540 [ao2-mc]=28541 [ao2-first]=28542 [ao2-mcl]=28543
+    [ao2-shm]=28540 [ao2-mc]=28541 [ao2-first]=28542 [ao2-mcl]=28543 [ao2-nom]=28544
     [oidc-shm]=28550 [oidc-mc]=28551 [oauth2-shm]=28552 [oauth2-mc]=28553
     [backend]=$P_BACKEND
 )
@@ -494,6 +495,9 @@ variant() { # NAME INSTANCE PATH SCRIPT TOKEN EXPECT BASE DESCRIPTION
 }
 variant plain         ao2-shm    /plain       fixed.lua  none          200 plain       "unprotected location, same file (the limit)"
 variant ao2-shm-hit   ao2-shm    /api/r       fixed.lua  mod:ao2-shm   200 plain       "this module, cache hit, ApiOAuth2Cache shm"
+# Its base is ao2-shm-hit: every run sits between two runs of the same
+# check with metrics on (B v B), so the ratio is the cost of recording.
+variant ao2-shm-nometrics ao2-nom /api/r    fixed.lua  mod:ao2-nom   200 ao2-shm-hit "this module, cache hit, ApiOAuth2Cache shm, ApiOAuth2Metrics off"
 variant ao2-mc-hit    ao2-mc     /api/r       fixed.lua  mod:ao2-mc    200 plain       "this module, cache hit, ApiOAuth2Cache memcache"
 variant ao2-mcl-hit   ao2-mcl    /api/r       fixed.lua  mod:ao2-mcl   200 plain       "this module, cache hit, memcache + ApiOAuth2CacheLocalTTL 1 (a revoke elsewhere counts within 1 s)"
 variant ao2-first     ao2-first  /api/r       rotate.lua first         200 plain       "this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation, shm:64 cache (store lookups)"
@@ -773,7 +777,7 @@ main() {
     head -c 32 /dev/urandom >"$run/var/store.key"
     chmod 600 "$run/var/store.key"
     head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$run/var/passphrase"
-    for name in ao2-shm ao2-mc ao2-first ao2-mcl; do
+    for name in ao2-shm ao2-mc ao2-first ao2-mcl ao2-nom; do
         mkdir -p "$run/var/$name" "$run/rt/$name"
         chown nobody:nogroup "$run/var/$name"
         chmod 700 "$run/var/$name"
@@ -786,6 +790,7 @@ main() {
     conf_ao2 ao2-shm shm >"$run/conf/ao2-shm.conf"
     conf_ao2 ao2-mc "memcache:127.0.0.1:$P_MEMCACHED" >"$run/conf/ao2-mc.conf"
     conf_ao2 ao2-mcl "memcache:127.0.0.1:$P_MEMCACHED" "ApiOAuth2CacheLocalTTL 1" >"$run/conf/ao2-mcl.conf"
+    conf_ao2 ao2-nom shm "ApiOAuth2Metrics off" >"$run/conf/ao2-nom.conf"
     conf_ao2 ao2-first shm:64 >"$run/conf/ao2-first.conf"
     if ! "$APACHE" -t -f "$run/conf/ao2-first.conf" >"$logs/ao2-first.configtest" 2>&1 &&
         grep -q 'ApiOAuth2Cache.*shm:64' "$logs/ao2-first.configtest"; then
@@ -804,7 +809,7 @@ main() {
 
     # --- services -------------------------------------------------------------
     local redirects=
-    for name in ao2-shm ao2-mc ao2-first ao2-mcl; do
+    for name in ao2-shm ao2-mc ao2-first ao2-mcl ao2-nom; do
         redirects+="${redirects:+,}http://127.0.0.1:${PORT[$name]}/api/oauth2/callback"
     done
     local memuser=()
@@ -826,7 +831,7 @@ main() {
     # --- tokens -------------------------------------------------------------------
     export AO2_PROVIDER_URL=$PROVIDER_URL
     local t0=$SECONDS
-    for name in ao2-shm ao2-mc ao2-mcl; do
+    for name in ao2-shm ao2-mc ao2-mcl ao2-nom; do
         if [[ " $insts " != *" $name "* ]] || [ -n "${BROKEN[$name]:-}" ]; then continue; fi
         if TOKEN[mod:$name]=$(perl bench/tokens.pl module "http://127.0.0.1:${PORT[$name]}" /api 1 "$name" 2>"$logs/tokens-$name.log"); then
             :
