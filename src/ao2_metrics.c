@@ -243,9 +243,26 @@ static const char *seconds(apr_pool_t *p, apr_uint64_t us)
                         (unsigned)(us % 1000000));
 }
 
-static void fixed_part(out_t *o, const metrics_t *m)
+/* A family with two labels whose counters lie row by row from base,
+ * stride apart: a sample for each a=an[i] (i < na), b=bn[j] (j < nb). */
+static void grid(out_t *o, const metrics_t *m, const char *name,
+                 apr_size_t base, apr_size_t stride, const char *a,
+                 const char *const *an, int na, const char *b,
+                 const char *const *bn, int nb)
 {
     int i, j;
+
+    for (i = 0; i < na; i++)
+        for (j = 0; j < nb; j++)
+            sample(
+                o, name,
+                apr_psprintf(o->p, "%s=\"%s\",%s=\"%s\"", a, an[i], b, bn[j]),
+                sum(m, base + i * stride + j));
+}
+
+static void fixed_part(out_t *o, const metrics_t *m)
+{
+    int i;
 
     family(o, "api_oauth2_bearer_checks_total", "counter",
            "Bearer checks by outcome.");
@@ -255,20 +272,13 @@ static void fixed_part(out_t *o, const metrics_t *m)
                sum(m, C_BEARER + i));
     family(o, "api_oauth2_cache_lookups_total", "counter",
            "Verdict lookups of Bearer checks by cache tier and result.");
-    for (i = 0; i < AO2_MT_N; i++)
-        for (j = 0; j < AO2_MC_N; j++)
-            sample(o, "api_oauth2_cache_lookups_total",
-                   apr_psprintf(o->p, "tier=\"%s\",result=\"%s\"",
-                                tier_names[i], lookup_names[j]),
-                   sum(m, C_CACHE + i * AO2_MC_N + j));
+    grid(o, m, "api_oauth2_cache_lookups_total", C_CACHE, AO2_MC_N, "tier",
+         tier_names, AO2_MT_N, "result", lookup_names, AO2_MC_N);
     family(o, "api_oauth2_cache_errors_total", "counter",
            "Cache operations that failed, by tier and operation.");
-    for (i = 0; i < AO2_MT_N; i++)
-        for (j = 0; j < AO2_MO_N - 1; j++)
-            sample(o, "api_oauth2_cache_errors_total",
-                   apr_psprintf(o->p, "tier=\"%s\",op=\"%s\"", tier_names[i],
-                                op_names[j]),
-                   sum(m, C_CACHE_ERR + i * AO2_MO_N + j));
+    /* take is the store's alone */
+    grid(o, m, "api_oauth2_cache_errors_total", C_CACHE_ERR, AO2_MO_N, "tier",
+         tier_names, AO2_MT_N, "op", op_names, AO2_MO_N - 1);
     family(o, "api_oauth2_store_errors_total", "counter",
            "Token store operations that failed, by operation.");
     for (i = 0; i < AO2_MO_N; i++)
@@ -280,17 +290,13 @@ static void fixed_part(out_t *o, const metrics_t *m)
 
 static void lock_part(out_t *o, const metrics_t *m)
 {
-    int i, j;
+    int i;
 
     family(o, "api_oauth2_lock_waits_total", "counter",
            "Waits for a lock another request held, by lock and how they "
            "ended.");
-    for (i = 0; i < AO2_ML_N; i++)
-        for (j = 0; j < AO2_MW_N; j++)
-            sample(o, "api_oauth2_lock_waits_total",
-                   apr_psprintf(o->p, "lock=\"%s\",end=\"%s\"", lock_names[i],
-                                wait_names[j]),
-                   sum(m, C_LOCK + i * AO2_MW_N + j));
+    grid(o, m, "api_oauth2_lock_waits_total", C_LOCK, AO2_MW_N, "lock",
+         lock_names, AO2_ML_N, "end", wait_names, AO2_MW_N);
     family(o, "api_oauth2_lock_wait_seconds_total", "counter",
            "Time spent waiting for locks, by lock.");
     for (i = 0; i < AO2_ML_N; i++)

@@ -14,31 +14,7 @@ plan tests => 43;
 
 my $api = '/jsonapiext/res.partner';
 
-# The page, checked line by line: a HELP and a TYPE before every family's
-# samples; returns { 'name{labels}' => value } and the bad lines.
-sub scrape {
-    my ($st, undef, $res) = api_call(GET => '/ao2-metrics');
-    my $text = $res->decoded_content // '';
-    my (%v, %help, %type, @bad);
-    for my $line (split /\n/, $text) {
-        if ($line =~ /^# HELP ([a-zA-Z_:][\w:]*) \S/) { $help{$1} = 1; next }
-        if ($line =~ /^# TYPE ([a-zA-Z_:][\w:]*) (counter|gauge|histogram)$/) {
-            $type{$1} = $2;
-            next;
-        }
-        if ($line =~ /^([a-zA-Z_:][\w:]*)((?:\{(?:[a-zA-Z_]\w*="(?:[^"\\\n]|\\[\\"n])*",?)*\})?) (-?\d+(?:\.\d+)?)$/) {
-            my ($name, $labels, $val) = ($1, $2, $3);
-            my $fam = $name;
-            $fam =~ s/_(?:bucket|sum|count)$// if !$type{$name};
-            push @bad, "no HELP/TYPE: $line" unless $help{$fam} && $type{$fam};
-            push @bad, "not a histogram: $line" if $fam ne $name && $type{$fam} ne 'histogram';
-            $v{"$name$labels"} = $val;
-            next;
-        }
-        push @bad, $line;
-    }
-    return { st => $st, res => $res, text => $text, v => \%v, bad => \@bad, types => \%type };
-}
+sub scrape { metrics_scrape() }
 sub d { my ($a, $b, $k) = @_; ($b->{v}{$k} // 0) - ($a->{v}{$k} // 0) }
 # Delta of the sum of every sample whose key matches the pattern.
 sub dsum {

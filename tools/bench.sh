@@ -440,6 +440,18 @@ fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
 since() { tail -c +"$(($2 + 1))" "$1" 2>/dev/null || true; } # FILE OFFSET
 
 # rss_children NAME -> "sum_kB pids"
+# cpu_ticks NAME: CPU time (user + system, clock ticks) its children used so
+# far. Per request, it depends less than req/s on what else the machine runs.
+cpu_ticks() {
+    local pid k sum=0 t
+    pid=$(httpd_pid "$1")
+    for k in $(children_of "$pid"); do
+        t=$(awk '{print $14 + $15}' "/proc/$k/stat" 2>/dev/null || echo 0)
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+
 rss_children() {
     local pid kids k sum=0 r
     pid=$(httpd_pid "$1")
@@ -599,13 +611,14 @@ smoke_variants() {
 }
 
 measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
-    local v=$1 r=$2 seq=$3 nseq=$4 inst=${V_INST[$1]} url line elog olog e0 o0 calls k
+    local v=$1 r=$2 seq=$3 nseq=$4 inst=${V_INST[$1]} url line elog olog e0 o0 calls k c0 cpu_us
     local -A m=()
     url="http://127.0.0.1:${PORT[$inst]}${V_PATH[$v]}"
     elog=$logs/$inst.error_log olog=$logs/$inst.odd_log
     prov_stats >/dev/null || true # the previous run's stragglers
     e0=$(fsize "$elog") o0=$(fsize "$olog")
     prov_reset
+    c0=$(cpu_ticks "$inst")
     # shellcheck disable=SC2046
     wrk_run "$logs/wrk-$v-$r.txt" "$SECS" "$url" "${V_SCRIPT[$v]}" $(token_args "$v" "$r")
     line=$wrk_line
@@ -626,17 +639,19 @@ measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
         return 0
     fi
     sockerr=$((m[connect] + m[read] + m[write] + m[timeout]))
+    cpu_us=$(awk -v t="$(($(cpu_ticks "$inst") - c0))" -v hz="$(getconf CLK_TCK)" -v n="${m[requests]}" \
+        'BEGIN { printf "%.2f", n > 0 ? t * 1000000 / hz / n : 0 }')
     if [ "${V_EXPECT[$v]}" = 200 ]; then
         unexpected=${m[status]}
     else
         # every answer should be 401: 2xx/3xx answers and other statuses are unexpected
         unexpected=$((m[requests] - m[status] + odd))
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$r" "$seq" "$v" "$inst" "${m[rps]}" "${m[p50_us]}" "${m[p99_us]}" "${m[requests]}" \
-        "$sockerr" "$unexpected" "$odd" "$crashes" "$errlines" "$calls" >>"$run/results.tsv"
-    log "$(printf 'round %d/%d run %2d/%d %-12s %9.0f req/s  p99 %6.2f ms  provider calls %s  socket errors %s  unexpected %s%s' \
-        "$r" "$ROUNDS" $((seq + 1)) "$nseq" "$v" "${m[rps]}" "$(awk "BEGIN{print ${m[p99_us]}/1000}")" "$calls" \
+        "$sockerr" "$unexpected" "$odd" "$crashes" "$errlines" "$calls" "$cpu_us" >>"$run/results.tsv"
+    log "$(printf 'round %d/%d run %2d/%d %-12s %9.0f req/s  %6.1f us CPU/req  p99 %6.2f ms  provider calls %s  socket errors %s  unexpected %s%s' \
+        "$r" "$ROUNDS" $((seq + 1)) "$nseq" "$v" "${m[rps]}" "$cpu_us" "$(awk "BEGIN{print ${m[p99_us]}/1000}")" "$calls" \
         "$sockerr" "$unexpected" "$(if ((crashes + errlines > 0)); then echo "  CRASHES $crashes, error lines $errlines"; fi)")"
 }
 
