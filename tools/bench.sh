@@ -640,7 +640,7 @@ measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
     fi
     sockerr=$((m[connect] + m[read] + m[write] + m[timeout]))
     cpu_us=$(awk -v t="$(($(cpu_ticks "$inst") - c0))" -v hz="$(getconf CLK_TCK)" -v n="${m[requests]}" \
-        'BEGIN { printf "%.2f", n > 0 ? t * 1000000 / hz / n : 0 }')
+        'BEGIN { printf "%.2f", (n > 0 ? t * 1000000 / hz / n : 0) }')
     if [ "${V_EXPECT[$v]}" = 200 ]; then
         unexpected=${m[status]}
     else
