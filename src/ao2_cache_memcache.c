@@ -377,15 +377,32 @@ static apr_status_t op_begin(mc_cache_t *mc, const char *key, apr_size_t klen,
 /* Gives the handle back; rc opens or closes the server's breaker. */
 static void op_end(mc_cache_t *mc, op_t *op, memcached_return_t rc)
 {
-    apr_uint32_t *until = &mc->down_until[op->server];
+    apr_uint32_t *until = &mc->down_until[op->server], was;
+    const mc_server_t *sv =
+        &APR_ARRAY_IDX(mc->servers, op->server, mc_server_t);
 
-    memcached_pool_release(mc->pool, op->m);
     /* memcached_fatal: the connection failed, not the command. */
     if (memcached_fatal(rc)) {
-        apr_atomic_set32(until, op->now + BREAK_SECONDS);
-    } else if (apr_atomic_read32(until) != 0) {
-        apr_atomic_set32(until, 0);
+        /* Said as the breaker opens, and when the one request let through
+         * after it fails again: meanwhile this process does not see what
+         * memcached holds, so a lookup another process made may be made
+         * again. */
+        was = apr_atomic_xchg32(until, op->now + BREAK_SECONDS);
+        if (was == 0 || was == op->now + PROBE_SECONDS)
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, mc->s,
+                         "AO2K0014: memcached %s:%u failed (%s); this "
+                         "process keeps away from it for %d s, the outage "
+                         "table standing in",
+                         sv->host, (unsigned)sv->port,
+                         memcached_strerror(op->m, rc), BREAK_SECONDS);
+        memcached_pool_release(mc->pool, op->m);
+        return;
     }
+    memcached_pool_release(mc->pool, op->m);
+    if (apr_atomic_read32(until) != 0 && apr_atomic_xchg32(until, 0) != 0)
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, mc->s,
+                     "AO2K0015: memcached %s:%u answers this process again",
+                     sv->host, (unsigned)sv->port);
 }
 
 static apr_status_t mc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
