@@ -8,7 +8,8 @@
 #                 instance, req/s, p50 us, p99 us, requests, socket errors,
 #                 unexpected statuses, odd statuses logged, crashed children,
 #                 error_log error lines, provider introspection calls,
-#                 CPU us per request of the instance's children
+#                 CPU us per request of the instance's children,
+#                 provider calls of any kind (token, userinfo, JWKS ...)
 #                 (or: round, position, variant, instance, FAILED)
 #   meta.tsv      key TAB value: date, commit, versions, settings, desc:V,
 #                 base:V, expect:V, broken:V, ...
@@ -51,7 +52,7 @@ if (open my $fh, '<', "$run/results.tsv") {
         next unless @f >= 5;
         if ($f[4] eq 'FAILED') { $failed{$f[2]}++; next }
         my %r;
-        @r{qw(round seq variant inst rps p50 p99 requests sockerr unexpected odd crashes errlines calls cpu)} = @f;
+        @r{qw(round seq variant inst rps p50 p99 requests sockerr unexpected odd crashes errlines calls cpu allcalls)} = @f;
         push @{ $runs{$r{variant}} }, \%r;
         $at{$r{round}}{$r{seq}} = \%r;
     }
@@ -95,6 +96,7 @@ for my $v (@variants) {
     $s->{p99ratio} = median(ratios($v, 'p99'));
     $s->{cpu}      = median(map { $_->{cpu} } @r);
     $s->{calls}    = [map { $_->{calls} } @r];
+    $s->{allcalls} = [map { $_->{allcalls} // -1 } @r];
     $s->{requests} = sum(map { $_->{requests} } @r);
     for my $f (qw(sockerr unexpected crashes errlines)) {
         $s->{$f} = sum(map { $_->{$f} } @r);
@@ -256,6 +258,39 @@ ratio_target('ao2-proxy', 0.98, 'behind mod_proxy, ratio to the unprotected prox
             join(', ', map { sprintf '%.3f', $_ } @c), $stat{'ao2-shm-hit'}{cpu} // 0,
             $stat{'ao2-shm-nometrics'}{cpu} // 0)
         : "$what <= 1.02: not measured");
+}
+ratio_target('ao2-jwt-hit', 0.90, 'JWT access token, cache hit, shm, ratio to unprotected');
+# What a variant adds to the unprotected location's request: httpd CPU
+# time per request (which a busy machine moves less than req/s) over the
+# unprotected location's.
+sub extra_us {
+    my ($s) = @_;
+    my $p = $stat{plain};
+    return undef unless $s && $p && defined $s->{cpu} && defined $p->{cpu} && $p->{cpu} > 0;
+    return $s->{cpu} - $p->{cpu};
+}
+if (my $s = $stat{'ao2-jwt-first'}) {
+    my $all = $s->{allcalls};
+    my $ok = @$all && !grep { $_ != 0 } @$all;
+    target($ok && clean($s), sprintf('JWT access tokens seen for the first time (%s requests, each a local'
+        . ' signature check): no provider call of any kind (per round: %s); ratio to unprotected %s,'
+        . ' httpd CPU time per request %s us more than unprotected; unexpected statuses %d',
+        fmt_num($s->{requests}), join(' / ', @$all), fmt_ratio($s->{ratio}),
+        defined extra_us($s) ? sprintf('%.1f', extra_us($s)) : '?', $s->{unexpected}));
+}
+if (my $s = $stat{'ao2-intro-first'}) {
+    my $j = $stat{'ao2-jwt-first'};
+    my $per = median(map { $_->{requests} ? $_->{calls} / $_->{requests} : undef } rounds_of('ao2-intro-first'));
+    target($j && defined $j->{ratio} && defined $s->{ratio} ? $j->{ratio} > $s->{ratio} : undef,
+        sprintf('first-seen JWT faster than first-seen opaque token (introspection): ratio %s vs %s'
+            . ' (httpd CPU time per request %s us vs %s us more than unprotected);'
+            . ' the opaque ones: %s introspections per request (median over rounds), %s provider'
+            . ' calls of any kind per round, unexpected statuses %d',
+            fmt_ratio($j ? $j->{ratio} : undef), fmt_ratio($s->{ratio}),
+            defined extra_us($j) ? sprintf('%.1f', extra_us($j)) : '?',
+            defined extra_us($s) ? sprintf('%.1f', extra_us($s)) : '?',
+            defined $per ? sprintf('%.2f', $per) : '?', join(' / ', @{ $s->{allcalls} }),
+            $s->{unexpected}));
 }
 for my $v (qw(ao2-shm-hit ao2-mc-hit)) {
     my $s = $stat{$v} or next;
