@@ -11,6 +11,7 @@
 #include <ap_mpm.h>
 #include <ap_provider.h>
 #include <mod_auth.h>
+#include <mod_status.h>
 
 #include "ao2_bearer.h"
 #include "ao2_cache.h"
@@ -18,6 +19,7 @@
 #include "ao2_discovery.h"
 #include "ao2_endpoints.h"
 #include "ao2_http.h"
+#include "ao2_metrics.h"
 #include "ao2_scrub.h"
 #include "ao2_store.h"
 
@@ -38,6 +40,8 @@ static const command_rec ao2_directives[] = {
     AP_INIT_TAKE1("ApiOAuth2CacheLocalTTL", ao2_cmd_cache_local_ttl, NULL,
                   RSRC_CONF,
                   "seconds a memcache verdict is also kept on this node (0)"),
+    AP_INIT_FLAG("ApiOAuth2Metrics", ao2_cmd_metrics, NULL, RSRC_CONF,
+                 "off: record no metrics (on)"),
     AP_INIT_TAKE_ARGV("ApiOAuth2Provider", ao2_cmd_provider, NULL, RSRC_CONF,
                       "NAME issuer=URL | authorize=URL token=URL, "
                       "[revoke=URL] [userinfo=URL] [introspect=URL] "
@@ -146,6 +150,55 @@ static int ao2_handler(request_rec *r)
     return ao2_endpoint_handle(r, dc, rest);
 }
 
+/* SetHandler api-oauth2-metrics: the counters of every process, as
+ * Prometheus text. Who may read them is the operator's Require. */
+static void emit_to_client(void *baton, const char *s, apr_size_t len)
+{
+    ap_rwrite(s, (int)len, (request_rec *)baton);
+}
+
+static int ao2_metrics_handler(request_rec *r)
+{
+    if (r->handler == NULL || strcmp(r->handler, AO2_METRICS_HANDLER) != 0)
+        return DECLINED;
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    ap_set_content_type(r, AO2_METRICS_CONTENT_TYPE);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only)
+        ao2_metrics_prometheus(r->pool, emit_to_client, r);
+    return OK;
+}
+
+/* A section of server-status: the headline totals (?auto: "ApiOAuth2
+ * Name: value" lines, a space after the prefix so that no such name reads
+ * as a directive). */
+static int ao2_status(request_rec *r, int flags)
+{
+    ao2_metrics_total_t t[AO2_METRICS_TOTALS];
+    int i, n = ao2_metrics_totals(t);
+
+    if (flags & AP_STATUS_SHORT) {
+        for (i = 0; i < n; i++)
+            ap_rprintf(r, "ApiOAuth2 %s: %" APR_UINT64_T_FMT "\n", t[i].name,
+                       t[i].value);
+        return OK;
+    }
+    ap_rputs("<hr />\n<h2>mod_api_oauth2</h2>\n", r);
+    if (n == 0) {
+        ap_rputs("<p>Metrics are off (ApiOAuth2Metrics off).</p>\n", r);
+        return OK;
+    }
+    ap_rputs("<table>\n", r);
+    for (i = 0; i < n; i++)
+        ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT "</td></tr>\n",
+                   t[i].help, t[i].value);
+    ap_rputs("</table>\n<p>Every counter: SetHandler api-oauth2-metrics.</p>\n",
+             r);
+    return OK;
+}
+
 /* The endpoints are how clients get tokens, so the Bearer requirement of
  * the location that serves them is waived there, and nothing else: any other
  * Require (ip, all denied, env, expr) the operator puts on them holds. */
@@ -208,6 +261,8 @@ static void ao2_register_hooks(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_CONF);
     /* Before mod_proxy: the endpoints never reach the backend. */
     ap_hook_handler(ao2_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(ao2_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, ao2_status, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(api_oauth2) = {

@@ -7,7 +7,9 @@
 #   results.tsv   one line per wrk run: round, position in the round, variant,
 #                 instance, req/s, p50 us, p99 us, requests, socket errors,
 #                 unexpected statuses, odd statuses logged, crashed children,
-#                 error_log error lines, provider introspection calls
+#                 error_log error lines, provider introspection calls,
+#                 CPU us per request of the instance's children,
+#                 provider calls of any kind (token, userinfo, JWKS ...)
 #                 (or: round, position, variant, instance, FAILED)
 #   meta.tsv      key TAB value: date, commit, versions, settings, desc:V,
 #                 base:V, expect:V, broken:V, ...
@@ -50,7 +52,7 @@ if (open my $fh, '<', "$run/results.tsv") {
         next unless @f >= 5;
         if ($f[4] eq 'FAILED') { $failed{$f[2]}++; next }
         my %r;
-        @r{qw(round seq variant inst rps p50 p99 requests sockerr unexpected odd crashes errlines calls)} = @f;
+        @r{qw(round seq variant inst rps p50 p99 requests sockerr unexpected odd crashes errlines calls cpu allcalls)} = @f;
         push @{ $runs{$r{variant}} }, \%r;
         $at{$r{round}}{$r{seq}} = \%r;
     }
@@ -92,7 +94,9 @@ for my $v (@variants) {
     $s->{p99}      = median(map { $_->{p99} } @r) / 1000;
     $s->{ratio}    = median(ratios($v, 'rps'));
     $s->{p99ratio} = median(ratios($v, 'p99'));
+    $s->{cpu}      = median(map { $_->{cpu} } @r);
     $s->{calls}    = [map { $_->{calls} } @r];
+    $s->{allcalls} = [map { $_->{allcalls} // -1 } @r];
     $s->{requests} = sum(map { $_->{requests} } @r);
     for my $f (qw(sockerr unexpected crashes errlines)) {
         $s->{$f} = sum(map { $_->{$f} } @r);
@@ -133,29 +137,30 @@ print "- machine: $meta->{cpu}\n"                               if $meta->{cpu};
 print "- $meta->{versions}\n"                                   if $meta->{versions};
 print "- $meta->{settings}\n"                                   if $meta->{settings};
 print "- every variant ran between two runs of its base (the unprotected location; the",
-      " unprotected proxy for ao2-proxy); ratio: its req/s (p99) over the mean of those",
+      " unprotected proxy for ao2-proxy; ao2-shm-hit, metrics on, for ao2-shm-nometrics); ratio: its req/s (p99) over the mean of those",
       " two, median over the rounds; req/s and p99: medians over all its runs;",
       " provider calls: introspections counted at the provider during each run.\n\n";
 
 # --- table ----------------------------------------------------------------------
-print "| variant | median req/s | ratio | p99 ms | p99 ratio | provider calls per round | errors | what |\n";
-print "|---|---:|---:|---:|---:|---|---|---|\n";
+print "| variant | median req/s | ratio | p99 ms | p99 ratio | CPU us/req | provider calls per round | errors | what |\n";
+print "|---|---:|---:|---:|---:|---:|---|---|---|\n";
 for my $v (@variants) {
     my $desc = $meta->{"desc:$v"} // '';
     $desc .= " (expects $meta->{\"expect:$v\"})" if ($meta->{"expect:$v"} // '200') ne '200';
     if (my $why = $meta->{"broken:$v"}) {
         (my $w = $why) =~ s/\|/\\|/g;
-        print "| $v | n/a | | | | | not measured: $w | $desc |\n";
+        print "| $v | n/a | | | | | | not measured: $w | $desc |\n";
         next;
     }
     my $s = $stat{$v};
     unless ($s) {
-        print "| $v | n/a | | | | | wrk failed | $desc |\n";
+        print "| $v | n/a | | | | | | wrk failed | $desc |\n";
         next;
     }
-    printf "| %s | %s | %s | %.2f | %s | %s | %s | %s |\n", $v, fmt_num($s->{rps}),
+    printf "| %s | %s | %s | %.2f | %s | %s | %s | %s | %s |\n", $v, fmt_num($s->{rps}),
         ($v eq 'plain' || $v eq 'proxy-plain') ? '1.00' : fmt_ratio($s->{ratio}),
         $s->{p99}, ($v eq 'plain' || $v eq 'proxy-plain') ? '1.00' : fmt_ratio($s->{p99ratio}),
+        defined $s->{cpu} ? sprintf('%.1f', $s->{cpu}) : '-',
         fmt_calls($s->{calls}), fmt_errors($s) . ($failed{$v} ? ", wrk failed $failed{$v}x" : ''),
         $desc;
 }
@@ -232,6 +237,61 @@ for my $inst (qw(ao2-shm ao2-mc)) {
         . '; non-2xx: ' . join(', ', map { $_->[2] } @per) . ')');
 }
 ratio_target('ao2-proxy', 0.98, 'behind mod_proxy, ratio to the unprotected proxy');
+# Recording metrics: every metrics-off run sits between two metrics-on runs
+# of the same check; on over off per round, median over the rounds.
+{
+    my @r = map { 1 / $_ } grep { $_ > 0 } ratios('ao2-shm-nometrics', 'rps');
+    my $m = median(@r);
+    my $what = 'cache hit, shm, req/s with metrics on over off (ApiOAuth2Metrics), in the same rounds';
+    target(defined $m ? $m >= 0.98 : undef, defined $m
+        ? sprintf('%s >= 0.98: %.3f (rounds: %s; req/s on %s, off %s)', $what, $m,
+            join(', ', map { sprintf '%.3f', $_ } @r), fmt_num($stat{'ao2-shm-hit'}{rps}),
+            fmt_num($stat{'ao2-shm-nometrics'}{rps}))
+        : "$what >= 0.98: not measured");
+    # The same as httpd's CPU time per request, which a busy machine moves
+    # less than req/s.
+    my @c = map { 1 / $_ } grep { $_ > 0 } ratios('ao2-shm-nometrics', 'cpu');
+    my $mc = median(@c);
+    $what = 'cache hit, shm, httpd CPU time per request with metrics on over off';
+    target(defined $mc ? $mc <= 1.02 : undef, defined $mc
+        ? sprintf('%s <= 1.02: %.3f (rounds: %s; %.1f us on, %.1f us off)', $what, $mc,
+            join(', ', map { sprintf '%.3f', $_ } @c), $stat{'ao2-shm-hit'}{cpu} // 0,
+            $stat{'ao2-shm-nometrics'}{cpu} // 0)
+        : "$what <= 1.02: not measured");
+}
+ratio_target('ao2-jwt-hit', 0.90, 'JWT access token, cache hit, shm, ratio to unprotected');
+# What a variant adds to the unprotected location's request: httpd CPU
+# time per request (which a busy machine moves less than req/s) over the
+# unprotected location's.
+sub extra_us {
+    my ($s) = @_;
+    my $p = $stat{plain};
+    return undef unless $s && $p && defined $s->{cpu} && defined $p->{cpu} && $p->{cpu} > 0;
+    return $s->{cpu} - $p->{cpu};
+}
+if (my $s = $stat{'ao2-jwt-first'}) {
+    my $all = $s->{allcalls};
+    my $ok = @$all && !grep { $_ != 0 } @$all;
+    target($ok && clean($s), sprintf('JWT access tokens seen for the first time (%s requests, each a local'
+        . ' signature check): no provider call of any kind (per round: %s); ratio to unprotected %s,'
+        . ' httpd CPU time per request %s us more than unprotected; unexpected statuses %d',
+        fmt_num($s->{requests}), join(' / ', @$all), fmt_ratio($s->{ratio}),
+        defined extra_us($s) ? sprintf('%.1f', extra_us($s)) : '?', $s->{unexpected}));
+}
+if (my $s = $stat{'ao2-intro-first'}) {
+    my $j = $stat{'ao2-jwt-first'};
+    my $per = median(map { $_->{requests} ? $_->{calls} / $_->{requests} : undef } rounds_of('ao2-intro-first'));
+    target($j && defined $j->{ratio} && defined $s->{ratio} ? $j->{ratio} > $s->{ratio} : undef,
+        sprintf('first-seen JWT faster than first-seen opaque token (introspection): ratio %s vs %s'
+            . ' (httpd CPU time per request %s us vs %s us more than unprotected);'
+            . ' the opaque ones: %s introspections per request (median over rounds), %s provider'
+            . ' calls of any kind per round, unexpected statuses %d',
+            fmt_ratio($j ? $j->{ratio} : undef), fmt_ratio($s->{ratio}),
+            defined extra_us($j) ? sprintf('%.1f', extra_us($j)) : '?',
+            defined extra_us($s) ? sprintf('%.1f', extra_us($s)) : '?',
+            defined $per ? sprintf('%.2f', $per) : '?', join(' / ', @{ $s->{allcalls} }),
+            $s->{unexpected}));
+}
 for my $v (qw(ao2-shm-hit ao2-mc-hit)) {
     my $s = $stat{$v} or next;
     next unless defined $s->{p99ratio};

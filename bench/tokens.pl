@@ -3,6 +3,7 @@
 #
 #   bench/tokens.pl module  BASE_URL API COUNT [PREFIX]   # issued through this module
 #   bench/tokens.pl foreign COUNT [PREFIX]                # straight from the provider
+#   bench/tokens.pl jwt     COUNT [PREFIX]                # JWT access tokens from the provider
 #   bench/tokens.pl bad     COUNT                         # made up, never valid
 #
 # module: COUNT whole flows (authorize -> provider login -> callback) against
@@ -12,6 +13,8 @@
 # foreign: authorization-code flows of api-client straight at the provider
 #   (AO2Test::provider_tokens): tokens the module did not issue, which it and
 #   the peer modules validate by introspection.
+# jwt: the same flows for jwt-client, whose access tokens are RFC 9068 JWTs
+#   (t/provider/server.mjs), which the module checks locally with the JWKS.
 # The provider is $AO2_PROVIDER_URL (AO2Test's default otherwise).
 # BENCH_TOKEN_JOBS (default 4) flows run in parallel. Dies on any failure.
 
@@ -28,7 +31,7 @@ $mode //= '';
 my $jobs = $ENV{BENCH_TOKEN_JOBS} || 4;
 
 sub usage {
-    die "usage: $0 module BASE_URL API COUNT [PREFIX] | foreign COUNT [PREFIX] | bad COUNT\n";
+    die "usage: $0 module BASE_URL API COUNT [PREFIX] | foreign|jwt COUNT [PREFIX] | bad COUNT\n";
 }
 
 sub one_module {
@@ -42,8 +45,8 @@ sub one_module {
 }
 
 sub one_foreign {
-    my ($prefix, $n) = @_;
-    my ($st, $tok) = provider_tokens(login => "$prefix$n", scope => 'openid email');
+    my ($prefix, $n, @client) = @_;
+    my ($st, $tok) = provider_tokens(@client, login => "$prefix$n", scope => 'openid email');
     die "provider flow $n: HTTP $st\n" unless $st == 200 && ref $tok eq 'HASH'
         && $tok->{access_token};
     return $tok->{access_token};
@@ -92,11 +95,12 @@ if ($mode eq 'module') {
     $prefix //= 'bench';
     parallel($count, sub { one_module($base, $api, $prefix, $_[0]) });
 }
-elsif ($mode eq 'foreign') {
+elsif ($mode eq 'foreign' || $mode eq 'jwt') {
     my ($count, $prefix) = @a;
     usage() unless $count && $count =~ /^\d+$/;
-    $prefix //= 'foreign';
-    parallel($count, sub { one_foreign($prefix, $_[0]) });
+    $prefix //= $mode;
+    my @client = $mode eq 'jwt' ? (client_id => 'jwt-client', client_secret => 'jwt-secret') : ();
+    parallel($count, sub { one_foreign($prefix, $_[0], @client) });
 }
 elsif ($mode eq 'bad') {
     my ($count) = @a;

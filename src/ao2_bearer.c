@@ -12,6 +12,7 @@
 #include "ao2_config.h"
 #include "ao2_discovery.h"
 #include "ao2_jwt.h"
+#include "ao2_metrics.h"
 #include "ao2_http.h"
 #include "ao2_oauth2.h"
 #include "ao2_validate.h"
@@ -305,24 +306,27 @@ int ao2_bearer_check(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     rc = bearer_token(r, &token);
-    if (rc == 0)
-        return unauthorized(r, NULL);
-    if (rc < 0)
-        return unauthorized(r, "invalid_token");
+    if (rc <= 0) {
+        ao2_metrics_bearer(rc == 0 ? AO2_MB_MISSING : AO2_MB_MALFORMED);
+        return unauthorized(r, rc == 0 ? NULL : "invalid_token");
+    }
     b = ao2_dir_binding(r->pool, dc);
     validate_env(r, &env);
     env.now_us = apr_time_now();
     switch (ao2_validate(&env, b, r->pool, token,
                          (apr_int64_t)apr_time_sec(env.now_us), buf, &v)) {
         case AO2_TOKEN_TROUBLE:
+            ao2_metrics_bearer(AO2_MB_UNAVAILABLE);
             /* The failure is the answer that long (AO2_FAILED_LOOKUP_TTL). */
             apr_table_setn(r->err_headers_out, "Retry-After", "2");
             return HTTP_SERVICE_UNAVAILABLE;
         case AO2_TOKEN_INVALID:
+            ao2_metrics_bearer(AO2_MB_INVALID);
             return unauthorized(r, "invalid_token");
         case AO2_TOKEN_VALID:
             break;
     }
+    ao2_metrics_bearer(AO2_MB_VALID);
     return pass_identity(r, dc, &v);
 }
 

@@ -7,6 +7,8 @@
 
 #include <apr_pools.h>
 
+#include "ao2_metrics.h"
+
 /* No httpd header: the Bearer validation (ao2_validate.c) and its unit
  * tests use caches without httpd. */
 struct server_rec;
@@ -45,6 +47,8 @@ typedef struct ao2_cache_type {
     /* 1 when other machines can write the values (memcached): values read
      * back carry a MAC. 0 for node-local memory only this server writes. */
     int shared;
+    /* Whose counters its hits, misses and errors are (ao2_metrics.h). */
+    ao2_metric_tier_e tier;
     /* The cluster revocation log (ao2_revlog.c), in the shared tier only;
      * NULL for a node-local cache. incr adds delta to the decimal counter
      * under key and sets *value to the result, creating it at initial when

@@ -330,6 +330,14 @@ typedef struct op {
     apr_uint32_t now;
 } op_t;
 
+/* An operation memcached did not do: counted for this process's AO2K0011
+ * line and in the metrics. */
+static void failed(volatile apr_uint32_t *count, ao2_metric_op_e op)
+{
+    apr_atomic_inc32(count);
+    ao2_metrics_cache_error(AO2_MT_MEMCACHE, op);
+}
+
 /* APR_SUCCESS with a handle to use, or the reason to behave as a miss. */
 static apr_status_t op_begin(mc_cache_t *mc, const char *key, apr_size_t klen,
                              op_t *op)
@@ -369,15 +377,32 @@ static apr_status_t op_begin(mc_cache_t *mc, const char *key, apr_size_t klen,
 /* Gives the handle back; rc opens or closes the server's breaker. */
 static void op_end(mc_cache_t *mc, op_t *op, memcached_return_t rc)
 {
-    apr_uint32_t *until = &mc->down_until[op->server];
+    apr_uint32_t *until = &mc->down_until[op->server], was;
+    const mc_server_t *sv =
+        &APR_ARRAY_IDX(mc->servers, op->server, mc_server_t);
 
-    memcached_pool_release(mc->pool, op->m);
     /* memcached_fatal: the connection failed, not the command. */
     if (memcached_fatal(rc)) {
-        apr_atomic_set32(until, op->now + BREAK_SECONDS);
-    } else if (apr_atomic_read32(until) != 0) {
-        apr_atomic_set32(until, 0);
+        /* Said as the breaker opens, and when the one request let through
+         * after it fails again: meanwhile this process does not see what
+         * memcached holds, so a lookup another process made may be made
+         * again. */
+        was = apr_atomic_xchg32(until, op->now + BREAK_SECONDS);
+        if (was == 0 || was == op->now + PROBE_SECONDS)
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, mc->s,
+                         "AO2K0014: memcached %s:%u failed (%s); this "
+                         "process keeps away from it for %d s, the outage "
+                         "table standing in",
+                         sv->host, (unsigned)sv->port,
+                         memcached_strerror(op->m, rc), BREAK_SECONDS);
+        memcached_pool_release(mc->pool, op->m);
+        return;
     }
+    memcached_pool_release(mc->pool, op->m);
+    if (apr_atomic_read32(until) != 0 && apr_atomic_xchg32(until, 0) != 0)
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, mc->s,
+                     "AO2K0015: memcached %s:%u answers this process again",
+                     sv->host, (unsigned)sv->port);
 }
 
 static apr_status_t mc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
@@ -392,15 +417,19 @@ static apr_status_t mc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
     op_t op;
 
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
-        return rv == APR_EINVAL
-                   ? rv
-                   : mc->outage->type->get(mc->outage, key, klen, buf, len);
+        if (rv == APR_EINVAL) {
+            return rv;
+        }
+        /* Not asked (breaker open, no free handle): a get memcached did
+         * not answer, for the metrics; the process counts only its own. */
+        ao2_metrics_cache_error(AO2_MT_MEMCACHE, AO2_MO_GET);
+        return mc->outage->type->get(mc->outage, key, klen, buf, len);
     }
     v = memcached_get(op.m, key, klen, &vlen, &flags, &rc);
     op_end(mc, &op, rc);
     if (!v) {
         if (rc != MEMCACHED_NOTFOUND) {
-            apr_atomic_inc32(&mc->get_errors);
+            failed(&mc->get_errors, AO2_MO_GET);
         }
         /* Also on a plain miss: a value whose set failed went to the
          * outage table while this process still reads memcached. */
@@ -424,14 +453,14 @@ static apr_status_t mc_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
     mc->outage->type->remove(mc->outage, key, klen);
     if ((rv = op_begin(mc, key, klen, &op)) != APR_SUCCESS) {
         if (rv != APR_EINVAL) {
-            apr_atomic_inc32(&mc->remove_errors);
+            failed(&mc->remove_errors, AO2_MO_REMOVE);
         }
         return rv;
     }
     rc = memcached_delete(op.m, key, klen, 0);
     op_end(mc, &op, rc);
     if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND) {
-        apr_atomic_inc32(&mc->remove_errors);
+        failed(&mc->remove_errors, AO2_MO_REMOVE);
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
@@ -465,14 +494,14 @@ static apr_status_t mc_set(ao2_cache_t *c, const char *key, apr_size_t klen,
         if (rv == APR_EINVAL) {
             return rv;
         }
-        apr_atomic_inc32(&mc->set_errors);
+        failed(&mc->set_errors, AO2_MO_SET);
         return mc->outage->type->set(mc->outage, key, klen, val, len,
                                      outage_ttl(ttl_seconds));
     }
     rc = memcached_set(op.m, key, klen, val, len, expiry_of(ttl_seconds), 0);
     op_end(mc, &op, rc);
     if (rc != MEMCACHED_SUCCESS) {
-        apr_atomic_inc32(&mc->set_errors);
+        failed(&mc->set_errors, AO2_MO_SET);
         return memcached_fatal(rc)
                    ? mc->outage->type->set(mc->outage, key, klen, val, len,
                                            outage_ttl(ttl_seconds))
@@ -510,7 +539,7 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
             mc->outage->type->remove(mc->outage, key, klen);
             return rv;
         }
-        apr_atomic_inc32(&mc->add_errors);
+        failed(&mc->add_errors, AO2_MO_ADD);
         return APR_SUCCESS; /* node-wide only, while the server is away */
     }
     memcached_behavior_set(op.m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
@@ -528,7 +557,7 @@ static apr_status_t mc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
             mc->outage->type->remove(mc->outage, key, klen);
             return APR_EEXIST;
         default:
-            apr_atomic_inc32(&mc->add_errors);
+            failed(&mc->add_errors, AO2_MO_ADD);
             if (memcached_fatal(rc)) {
                 return APR_SUCCESS; /* node-wide only */
             }
@@ -590,6 +619,6 @@ static apr_status_t mc_put_new(ao2_cache_t *c, const char *key, apr_size_t klen,
 }
 
 const ao2_cache_type_t ao2_cache_memcache = {
-    "memcache", mc_create, mc_init, mc_child_init, mc_get,     mc_set,
-    mc_remove,  mc_add,    1,       mc_incr,       mc_put_new,
+    "memcache", mc_create, mc_init, mc_child_init,   mc_get,  mc_set,
+    mc_remove,  mc_add,    1,       AO2_MT_MEMCACHE, mc_incr, mc_put_new,
 };

@@ -122,6 +122,15 @@ static apr_int64_t now_sec(void)
     return (apr_int64_t)time(NULL);
 }
 
+/* A write the table refused (a value too large, a bad key) is an error in
+ * the metrics; a lock someone else holds (APR_EEXIST) is not. */
+static apr_status_t counted(ao2_metric_op_e op, apr_status_t rv)
+{
+    if (rv != APR_SUCCESS && rv != APR_EEXIST)
+        ao2_metrics_cache_error(AO2_MT_SHM, op);
+    return rv;
+}
+
 static apr_status_t shm_get(ao2_cache_t *c, const char *key, apr_size_t klen,
                             char *buf, apr_size_t *len)
 {
@@ -143,8 +152,10 @@ static apr_status_t shm_set(ao2_cache_t *c, const char *key, apr_size_t klen,
         return APR_EINIT;
     }
     /* A TTL of 0 or less stores nothing and drops the old value. */
-    return ao2_cache_table_set(sc->table, key, klen, val, len,
-                               now + (ttl_seconds > 0 ? ttl_seconds : 0), now);
+    return counted(
+        AO2_MO_SET,
+        ao2_cache_table_set(sc->table, key, klen, val, len,
+                            now + (ttl_seconds > 0 ? ttl_seconds : 0), now));
 }
 
 static apr_status_t shm_add(ao2_cache_t *c, const char *key, apr_size_t klen,
@@ -159,8 +170,9 @@ static apr_status_t shm_add(ao2_cache_t *c, const char *key, apr_size_t klen,
     if (ttl_seconds <= 0) {
         return APR_EINVAL;
     }
-    return ao2_cache_table_add(sc->table, key, klen, val, len,
-                               now + ttl_seconds, now);
+    return counted(AO2_MO_ADD,
+                   ao2_cache_table_add(sc->table, key, klen, val, len,
+                                       now + ttl_seconds, now));
 }
 
 static apr_status_t shm_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
@@ -176,5 +188,5 @@ static apr_status_t shm_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
 /* Node-local: no revocation log (incr, put_new) to carry. */
 const ao2_cache_type_t ao2_cache_shm = {
     "shm",      shm_create, shm_init, shm_child_init, shm_get, shm_set,
-    shm_remove, shm_add,    0,        NULL,           NULL,
+    shm_remove, shm_add,    0,        AO2_MT_SHM,     NULL,    NULL,
 };

@@ -33,6 +33,7 @@ typedef struct ao2_global {
     /* Bearer provider calls in flight in this process (apr_atomic). */
     volatile apr_uint32_t provider_calls;
     ao2_cache_t *local_cache;
+    int metrics; /* ApiOAuth2Metrics: 1 on, 0 off */
     /* With a shared cache: the cluster revocation log (ao2_revlog.h). */
     struct ao2_revlog *revlog;
     /* Locations with ApiOAuth2API on, checked once all directives are read. */
@@ -110,6 +111,7 @@ const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_neg_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_local_ttl(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_metrics(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_provider(cmd_parms *cmd, void *dc, int argc,
                              char *const argv[]);
 const char *ao2_cmd_provider_timeout(cmd_parms *cmd, void *dc,

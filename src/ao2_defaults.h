@@ -35,6 +35,9 @@
  * than that (idle, cut off) finds a gap and drops its local copies. */
 #define AO2_REVLOG_ENTRY_TTL 900
 
+/* ApiOAuth2Metrics on: counters in shared memory (ao2_metrics.c). */
+#define AO2_DEFAULT_METRICS 1
+
 /* Provider calls. */
 #define AO2_DEFAULT_CONNECT_TIMEOUT 3000         /* ms */
 #define AO2_DEFAULT_TOTAL_TIMEOUT   10000        /* ms */

@@ -33,6 +33,7 @@ ao2_global_t *ao2_global_get(apr_pool_t *pconf)
         ao2_global->cache_ttl = AO2_DEFAULT_CACHE_TTL;
         ao2_global->cache_neg_ttl = AO2_DEFAULT_CACHE_NEG_TTL;
         ao2_global->cache_local_ttl = AO2_DEFAULT_CACHE_LOCAL_TTL;
+        ao2_global->metrics = AO2_DEFAULT_METRICS;
         apr_pool_cleanup_register(pconf, NULL, global_gone,
                                   apr_pool_cleanup_null);
     }
@@ -329,6 +330,16 @@ const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg)
     return prefixed(cmd, ao2_cache_create(&g->cache, arg, cmd->pool));
 }
 
+const char *ao2_cmd_metrics(cmd_parms *cmd, void *dc, int on)
+{
+    const char *err = global_only(cmd);
+
+    if (err)
+        return err;
+    ao2_global_get(cmd->pool)->metrics = on;
+    return NULL;
+}
+
 /* A server-wide number of seconds in [min, max]. */
 static const char *set_global_seconds(cmd_parms *cmd, const char *arg, long min,
                                       long max, int *field)
@@ -495,6 +506,8 @@ const char *ao2_cmd_provider(cmd_parms *cmd, void *dc, int argc,
                             "%s %s: give issuer= (OpenID Connect discovery) "
                             "or both authorize= and token=",
                             cmd->cmd->name, pv->name);
+    /* Its slot in the metrics (ao2_metrics.h): configuration order. */
+    pv->index = g->providers->nelts;
     APR_ARRAY_PUSH(g->providers, ao2_provider_t *) = pv;
     return NULL;
 }

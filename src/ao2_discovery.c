@@ -23,6 +23,7 @@
 
 #include "ao2_defaults.h"
 #include "ao2_metadata.h"
+#include "ao2_metrics.h"
 
 APLOG_USE_MODULE(api_oauth2);
 
@@ -297,23 +298,41 @@ static snapshot_t *snapshot_acquire(apr_pool_t *p, entry_t *e, server_rec *s)
     return sn;
 }
 
+/* One GET, counted in the metrics. */
+static apr_status_t metered_get(apr_pool_t *p, const ao2_http_opts_t *o,
+                                const ao2_provider_t *pv,
+                                ao2_metric_endpoint_e endpoint, const char *url,
+                                ao2_http_response_t *resp, const char **why)
+{
+    apr_time_t start = apr_time_now();
+    apr_status_t rv = ao2_http_request(p, o, "GET", url, NULL, NULL, resp, why);
+
+    ao2_metrics_provider_call(pv->index, endpoint, rv,
+                              rv == APR_SUCCESS ? resp->status : 0,
+                              apr_time_now() - start);
+    return rv;
+}
+
 /* GET url: the body of a 200 answer of at most max bytes, or NULL with
  * *last saying why. */
 static const char *get(apr_pool_t *p, server_rec *s, const ao2_http_opts_t *o,
-                       const char *name, const char *what, const char *url,
-                       apr_size_t max, apr_size_t *len, last_e *last)
+                       const ao2_provider_t *pv, ao2_metric_endpoint_e endpoint,
+                       const char *url, apr_size_t max, apr_size_t *len,
+                       last_e *last)
 {
+    const char *name = pv->name;
+    const char *what = endpoint == AO2_ME_JWKS ? "JWKS" : "discovery";
     ao2_http_opts_t opts = *o;
     ao2_http_response_t resp;
     const char *why = "";
     apr_status_t rv;
 
     opts.max_response = max;
-    rv = ao2_http_request(p, &opts, "GET", url, NULL, NULL, &resp, &why);
+    rv = metered_get(p, &opts, pv, endpoint, url, &resp, &why);
     /* One hop, and only to the same URL with a slash added. */
     if (rv == APR_SUCCESS && ao2_metadata_slash_redirect(url, resp.location)) {
         url = resp.location;
-        rv = ao2_http_request(p, &opts, "GET", url, NULL, NULL, &resp, &why);
+        rv = metered_get(p, &opts, pv, endpoint, url, &resp, &why);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
@@ -344,7 +363,7 @@ static const char *fetch_doc(apr_pool_t *p, server_rec *s,
     urls[0] = ao2_discovery_url(p, pv->issuer);
     urls[1] = ao2_rfc8414_url(p, pv->issuer);
     for (i = 0; i < 2 && urls[i]; i++) {
-        doc = get(p, s, o, pv->name, "discovery", urls[i], DOC_MAX, len, last);
+        doc = get(p, s, o, pv, AO2_ME_DISCOVERY, urls[i], DOC_MAX, len, last);
         if (doc == NULL && *last == LAST_TIMEOUT)
             return NULL; /* the other URL is on the same server */
         if (doc == NULL)
@@ -376,7 +395,7 @@ static last_e fetch(apr_pool_t *p, server_rec *s, const ao2_http_opts_t *o,
              (doc = fetch_doc(p, s, o, pv, &merged, &dlen, &last)) == NULL)
         return last;
     if (merged.jwks_url) {
-        jwks = get(p, s, o, pv->name, "JWKS", merged.jwks_url, AO2_JWKS_MAX_LEN,
+        jwks = get(p, s, o, pv, AO2_ME_JWKS, merged.jwks_url, AO2_JWKS_MAX_LEN,
                    &jlen, &last);
         if (jwks == NULL)
             return last;
@@ -412,6 +431,8 @@ static void refresh(apr_pool_t *p, server_rec *s, const ao2_http_opts_t *o,
     last_e last = fetch(p, s, o, e, keys_only);
     apr_int64_t wait;
 
+    ao2_metrics_refresh(e->pv->index, keys_only ? AO2_MD_JWKS : AO2_MD_METADATA,
+                        last == LAST_OK);
     sl->last = last;
     if (keys_only)
         sl->keys_at = now;

@@ -14,6 +14,7 @@
 #include "ao2_http.h"
 #include "ao2_json.h"
 #include "ao2_lock.h"
+#include "ao2_metrics.h"
 #include "ao2_oauth2.h"
 #include "ao2_record.h"
 #include "ao2_request.h"
@@ -200,15 +201,23 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
     return NULL;
 }
 
-static ao2_err_t *call_provider(endpoint_ctx_t *cx, const char *what,
-                                const char *url, const char *authorization,
-                                const char *form, ao2_http_response_t *resp)
+/* what names the endpoint to the client and in the log; endpoint and pv
+ * file the call in the metrics. */
+static ao2_err_t *call_provider(endpoint_ctx_t *cx, const ao2_provider_t *pv,
+                                ao2_metric_endpoint_e endpoint,
+                                const char *what, const char *url,
+                                const char *authorization, const char *form,
+                                ao2_http_response_t *resp)
 {
     const char *why = "";
+    apr_time_t start = apr_time_now();
     apr_status_t rv =
         ao2_http_request(cx->r->pool, &cx->sc->http, form ? "POST" : "GET", url,
                          authorization, form, resp, &why);
 
+    ao2_metrics_provider_call(pv->index, endpoint, rv,
+                              rv == APR_SUCCESS ? resp->status : 0,
+                              apr_time_now() - start);
     if (rv == APR_SUCCESS)
         return NULL;
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, cx->r,
@@ -299,7 +308,8 @@ static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
     const char *why;
 
     if (login == NULL && rec->login == NULL && c->provider->userinfo_url) {
-        err = call_provider(cx, "userinfo", c->provider->userinfo_url,
+        err = call_provider(cx, c->provider, AO2_ME_USERINFO, "userinfo",
+                            c->provider->userinfo_url,
                             apr_pstrcat(p, "Bearer ", rec->access_token, NULL),
                             NULL, &resp);
         if (err)
@@ -557,8 +567,8 @@ static int do_callback(endpoint_ctx_t *cx)
     form = ao2_form_add(p, form, "redirect_uri", st.redirect_uri);
     form = ao2_form_add(p, form, "code_verifier", st.code_verifier);
     auth = ao2_client_credentials(p, c, &form);
-    if ((err = call_provider(cx, "token", c->provider->token_url, auth, form,
-                             &resp)))
+    if ((err = call_provider(cx, c->provider, AO2_ME_TOKEN, "token",
+                             c->provider->token_url, auth, form, &resp)))
         return ao2_reply_error(cx->r, err);
     memset(&rec, 0, sizeof(rec));
     rec.api = cx->dc->api_path;
@@ -599,7 +609,7 @@ static void refresh_lock(endpoint_ctx_t *cx, ao2_lock_t *lk, const char *key,
     int ttl = provider_calls * (int)(cx->sc->http.total_timeout_ms / 1000) +
               AO2_LOCK_WRITE_MARGIN;
 
-    ao2_lock_key(lk, &cx->g->keys, "ao2r", key, strlen(key));
+    ao2_lock_key(lk, &cx->g->keys, AO2_LOCK_REFRESH_PREFIX, key, strlen(key));
     if (ao2_lock_take(cx->g->cache, lk, ttl, apr_time_from_sec(ttl), NULL,
                       NULL) != APR_SUCCESS &&
         lk->rv != APR_EEXIST)
@@ -642,8 +652,8 @@ static ao2_err_t *refresh_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
     form = ao2_form_add(p, NULL, "grant_type", "refresh_token");
     form = ao2_form_add(p, form, "refresh_token", rec->refresh_token);
     auth = ao2_client_credentials(p, c, &form);
-    if ((err = call_provider(cx, "token", c->provider->token_url, auth, form,
-                             &resp)) ||
+    if ((err = call_provider(cx, c->provider, AO2_ME_REFRESH, "token",
+                             c->provider->token_url, auth, form, &resp)) ||
         (err = apply_tokens(cx, c, meta, &resp, NULL, rec)) ||
         (err = save_record(cx, key, rec, &old)))
         return err;
@@ -708,8 +718,8 @@ static ao2_err_t *revoke_at_provider(endpoint_ctx_t *cx, const ao2_client_t *c,
 
     form = ao2_form_add(p, form, "token_type_hint", hint);
     auth = ao2_client_credentials(p, c, &form);
-    if ((err = call_provider(cx, "revocation", c->provider->revoke_url, auth,
-                             form, &resp)))
+    if ((err = call_provider(cx, c->provider, AO2_ME_REVOKE, "revocation",
+                             c->provider->revoke_url, auth, form, &resp)))
         return err;
     if (resp.status == 200)
         return NULL;

@@ -3,6 +3,8 @@
 #include <apr_strings.h>
 #include <string.h>
 
+#include "ao2_metrics.h"
+
 #define POLL_FIRST apr_time_from_msec(2)
 #define POLL_MAX   apr_time_from_msec(50)
 
@@ -52,8 +54,9 @@ apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
 {
     apr_time_t deadline = apr_time_now() + wait;
     apr_interval_time_t poll = POLL_FIRST;
+    ao2_metric_wait_e end = AO2_MW_ACQUIRED;
     unsigned char r[8];
-    int i;
+    int i, waited = 0;
 
     lk->failed = 0;
     if (ao2_random_bytes(r, sizeof(r)) != APR_SUCCESS)
@@ -63,14 +66,28 @@ apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
         apr_snprintf(lk->value + 1 + 2 * i, 3, "%02x", r[i]);
     while ((lk->rv = c->type->add(c, lk->key, AO2_LOCK_KEY_LEN, lk->value,
                                   AO2_LOCK_VALUE_LEN, ttl)) == APR_EEXIST) {
-        if ((lk->failed = held_failure(c, lk)) != 0 ||
-            apr_time_now() >= deadline)
+        waited = 1;
+        if ((lk->failed = held_failure(c, lk)) != 0) {
+            end = AO2_MW_FAILURE;
             break;
+        }
+        if (apr_time_now() >= deadline) {
+            end = AO2_MW_TIMEOUT;
+            break;
+        }
         apr_sleep(poll);
-        if (done && done(baton))
+        if (done && done(baton)) {
+            end = AO2_MW_APPEARED;
             break;
+        }
         poll = poll * 2 > POLL_MAX ? POLL_MAX : poll * 2;
     }
+    /* Only waits: a lock taken at once costs nothing here. */
+    if (waited)
+        ao2_metrics_lock_wait(memcmp(lk->key, AO2_LOCK_REFRESH_PREFIX, 4) == 0
+                                  ? AO2_ML_REFRESH
+                                  : AO2_ML_LOOKUP,
+                              end, apr_time_now() - (deadline - wait));
     return lk->rv;
 }
 

@@ -21,7 +21,11 @@
 #include "ao2_cache.h"
 #include "ao2_crypto.h"
 
-#define AO2_LOCK_KEY_LEN   (5 + AO2_SHA256_B64URL_LEN)
+#define AO2_LOCK_KEY_LEN (5 + AO2_SHA256_B64URL_LEN)
+/* The refresh lock's prefix; waits for it are counted apart from the
+ * others' (the Bearer lookups' single flight) in the metrics. */
+#define AO2_LOCK_REFRESH_PREFIX "ao2r"
+
 #define AO2_LOCK_VALUE_LEN 17 /* 'L' and 16 hex digits, or "F" + status */
 
 typedef struct ao2_lock {

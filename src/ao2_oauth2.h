@@ -45,6 +45,8 @@ typedef struct ao2_provider {
      * (from discovery), so the callback must carry ours. */
     int iss_parameter_supported;
     ao2_token_validation_e token_validation;
+    /* Its place among the ApiOAuth2Provider lines: its metrics slot. */
+    int index;
 } ao2_provider_t;
 
 typedef struct ao2_client {

@@ -5,6 +5,7 @@
  * the key out of its reach. Runs as root in post_config. */
 #include "ao2_config.h"
 #include "ao2_discovery.h"
+#include "ao2_metrics.h"
 #include "ao2_pathcheck.h"
 
 #include <apr_file_io.h>
@@ -307,6 +308,28 @@ static void warn_weak_settings(server_rec *s, const ao2_global_t *g)
     }
 }
 
+/* Before anything records: the table has a slot per provider. */
+static int setup_metrics(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                         const ao2_global_t *g)
+{
+    const char **names =
+        apr_palloc(ptemp, sizeof(char *) * (g->providers->nelts + 1));
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < g->providers->nelts; i++)
+        names[i] = APR_ARRAY_IDX(g->providers, i, ao2_provider_t *)->name;
+    rv = ao2_metrics_init(pconf, names, g->providers->nelts, g->metrics);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "AO2C0012: cannot create shared memory for the metrics; "
+                     "raise the system's shared memory limits or set "
+                     "ApiOAuth2Metrics off");
+        return !OK;
+    }
+    return OK;
+}
+
 int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     ao2_global_t *g = ao2_global_get(pconf);
@@ -315,6 +338,8 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     const char *err;
 
     ao2_config_finish(s);
+    if (setup_metrics(pconf, ptemp, s, g) != OK)
+        return !OK;
     if (g->apis->nelts == 0 && g->store == NULL && g->providers->nelts == 0)
         return OK; /* loaded, not used: create no files */
     if (g->store == NULL &&

@@ -8,6 +8,8 @@
 #include <apr_tables.h>
 #include <apr_pools.h>
 
+#include "ao2_metrics.h"
+
 /* No httpd header: the Bearer validation (ao2_validate.c) and its unit
  * tests read the store without httpd; server_rec stays opaque here. */
 struct server_rec;
@@ -89,12 +91,18 @@ apr_status_t ao2_store_check_key(const char *key, apr_size_t *klen);
 extern const ao2_store_type_t ao2_store_dbm;
 extern const ao2_store_type_t ao2_store_socache;
 
+/* Every use goes through these: a failure other than "not found" is
+ * counted in the metrics. */
 #define ao2_store_get(st, s, k, p, v, l)                                       \
-    ((st)->type->get((st), (s), (k), (p), (v), (l)))
+    ao2_metrics_store(AO2_MO_GET,                                              \
+                      (st)->type->get((st), (s), (k), (p), (v), (l)))
 #define ao2_store_set(st, s, k, v, l, e, p)                                    \
-    ((st)->type->set((st), (s), (k), (v), (l), (e), (p)))
-#define ao2_store_remove(st, s, k, p) ((st)->type->remove((st), (s), (k), (p)))
+    ao2_metrics_store(AO2_MO_SET,                                              \
+                      (st)->type->set((st), (s), (k), (v), (l), (e), (p)))
+#define ao2_store_remove(st, s, k, p)                                          \
+    ao2_metrics_store(AO2_MO_REMOVE, (st)->type->remove((st), (s), (k), (p)))
 #define ao2_store_take(st, s, k, p, v, l)                                      \
-    ((st)->type->take((st), (s), (k), (p), (v), (l)))
+    ao2_metrics_store(AO2_MO_TAKE,                                             \
+                      (st)->type->take((st), (s), (k), (p), (v), (l)))
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ao2_lock.h"
+#include "ao2_metrics.h"
 #include "ao2_record.h"
 
 #define KEY_VERDICT "ao2v:"
@@ -212,10 +213,13 @@ static lookup_e from_store(const ao2_validate_env_t *env,
  * of made-up tokens against a hanging provider holds that many threads,
  * not all of them; the excess is refused at once (503, Retry-After). */
 static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
+                                  const ao2_provider_t *prov,
+                                  ao2_metric_endpoint_e endpoint,
                                   const char *method, const char *url,
                                   const char *auth, const char *form,
                                   ao2_http_response_t *resp, const char **why)
 {
+    apr_time_t start;
     apr_status_t rv;
 
     if (env->calls && env->max_calls &&
@@ -224,7 +228,11 @@ static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
         *why = "too many provider calls at once";
         return APR_EBUSY;
     }
+    start = apr_time_now();
     rv = env->http(env->http_baton, p, method, url, auth, form, resp, why);
+    ao2_metrics_provider_call(prov->index, endpoint, rv,
+                              rv == APR_SUCCESS ? resp->status : 0,
+                              apr_time_now() - start);
     if (env->calls && env->max_calls)
         apr_atomic_dec32(env->calls);
     return rv;
@@ -285,7 +293,7 @@ static lookup_e from_userinfo(const ao2_validate_env_t *env,
     *login = NULL;
     if (prov->userinfo_url == NULL)
         return FOUND;
-    rv = provider_call(env, p, "GET", prov->userinfo_url,
+    rv = provider_call(env, p, prov, AO2_ME_USERINFO, "GET", prov->userinfo_url,
                        apr_pstrcat(p, "Bearer ", token, NULL), NULL, &resp,
                        &why);
     if (rv != APR_SUCCESS || resp.status >= 500) {
@@ -366,8 +374,8 @@ static lookup_e from_introspection(const ao2_validate_env_t *env,
     form = ao2_form_add(p, NULL, "token", token);
     form = ao2_form_add(p, form, "token_type_hint", "access_token");
     auth = ao2_client_credentials(p, c, &form);
-    rv = provider_call(env, p, "POST", prov->introspect_url, auth, form, &resp,
-                       &why);
+    rv = provider_call(env, p, prov, AO2_ME_INTROSPECT, "POST",
+                       prov->introspect_url, auth, form, &resp, &why);
     if (rv == APR_EBUSY) {
         say(env, AO2_LOG_INFO, 0, "AO2B0015: introspection at %s: %s",
             c->provider->name, why);
@@ -635,15 +643,24 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
     }
     ao2_sha256_b64url_into(token, strlen(token), hash);
     cache_key(key, KEY_VERDICT, hash);
-    if (local && local_hit(env, b, key, hash, buf, now, view, v))
-        return FOUND;
+    /* One hit or miss per tier asked; the look after the lock below is
+     * part of this miss. */
+    if (local) {
+        if (local_hit(env, b, key, hash, buf, now, view, v)) {
+            ao2_metrics_cache(local->type->tier, AO2_MC_HIT);
+            return FOUND;
+        }
+        ao2_metrics_cache(local->type->tier, AO2_MC_MISS);
+    }
     if (view && ao2_revlog_buried(env->revlog, hash, now))
         return refuse(env, b, v, now);
     if (shared_hit(env, b, key, buf, now, view, v)) {
+        ao2_metrics_cache(cache->type->tier, AO2_MC_HIT);
         if (local)
             remember(env, local, key, v, now, env->local_ttl, view);
         return FOUND;
     }
+    ao2_metrics_cache(cache->type->tier, AO2_MC_MISS);
     ao2_lock_key(&lk, env->keys, LOCK_PREFIX, token, strlen(token));
     ao2_lock_take(cache, &lk, env->lock_ttl, env->lock_wait, verdict_appeared,
                   &w);

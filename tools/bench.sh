@@ -13,7 +13,9 @@
 #   BENCH_SECONDS (5)        wrk duration per variant per round
 #   BENCH_WARMUP_SECONDS (1) one unrecorded run of every variant before the rounds
 #   BENCH_CONNECTIONS (32)   wrk connections (always one wrk thread)
-#   BENCH_FIRST_TOKENS (1000) module-issued tokens of the first-seen variant
+#   BENCH_FIRST_TOKENS (1000) tokens of each first-seen variant: issued through
+#                            the module (ao2-first), JWTs (ao2-jwt-first), opaque
+#                            ones of the provider (ao2-intro-first)
 #   BENCH_BAD_TOKENS (1000)  distinct bad tokens of the rotation variant
 #   BENCH_RSS_FIRST (100000), BENCH_RSS_TOTAL (1000000)  RSS checkpoints
 #   BENCH_SKIP_RSS=1, BENCH_SKIP_RSS_CONTROL=1 (no RSS run on the plain
@@ -29,7 +31,9 @@
 #   backend       httpd :28532 serving the same 2-byte file (behind ProxyPass), core 1
 #   ao2-shm       httpd :28540 with this module, ApiOAuth2Cache shm          } core 0
 #   ao2-mc        httpd :28541, ApiOAuth2Cache memcache:127.0.0.1:28533      } (taskset)
-#   ao2-first     httpd :28542, ApiOAuth2Cache shm:64 (store lookups)        }
+#   ao2-first     httpd :28542, ApiOAuth2Cache shm:64 (store lookups, JWT    }
+#                 checks, introspections)                                    }
+#   ao2-nom       httpd :28544, ApiOAuth2Cache shm, ApiOAuth2Metrics off     }
 #   oidc-shm/-mc  httpd :28550/:28551 with mod_auth_openidc (AuthType oauth20)
 #   oauth2-shm/-mc httpd :28552/:28553 with mod_oauth2 (OAuth2TokenVerify introspect)
 # Every httpd: mpm_event, 2 children x 32 threads, keep-alive without limit,
@@ -62,6 +66,8 @@ LOAD_CPU=${BENCH_LOAD_CPU:-1}
 NEG_TTL=10      # ApiOAuth2CacheNegativeTTL of the ao2 instances
 CACHE_TTL=300   # ApiOAuth2CacheTTL
 CONCURRENT_TOKENS=3   # fresh foreign tokens for the concurrent-first-request check
+INTRO_FIRST_CONNS=8   # ao2-intro-first's connections: AO2_DEFAULT_PROVIDER_CALLS, the
+                      # provider calls a process makes at once (beyond them: 503 at once)
 FLOOD_RATE=${BENCH_FLOOD_RATE:-10000}   # distinct random tokens a second in the flood check
 FLOOD_CONNS=256       # its connections: enough that those waiting on the hanging provider do not slow the rest
 
@@ -74,12 +80,15 @@ done
 
 P_PROVIDER=28531 P_BACKEND=28532 P_MEMCACHED=28533 P_TLS=28534 P_DEAD=28539
 declare -A PORT=(
-    [ao2-shm]=28540 [ao2-mc]=28541 [ao2-first]=28542 [ao2-mcl]=28543
+    [ao2-shm]=28540 [ao2-mc]=28541 [ao2-first]=28542 [ao2-mcl]=28543 [ao2-nom]=28544
     [oidc-shm]=28550 [oidc-mc]=28551 [oauth2-shm]=28552 [oauth2-mc]=28553
     [backend]=$P_BACKEND
 )
 PROVIDER_URL=http://127.0.0.1:$P_PROVIDER
 MODULE=$top/.libs/mod_api_oauth2.so
+# The provider's redirect URIs and bench/tokens.pl's follow the suite's
+# default ports without these (a test run's settings in the environment).
+unset AO2_PORT_BASE AO2_HTTPD_PORT AO2_SERVER_PORTS
 APACHE=/usr/sbin/apache2
 MODDIR=/usr/lib/apache2/modules
 
@@ -331,11 +340,22 @@ ApiOAuth2CacheNegativeTTL $NEG_TTL
 $extra
 ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
 Alias /api/r "$run/htdocs/r"
+Alias /jwtapi/r "$run/htdocs/r"
 <Location /api>
     ApiOAuth2API on
     ApiOAuth2Client testop api-client api-secret "scope=openid email"
     ApiOAuth2LoginClaim email
     ApiOAuth2OdooDatabase benchdb
+    AuthType api-oauth2
+    AuthName bench
+    Require valid-user
+</Location>
+# jwt-client's access tokens are RFC 9068 JWTs, checked locally with the
+# provider's JWKS (discovered from issuer=); they carry no email.
+<Location /jwtapi>
+    ApiOAuth2API on
+    ApiOAuth2Client testop jwt-client jwt-secret "scope=openid email"
+    ApiOAuth2LoginClaim sub
     AuthType api-oauth2
     AuthName bench
     Require valid-user
@@ -439,6 +459,18 @@ fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
 since() { tail -c +"$(($2 + 1))" "$1" 2>/dev/null || true; } # FILE OFFSET
 
 # rss_children NAME -> "sum_kB pids"
+# cpu_ticks NAME: CPU time (user + system, clock ticks) its children used so
+# far. Per request, it depends less than req/s on what else the machine runs.
+cpu_ticks() {
+    local pid k sum=0 t
+    pid=$(httpd_pid "$1")
+    for k in $(children_of "$pid"); do
+        t=$(awk '{print $14 + $15}' "/proc/$k/stat" 2>/dev/null || echo 0)
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+
 rss_children() {
     local pid kids k sum=0 r
     pid=$(httpd_pid "$1")
@@ -450,15 +482,16 @@ rss_children() {
     echo "$sum ${kids% }"
 }
 
-# wrk_run OUT DURATION URL SCRIPT [VAR=value...]: one wrk run; the BENCH line
-# of its report is left in $wrk_line. wrk runs in the background and we wait
-# for it: a signal to this script is handled at once, and cleanup stops wrk
-# ($wrk_pid; timeout passes the signal on). Not to be called in a subshell.
+# wrk_run OUT DURATION URL SCRIPT [VAR=value...]: one wrk run (WRK_CONNS
+# connections, CONNS by default); the BENCH line of its report is left in
+# $wrk_line. wrk runs in the background and we wait for it: a signal to
+# this script is handled at once, and cleanup stops wrk ($wrk_pid; timeout
+# passes the signal on). Not to be called in a subshell.
 wrk_run() {
     local out=$1 dur=$2 url=$3 script=$4
     shift 4
     env BENCH_LUA_DIR="$lua" "$@" timeout $((dur + 60)) taskset -c "$LOAD_CPU" \
-        wrk -t1 -c"$CONNS" -d"${dur}s" --latency --timeout 5s -s "$lua/$script" "$url" \
+        wrk -t1 -c"${WRK_CONNS:-$CONNS}" -d"${dur}s" --latency --timeout 5s -s "$lua/$script" "$url" \
         >"$out" 2>&1 &
     wrk_pid=$!
     wait "$wrk_pid" || true
@@ -485,7 +518,7 @@ wrk_count() {
 }
 
 # Variants: instance, path, wrk script, token source, expected status, base.
-declare -A V_INST V_PATH V_SCRIPT V_TOKEN V_EXPECT V_BASE V_DESC
+declare -A V_INST V_PATH V_SCRIPT V_TOKEN V_EXPECT V_BASE V_DESC V_CONNS
 ALL_VARIANTS=()
 variant() { # NAME INSTANCE PATH SCRIPT TOKEN EXPECT BASE DESCRIPTION
     ALL_VARIANTS+=("$1")
@@ -494,9 +527,17 @@ variant() { # NAME INSTANCE PATH SCRIPT TOKEN EXPECT BASE DESCRIPTION
 }
 variant plain         ao2-shm    /plain       fixed.lua  none          200 plain       "unprotected location, same file (the limit)"
 variant ao2-shm-hit   ao2-shm    /api/r       fixed.lua  mod:ao2-shm   200 plain       "this module, cache hit, ApiOAuth2Cache shm"
+# Its base is ao2-shm-hit: every run sits between two runs of the same
+# check with metrics on (B v B), so the ratio is the cost of recording.
+variant ao2-shm-nometrics ao2-nom /api/r    fixed.lua  mod:ao2-nom   200 ao2-shm-hit "this module, cache hit, ApiOAuth2Cache shm, ApiOAuth2Metrics off"
 variant ao2-mc-hit    ao2-mc     /api/r       fixed.lua  mod:ao2-mc    200 plain       "this module, cache hit, ApiOAuth2Cache memcache"
 variant ao2-mcl-hit   ao2-mcl    /api/r       fixed.lua  mod:ao2-mcl   200 plain       "this module, cache hit, memcache + ApiOAuth2CacheLocalTTL 1 (a revoke elsewhere counts within 1 s)"
-variant ao2-first     ao2-first  /api/r       rotate.lua first         200 plain       "this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation, shm:64 cache (store lookups)"
+variant ao2-first     ao2-first  /api/r       rotate.lua file:first    200 plain       "this module, first-seen tokens: $FIRST_TOKENS issued tokens in rotation, shm:64 cache (store lookups)"
+variant ao2-jwt-hit   ao2-shm    /jwtapi/r    fixed.lua  jwt           200 plain       "this module, a JWT access token (RFC 9068, RS256) of the provider, cache hit, ApiOAuth2Cache shm"
+variant ao2-jwt-first ao2-first  /jwtapi/r    rotate.lua file:jwt-first 200 plain      "this module, first-seen JWT access tokens: $FIRST_TOKENS of them in rotation, shm:64 cache: each request verifies a signature locally (no provider call)"
+variant ao2-intro-hit ao2-shm    /api/r       fixed.lua  foreign       200 plain       "this module, an opaque token of the provider (introspected once), cache hit, ApiOAuth2Cache shm"
+variant ao2-intro-first ao2-first /api/r      rotate.lua file:intro-first 200 plain    "this module, first-seen opaque tokens of the provider: $FIRST_TOKENS in rotation, shm:64 cache: each request introspects (and asks userinfo for the email); wrk -c$INTRO_FIRST_CONNS, the provider calls a process makes at once"
+V_CONNS[ao2-intro-first]=$INTRO_FIRST_CONNS
 variant ao2-bad-1     ao2-shm    /api/r       fixed.lua  bad1          401 plain       "this module, invalid-token flood: one bad token repeated"
 variant ao2-bad-rot   ao2-shm    /api/r       rotate.lua badrot        401 plain       "this module, invalid-token flood: $BAD_TOKENS distinct bad tokens in rotation"
 variant proxy-plain   ao2-shm    /proxy-plain fixed.lua  none          200 proxy-plain "unprotected ProxyPass to the backend httpd"
@@ -545,7 +586,7 @@ token_args() {
     local v=$1 r=$2 src=${V_TOKEN[$1]}
     case $src in
         none) echo "BENCH_TOKEN=" ;;
-        first) echo "BENCH_TOKEN_FILE=$run/var/first.tokens" ;;
+        file:*) echo "BENCH_TOKEN_FILE=$run/var/${src#file:}.tokens" ;;
         badrot) echo "BENCH_TOKEN_FILE=$run/var/bad-rot-$r.tokens" ;;
         bad1) echo "BENCH_TOKEN=$(cat "$run/var/bad1-$v-$r.token")" ;;
         *) echo "BENCH_TOKEN=${TOKEN[$src]}" ;;
@@ -576,7 +617,7 @@ smoke_variants() {
         url="http://127.0.0.1:${PORT[$inst]}${V_PATH[$v]}"
         case ${V_TOKEN[$v]} in
             none) tok= ;;
-            first) tok=$(head -n1 "$run/var/first.tokens") ;;
+            file:*) tok=$(head -n1 "$run/var/${V_TOKEN[$v]#file:}.tokens" 2>/dev/null || true) ;;
             bad1 | badrot) tok=$(random_token) ;;
             *) tok=${TOKEN[${V_TOKEN[$v]}]:-} ;;
         esac
@@ -595,18 +636,19 @@ smoke_variants() {
 }
 
 measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
-    local v=$1 r=$2 seq=$3 nseq=$4 inst=${V_INST[$1]} url line elog olog e0 o0 calls k
+    local v=$1 r=$2 seq=$3 nseq=$4 inst=${V_INST[$1]} url line elog olog e0 o0 calls allcalls k c0 cpu_us
     local -A m=()
     url="http://127.0.0.1:${PORT[$inst]}${V_PATH[$v]}"
     elog=$logs/$inst.error_log olog=$logs/$inst.odd_log
     prov_stats >/dev/null || true # the previous run's stragglers
     e0=$(fsize "$elog") o0=$(fsize "$olog")
     prov_reset
+    c0=$(cpu_ticks "$inst")
     # shellcheck disable=SC2046
-    wrk_run "$logs/wrk-$v-$r.txt" "$SECS" "$url" "${V_SCRIPT[$v]}" $(token_args "$v" "$r")
+    WRK_CONNS=${V_CONNS[$v]:-$CONNS} wrk_run "$logs/wrk-$v-$r.txt" "$SECS" "$url" "${V_SCRIPT[$v]}" $(token_args "$v" "$r")
     line=$wrk_line
     wait_idle "${PORT[$inst]}"
-    read -r calls _ < <(prov_stats || echo "-1 -1")
+    read -r calls allcalls < <(prov_stats || echo "-1 -1")
     for k in $line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
     local new crashes errlines odd sockerr unexpected
     new=$(since "$elog" "$e0")
@@ -622,17 +664,19 @@ measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
         return 0
     fi
     sockerr=$((m[connect] + m[read] + m[write] + m[timeout]))
+    cpu_us=$(awk -v t="$(($(cpu_ticks "$inst") - c0))" -v hz="$(getconf CLK_TCK)" -v n="${m[requests]}" \
+        'BEGIN { printf "%.2f", (n > 0 ? t * 1000000 / hz / n : 0) }')
     if [ "${V_EXPECT[$v]}" = 200 ]; then
         unexpected=${m[status]}
     else
         # every answer should be 401: 2xx/3xx answers and other statuses are unexpected
         unexpected=$((m[requests] - m[status] + odd))
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$r" "$seq" "$v" "$inst" "${m[rps]}" "${m[p50_us]}" "${m[p99_us]}" "${m[requests]}" \
-        "$sockerr" "$unexpected" "$odd" "$crashes" "$errlines" "$calls" >>"$run/results.tsv"
-    log "$(printf 'round %d/%d run %2d/%d %-12s %9.0f req/s  p99 %6.2f ms  provider calls %s  socket errors %s  unexpected %s%s' \
-        "$r" "$ROUNDS" $((seq + 1)) "$nseq" "$v" "${m[rps]}" "$(awk "BEGIN{print ${m[p99_us]}/1000}")" "$calls" \
+        "$sockerr" "$unexpected" "$odd" "$crashes" "$errlines" "$calls" "$cpu_us" "$allcalls" >>"$run/results.tsv"
+    log "$(printf 'round %d/%d run %2d/%d %-12s %9.0f req/s  %6.1f us CPU/req  p99 %6.2f ms  provider calls %s  socket errors %s  unexpected %s%s' \
+        "$r" "$ROUNDS" $((seq + 1)) "$nseq" "$v" "${m[rps]}" "$cpu_us" "$(awk "BEGIN{print ${m[p99_us]}/1000}")" "$calls" \
         "$sockerr" "$unexpected" "$(if ((crashes + errlines > 0)); then echo "  CRASHES $crashes, error lines $errlines"; fi)")"
 }
 
@@ -773,7 +817,7 @@ main() {
     head -c 32 /dev/urandom >"$run/var/store.key"
     chmod 600 "$run/var/store.key"
     head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$run/var/passphrase"
-    for name in ao2-shm ao2-mc ao2-first ao2-mcl; do
+    for name in ao2-shm ao2-mc ao2-first ao2-mcl ao2-nom; do
         mkdir -p "$run/var/$name" "$run/rt/$name"
         chown nobody:nogroup "$run/var/$name"
         chmod 700 "$run/var/$name"
@@ -786,6 +830,7 @@ main() {
     conf_ao2 ao2-shm shm >"$run/conf/ao2-shm.conf"
     conf_ao2 ao2-mc "memcache:127.0.0.1:$P_MEMCACHED" >"$run/conf/ao2-mc.conf"
     conf_ao2 ao2-mcl "memcache:127.0.0.1:$P_MEMCACHED" "ApiOAuth2CacheLocalTTL 1" >"$run/conf/ao2-mcl.conf"
+    conf_ao2 ao2-nom shm "ApiOAuth2Metrics off" >"$run/conf/ao2-nom.conf"
     conf_ao2 ao2-first shm:64 >"$run/conf/ao2-first.conf"
     if ! "$APACHE" -t -f "$run/conf/ao2-first.conf" >"$logs/ao2-first.configtest" 2>&1 &&
         grep -q 'ApiOAuth2Cache.*shm:64' "$logs/ao2-first.configtest"; then
@@ -804,7 +849,7 @@ main() {
 
     # --- services -------------------------------------------------------------
     local redirects=
-    for name in ao2-shm ao2-mc ao2-first ao2-mcl; do
+    for name in ao2-shm ao2-mc ao2-first ao2-mcl ao2-nom; do
         redirects+="${redirects:+,}http://127.0.0.1:${PORT[$name]}/api/oauth2/callback"
     done
     local memuser=()
@@ -826,7 +871,7 @@ main() {
     # --- tokens -------------------------------------------------------------------
     export AO2_PROVIDER_URL=$PROVIDER_URL
     local t0=$SECONDS
-    for name in ao2-shm ao2-mc ao2-mcl; do
+    for name in ao2-shm ao2-mc ao2-mcl ao2-nom; do
         if [[ " $insts " != *" $name "* ]] || [ -n "${BROKEN[$name]:-}" ]; then continue; fi
         if TOKEN[mod:$name]=$(perl bench/tokens.pl module "http://127.0.0.1:${PORT[$name]}" /api 1 "$name" 2>"$logs/tokens-$name.log"); then
             :
@@ -843,8 +888,21 @@ main() {
             log "ao2-first: ${BROKEN[ao2-first]}"
         fi
     fi
+    # The first-seen variants' tokens, straight from the provider.
+    local spec fv mode file
+    for spec in ao2-jwt-first:jwt:jwt-first ao2-intro-first:foreign:intro-first; do
+        IFS=: read -r fv mode file <<<"$spec"
+        [[ " ${VARIANTS[*]} " == *" $fv "* ]] || continue
+        log "getting $FIRST_TOKENS $mode tokens from the provider for $fv"
+        perl bench/tokens.pl "$mode" "$FIRST_TOKENS" "$file" >"$run/var/$file.tokens" 2>"$logs/tokens-$file.log" ||
+            die "no $mode tokens from the provider: $(tail -n 3 "$logs/tokens-$file.log")"
+    done
     TOKEN[foreign]=$(perl bench/tokens.pl foreign 1 peer 2>"$logs/tokens-foreign.log") ||
         die "no token from the provider: $(tail -n 3 "$logs/tokens-foreign.log")"
+    if [[ " ${VARIANTS[*]} " == *" ao2-jwt-hit "* ]]; then
+        TOKEN[jwt]=$(perl bench/tokens.pl jwt 1 jwthit 2>"$logs/tokens-jwt.log") ||
+            die "no JWT access token from the provider: $(tail -n 3 "$logs/tokens-jwt.log")"
+    fi
     local r v
     for ((r = 0; r <= ROUNDS; r++)); do # round 0: the warm-up
         perl bench/tokens.pl bad "$BAD_TOKENS" >"$run/var/bad-rot-$r.tokens"
@@ -892,7 +950,7 @@ main() {
     log "warm-up: ${WARMUP}s per variant"
     for v in "${todo[@]}"; do
         # shellcheck disable=SC2046
-        wrk_run "$logs/wrk-$v-0.txt" "$WARMUP" "http://127.0.0.1:${PORT[${V_INST[$v]}]}${V_PATH[$v]}" \
+        WRK_CONNS=${V_CONNS[$v]:-$CONNS} wrk_run "$logs/wrk-$v-0.txt" "$WARMUP" "http://127.0.0.1:${PORT[${V_INST[$v]}]}${V_PATH[$v]}" \
             "${V_SCRIPT[$v]}" $(token_args "$v" 0)
         wait_idle "${PORT[${V_INST[$v]}]}"
     done

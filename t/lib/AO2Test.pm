@@ -44,6 +44,7 @@ our @EXPORT = qw(
     wrk_start wrk_result extra_httpd extra_httpd_conf extra_httpd_stop httpd_children_rss
     httpd_core_modules
     dot_url dot_login dot_tokens dot_token_request dot_introspect
+    metrics_scrape
 );
 
 # port('httpd' | 'provider' | 'backend' | 'memcached' | 'dot') -> the run's port for
@@ -865,6 +866,40 @@ END {
         local $?;
         extra_httpd_stop($_) for keys %extra;
     }
+}
+
+# metrics_scrape($path = '/ao2-metrics') -> {st, res, text, v, bad, types}:
+# the metrics page checked line by line as Prometheus text format 0.0.4:
+# bad lists every line that is not a HELP, a TYPE or a sample of a family
+# whose HELP and TYPE came before it (histogram samples: _bucket, _sum,
+# _count of a histogram); v maps 'name{labels}' to the value, types the
+# family to its type.
+sub metrics_scrape {
+    my ($path) = @_;
+    my ($st, undef, $res) = api_call(GET => $path // '/ao2-metrics');
+    my $text = $res->decoded_content // '';
+    my (%v, %help, %type, @bad);
+    my $label = qr/[a-zA-Z_]\w*="(?:[^"\\\n]|\\[\\"n])*"/;
+    for my $line (split /\n/, $text) {
+        if ($line =~ /^# HELP ([a-zA-Z_:][\w:]*) \S/) { $help{$1} = 1; next }
+        if ($line =~ /^# TYPE ([a-zA-Z_:][\w:]*) (counter|gauge|histogram)$/) {
+            $type{$1} = $2;
+            next;
+        }
+        if ($line =~ /^([a-zA-Z_:][\w:]*)((?:\{$label(?:,$label)*\})?) (-?\d+(?:\.\d+)?)$/) {
+            my ($name, $labels, $val) = ($1, $2, $3);
+            my $fam = $name;
+            $fam =~ s/_(?:bucket|sum|count)$// if !$type{$name};
+            push @bad, "no HELP/TYPE before: $line" unless $help{$fam} && $type{$fam};
+            push @bad, "not a histogram: $line"
+                if $fam ne $name && ($type{$fam} // '') ne 'histogram';
+            $v{"$name$labels"} = $val;
+            next;
+        }
+        push @bad, $line;
+    }
+    return { st => $st, res => $res, text => $text, v => \%v, bad => \@bad,
+             types => \%type };
 }
 
 # httpd_children_rss($pidfile[, $field]) -> { pid => KB } of the children of

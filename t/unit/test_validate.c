@@ -121,13 +121,13 @@ static apr_status_t fc_incr(ao2_cache_t *c, const char *key, apr_size_t klen,
     return APR_SUCCESS;
 }
 
-static const ao2_cache_type_t fake_shared = {"fake", NULL,    NULL,      NULL,
-                                             fc_get, fc_set,  fc_remove, fc_add,
-                                             1,      fc_incr, fc_add};
+static const ao2_cache_type_t fake_shared = {
+    "fake",          NULL,    NULL,  NULL, fc_get, fc_set, fc_remove, fc_add, 1,
+    AO2_MT_MEMCACHE, fc_incr, fc_add};
 /* A node-local cache (shm): no MAC, no log. */
 static const ao2_cache_type_t fake_local = {
-    "fake-local", NULL,   NULL, NULL, fc_get, fc_set,
-    fc_remove,    fc_add, 0,    NULL, NULL};
+    "fake-local", NULL,   NULL, NULL,       fc_get, fc_set,
+    fc_remove,    fc_add, 0,    AO2_MT_SHM, NULL,   NULL};
 
 static int has_key(fake_cache_t *fc, const char *key)
 {
