@@ -434,7 +434,37 @@ static void unseal_refuses(apr_pool_t *p)
            APR_EGENERAL, "nonce and tag alone do not verify");
 }
 
+/* Fetched once or per call, the same answers; after the pool that held
+ * the fetched algorithms is gone, per call again. */
+static void fetched_once(apr_pool_t *p)
+{
+    apr_pool_t *sub;
+    int i;
+
+    apr_pool_create(&sub, p);
+    for (i = 0; i < 3; i++) {
+        unsigned char md[AO2_SHA256_LEN], mac[AO2_SHA256_LEN];
+        if (i == 1)
+            ao2_crypto_init(sub);
+        if (i == 2)
+            apr_pool_destroy(sub);
+        ao2_sha256("abc", 3, md);
+        is_str(
+            hex(p, md, sizeof(md)),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "sha256(abc), %s", i == 1 ? "fetched once" : "fetched per call");
+        is_int(ao2_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28,
+                               NULL, 0, mac),
+               APR_SUCCESS, "HMAC computes (%d)", i);
+        is_str(
+            hex(p, mac, sizeof(mac)),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            "HMAC, %s", i == 1 ? "fetched once" : "fetched per call");
+    }
+}
+
 const ao2_test_case_t ao2_suite_crypto[] = {
+    {"algorithms fetched once", fetched_once},
     {"sha256 known answers", sha256_known_answers},
     {"PKCE S256, RFC 7636 appendix B", pkce_rfc7636_appendix_b},
     {"base64 known answers", b64_known_answers},
