@@ -279,6 +279,7 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->http_baton = (void *)&sc->http;
     env->log = log_to_request;
     env->log_baton = r;
+    env->log_level = ap_get_request_module_loglevel(r, APLOG_MODULE_INDEX);
     env->jwt = jwt_verify;
     env->jwt_baton = r;
     env->resolve = resolve_provider;
