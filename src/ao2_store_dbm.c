@@ -62,15 +62,17 @@ typedef struct dbm_store {
     ao2_keyfilter_t *filter;    /* NULL: every lookup reads the file */
     ao2_dbm_changes_t *changes; /* NULL: every read takes the mutex */
     ao2_dbm_reader_t *reader;   /* this child's, when changes is set */
+    const char *kept_key;       /* of the segment in the process pool */
 } dbm_store_t;
 
-/* The shared segment of this httpd parent, kept across configuration
- * cycles. */
-static struct {
-    const char *path;
+/* The shared segment of this httpd parent for one file, kept across
+ * configuration cycles as user data of the process pool: httpd reloads
+ * the module's DSO on a restart, which resets its static variables. */
+typedef struct kept {
     ao2_keyfilter_t *filter;
     ao2_dbm_changes_t *changes;
-} kept;
+} kept_t;
+#define KEPT_KEY "api_oauth2 dbm segment "
 
 static const char *dbm_create(ao2_store_t **st, const char *arg,
                               apr_pool_t *pconf)
@@ -87,6 +89,7 @@ static const char *dbm_create(ao2_store_t **st, const char *arg,
     }
     d = apr_pcalloc(pconf, sizeof(*d));
     d->path = path;
+    d->kept_key = apr_pstrcat(pconf, KEPT_KEY, path, NULL);
     *st = &d->base;
     return NULL;
 }
@@ -298,10 +301,12 @@ static void attach_shared(dbm_store_t *d, server_rec *s, apr_dbm_t *db)
     apr_uint64_t seed;
     apr_shm_t *shm;
     char *base;
+    kept_t *kept = NULL;
 
-    if (kept.path && strcmp(kept.path, d->path) == 0) {
-        d->filter = kept.filter;
-        d->changes = kept.changes;
+    apr_pool_userdata_get((void **)&kept, d->kept_key, pp);
+    if (kept) {
+        d->filter = kept->filter;
+        d->changes = kept->changes;
         return;
     }
     d->filter = NULL;
@@ -323,9 +328,10 @@ static void attach_shared(dbm_store_t *d, server_rec *s, apr_dbm_t *db)
     d->changes = (ao2_dbm_changes_t *)base;
     ao2_dbm_changes_init(d->changes);
     fill_filter(d->filter, db);
-    kept.path = apr_pstrdup(pp, d->path);
-    kept.filter = d->filter;
-    kept.changes = d->changes;
+    kept = apr_palloc(pp, sizeof(*kept));
+    kept->filter = d->filter;
+    kept->changes = d->changes;
+    apr_pool_userdata_setn(kept, apr_pstrdup(pp, d->kept_key), NULL, pp);
 }
 
 static void write_begin(dbm_store_t *d)
