@@ -203,23 +203,27 @@ apr_status_t ao2_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
 /* Set by ao2_crypto_init, only read afterwards; NULL: fetched per call. */
 static EVP_MD *fetched_sha256;
 static EVP_MAC *fetched_hmac;
+static EVP_CIPHER *fetched_gcm;
 
 /* With the pool: the module's DSO may be unloaded after it (restart). */
 static apr_status_t crypto_cleanup(void *data)
 {
     EVP_MD_free(fetched_sha256);
     EVP_MAC_free(fetched_hmac);
+    EVP_CIPHER_free(fetched_gcm);
     fetched_sha256 = NULL;
     fetched_hmac = NULL;
+    fetched_gcm = NULL;
     return APR_SUCCESS;
 }
 
 void ao2_crypto_init(apr_pool_t *p)
 {
-    if (fetched_sha256 || fetched_hmac)
+    if (fetched_sha256 || fetched_hmac || fetched_gcm)
         return;
     fetched_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     fetched_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    fetched_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     apr_pool_cleanup_register(p, NULL, crypto_cleanup, apr_pool_cleanup_null);
 }
 
@@ -447,8 +451,8 @@ static int gcm_start(EVP_CIPHER_CTX *ctx, int encrypt, const ao2_keys_t *k,
 {
     int outl;
 
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) !=
-            1 ||
+    if (EVP_CipherInit_ex(ctx, fetched_gcm ? fetched_gcm : EVP_aes_256_gcm(),
+                          NULL, NULL, NULL, encrypt) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, SEAL_NONCE_LEN,
                             NULL) != 1 ||
         EVP_CipherInit_ex(ctx, NULL, NULL, k->seal, nonce, encrypt) != 1) {

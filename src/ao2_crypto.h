@@ -15,7 +15,7 @@ typedef struct ao2_keys {
     unsigned char mac[32];  /* HMAC-SHA256 for values in shared caches */
 } ao2_keys_t;
 
-/* Fetches SHA-256 and HMAC once for the life of pool p (the
+/* Fetches SHA-256, HMAC and AES-256-GCM once for the life of pool p (the
  * configuration pool: children inherit them), before any thread runs.
  * Without it every hash and MAC fetches its algorithm again (OpenSSL 3: a
  * locked lookup, more than the hash of a token costs). */

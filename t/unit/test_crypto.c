@@ -438,9 +438,14 @@ static void unseal_refuses(apr_pool_t *p)
  * the fetched algorithms is gone, per call again. */
 static void fetched_once(apr_pool_t *p)
 {
+    unsigned char master[32];
+    const char *sealed[3];
     apr_pool_t *sub;
-    int i;
+    ao2_keys_t k;
+    int i, j;
 
+    memset(master, 7, sizeof(master));
+    ao2_keys_derive(&k, master, sizeof(master));
     apr_pool_create(&sub, p);
     for (i = 0; i < 3; i++) {
         unsigned char md[AO2_SHA256_LEN], mac[AO2_SHA256_LEN];
@@ -448,6 +453,17 @@ static void fetched_once(apr_pool_t *p)
             ao2_crypto_init(sub);
         if (i == 2)
             apr_pool_destroy(sub);
+        /* Sealed one way, opened the other ways. */
+        sealed[i] = ao2_seal(p, &k, "aad", "plain", 5);
+        for (j = 0; j <= i; j++) {
+            char *plain = NULL;
+            apr_size_t len = 0;
+            ok(sealed[j] &&
+                   ao2_unseal(p, &k, "aad", sealed[j], &plain, &len) ==
+                       APR_SUCCESS &&
+                   len == 5 && memcmp(plain, "plain", 5) == 0,
+               "sealed in round %d, opened in round %d", j, i);
+        }
         ao2_sha256("abc", 3, md);
         is_str(
             hex(p, md, sizeof(md)),
