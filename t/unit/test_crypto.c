@@ -107,6 +107,20 @@ static void b64url_round_trips(apr_pool_t *p)
            "0..256");
 }
 
+/* Every one of the 64 characters, from the bytes that hold 0..63 in turn. */
+static void b64url_whole_alphabet(apr_pool_t *p)
+{
+    static const unsigned char sextets[] = {
+        0x00, 0x10, 0x83, 0x10, 0x51, 0x87, 0x20, 0x92, 0x8b, 0x30, 0xd3, 0x8f,
+        0x41, 0x14, 0x93, 0x51, 0x55, 0x97, 0x61, 0x96, 0x9b, 0x71, 0xd7, 0x9f,
+        0x82, 0x18, 0xa3, 0x92, 0x59, 0xa7, 0xa2, 0x9a, 0xab, 0xb2, 0xdb, 0xaf,
+        0xc3, 0x1c, 0xb3, 0xd3, 0x5d, 0xb7, 0xe3, 0x9e, 0xbb, 0xf3, 0xdf, 0xbf};
+
+    is_str(ao2_b64url_encode(p, sextets, sizeof(sextets)),
+           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+           "base64url: each 6-bit value to its character");
+}
+
 static void b64url_decode_accepts(apr_pool_t *p)
 {
     static const struct {
@@ -485,6 +499,7 @@ const ao2_test_case_t ao2_suite_crypto[] = {
     {"PKCE S256, RFC 7636 appendix B", pkce_rfc7636_appendix_b},
     {"base64 known answers", b64_known_answers},
     {"base64url round trips", b64url_round_trips},
+    {"base64url, the whole alphabet", b64url_whole_alphabet},
     {"base64url decode accepts", b64url_decode_accepts},
     {"base64url decode rejects", b64url_decode_rejects},
     {"constant-time compare", ct_equal_cases},
