@@ -4,7 +4,7 @@ APXS        ?= apxs
 CC          ?= gcc
 PKGS        := libcurl jansson libmemcached libcrypto cjose
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmemcachedutil
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmemcachedutil -lgdbm
 WARN        := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter
 EXTRA_CFLAGS ?= -O2
 # Linker flags for the module, as gcc takes them (-Wl,-z,relro ...): the
@@ -33,7 +33,7 @@ UNIT_SRCS   := src/ao2_err.c src/ao2_crypto.c src/ao2_json.c src/ao2_oauth2.c \
                src/ao2_record.c src/ao2_params.c src/ao2_cache_table.c \
                src/ao2_verdict.c src/ao2_pathcheck.c src/ao2_validate.c src/ao2_jose.c src/ao2_metadata.c \
                src/ao2_lock.c src/ao2_jwt.c src/ao2_keyfilter.c src/ao2_metrics.c \
-               src/ao2_revlog.c
+               src/ao2_revlog.c src/ao2_dbm_read.c
 APR_CFLAGS  := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
                $(shell apu-1-config --includes 2>/dev/null)
 APR_LIBS    := $(shell apr-1-config --link-ld --libs 2>/dev/null) \

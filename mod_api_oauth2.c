@@ -16,6 +16,7 @@
 #include "ao2_bearer.h"
 #include "ao2_cache.h"
 #include "ao2_config.h"
+#include "ao2_crypto.h"
 #include "ao2_discovery.h"
 #include "ao2_endpoints.h"
 #include "ao2_http.h"
@@ -105,6 +106,7 @@ static int ao2_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK; /* the first of httpd's two start-up passes */
+    ao2_crypto_init(pconf);
     if (ao2_http_global_init(pconf) != APR_SUCCESS)
         return !OK;
     if (ao2_config_post(pconf, ptemp, s) != OK)

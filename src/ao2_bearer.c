@@ -30,23 +30,32 @@ static int is_oauth2(request_rec *r)
     return type && strcasecmp(type, AO2_AUTH_TYPE) == 0;
 }
 
-static int count_header(void *count, const char *key, const char *value)
+typedef struct auth_headers {
+    const char *first;
+    int count; /* stops at 2 */
+} auth_headers_t;
+
+static int auth_header(void *baton, const char *key, const char *value)
 {
-    (*(int *)count)++;
-    return 1;
+    auth_headers_t *a = baton;
+
+    if (a->count++ == 0)
+        a->first = value;
+    return a->count < 2;
 }
 
 /* RFC 6750 §2.1: one "Bearer" 1*SP b64token, nothing else. 1 found, 0
  * absent (or another scheme), -1 malformed or more than one credential. */
 static int bearer_token(request_rec *r, const char **token)
 {
-    const char *h = apr_table_get(r->headers_in, "Authorization");
-    const char *t, *end;
-    int headers = 0;
+    auth_headers_t a = {NULL, 0};
+    const char *h, *t, *end;
 
-    apr_table_do(count_header, &headers, r->headers_in, "Authorization", NULL);
-    if (headers > 1)
+    /* One walk of the headers for the value and the count. */
+    apr_table_do(auth_header, &a, r->headers_in, "Authorization", NULL);
+    if (a.count > 1)
         return -1;
+    h = a.first;
     if (h == NULL || strncasecmp(h, "Bearer", 6) != 0 ||
         (h[6] != ' ' && h[6] != '\0'))
         return 0;
@@ -280,6 +289,7 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->http_baton = (void *)&sc->http;
     env->log = log_to_request;
     env->log_baton = r;
+    env->log_level = ap_get_request_module_loglevel(r, APLOG_MODULE_INDEX);
     env->jwt = jwt_verify;
     env->jwt_baton = r;
     env->resolve = resolve_provider;

@@ -15,6 +15,12 @@ typedef struct ao2_keys {
     unsigned char mac[32];  /* HMAC-SHA256 for values in shared caches */
 } ao2_keys_t;
 
+/* Fetches SHA-256, HMAC and AES-256-GCM once for the life of pool p (the
+ * configuration pool: children inherit them), before any thread runs.
+ * Without it every hash and MAC fetches its algorithm again (OpenSSL 3: a
+ * locked lookup, more than the hash of a token costs). */
+void ao2_crypto_init(apr_pool_t *p);
+
 void ao2_sha256(const void *data, apr_size_t len,
                 unsigned char out[AO2_SHA256_LEN]);
 

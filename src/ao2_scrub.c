@@ -11,7 +11,8 @@
 APLOG_USE_MODULE(api_oauth2);
 
 /* The identity headers a backend could fold into the variables Odoo reads;
- * compared with case and '-'/'_' folded. */
+ * compared with case and '-'/'_' folded. Each starts with r or x: a new
+ * one with another letter goes into is_identity_header's first test too. */
 static const char *const identity_headers[] = {
     "remote-user", "x-odoo-login", "x-odoo-db", "x-oauth2-scope", NULL};
 
@@ -28,8 +29,12 @@ static int folded_equal(const char *a, const char *b)
 
 static int is_identity_header(const char *name)
 {
+    char c = apr_tolower(*name);
     int i;
 
+    /* Most headers of a request are out at the first letter. */
+    if (c != 'r' && c != 'x')
+        return 0;
     for (i = 0; identity_headers[i]; i++) {
         if (folded_equal(name, identity_headers[i]))
             return 1;

@@ -1,18 +1,22 @@
 /* Token store in an APR DBM file (gdbm), shared by the processes of one
  * server and kept across restarts.
  *
- * Every operation opens, works on and closes the file under one global
- * mutex: a DBM handle caches pages, so a handle kept open would not see the
- * other processes' writes. Reads open the file read-only because gdbm
- * fsyncs a writer on close.
+ * Writes (and take, remove) open, work on and close the file under one
+ * global mutex, and announce themselves in a change counter in shared
+ * memory. Reads (a Bearer check of a token issued here) take no mutex and
+ * open nothing: each thread keeps a read-only handle, reopened when the
+ * counter moved, and a read that overlapped a write is done again under
+ * the mutex (ao2_dbm_read.c). Under the mutex the file is opened read-only
+ * for reading because gdbm fsyncs a writer on close.
  *
  * A lookup of a key the file never held (a made-up Bearer token: the bulk
- * of a flood) would still take that mutex and open the file. A Bloom filter
- * of every key written (ao2_keyfilter.c), in shared memory made once per
- * httpd parent and filled from the file at the first start, answers those
- * at once. It lives on the process pool so that graceful restarts keep it:
- * children of the old generation still write while the new one reads. */
+ * of a flood) is answered before any of that: a Bloom filter of every key
+ * written (ao2_keyfilter.c), in shared memory made once per httpd parent
+ * and filled from the file at the first start. It and the counter live on
+ * the process pool so that graceful restarts keep them: children of the
+ * old generation still write while the new one reads. */
 #include "ao2_store.h"
+#include "ao2_dbm_read.h"
 #include "ao2_defaults.h"
 #include "ao2_keyfilter.h"
 #include "ao2_pathcheck.h"
@@ -54,15 +58,21 @@ typedef struct dbm_store {
     apr_global_mutex_t *mutex;
     int inited;
     int child_inited;
-    apr_time_t last_purge;   /* this process's; guarded by the mutex */
-    ao2_keyfilter_t *filter; /* NULL: every lookup reads the file */
+    apr_time_t last_purge;      /* this process's; guarded by the mutex */
+    ao2_keyfilter_t *filter;    /* NULL: every lookup reads the file */
+    ao2_dbm_changes_t *changes; /* NULL: every read takes the mutex */
+    ao2_dbm_reader_t *reader;   /* this child's, when changes is set */
+    const char *kept_key;       /* of the segment in the process pool */
 } dbm_store_t;
 
-/* The filter of this httpd parent, kept across configuration cycles. */
-static struct {
-    const char *path;
+/* The shared segment of this httpd parent for one file, kept across
+ * configuration cycles as user data of the process pool: httpd reloads
+ * the module's DSO on a restart, which resets its static variables. */
+typedef struct kept {
     ao2_keyfilter_t *filter;
-} kept_filter;
+    ao2_dbm_changes_t *changes;
+} kept_t;
+#define KEPT_KEY "api_oauth2 dbm segment "
 
 static const char *dbm_create(ao2_store_t **st, const char *arg,
                               apr_pool_t *pconf)
@@ -79,6 +89,7 @@ static const char *dbm_create(ao2_store_t **st, const char *arg,
     }
     d = apr_pcalloc(pconf, sizeof(*d));
     d->path = path;
+    d->kept_key = apr_pstrcat(pconf, KEPT_KEY, path, NULL);
     *st = &d->base;
     return NULL;
 }
@@ -276,34 +287,63 @@ static void fill_filter(ao2_keyfilter_t *f, apr_dbm_t *db)
         ao2_keyfilter_add(f, k.dptr, k.dsize);
 }
 
-/* Reused when this parent made one for the same file; otherwise made and
- * filled now. With no filter, lookups just read the file. */
-static void attach_filter(dbm_store_t *d, server_rec *s, apr_dbm_t *db)
+/* The change counter, then the filter, one cache line apart. */
+#define FILTER_OFFSET 64
+
+/* Reused when this parent made them for the same file (old children still
+ * write, and bump the counter the new generation's readers look at);
+ * otherwise made and the filter filled now. Without them, every lookup
+ * reads the file under the mutex. */
+static void attach_shared(dbm_store_t *d, server_rec *s, apr_dbm_t *db)
 {
     apr_pool_t *pp = s->process->pool;
-    apr_size_t size = ao2_keyfilter_size(AO2_STORE_FILTER_BITS);
+    apr_size_t size = FILTER_OFFSET + ao2_keyfilter_size(AO2_STORE_FILTER_BITS);
     apr_uint64_t seed;
     apr_shm_t *shm;
+    char *base;
+    kept_t *kept = NULL;
 
-    if (kept_filter.filter && strcmp(kept_filter.path, d->path) == 0) {
-        d->filter = kept_filter.filter;
+    apr_pool_userdata_get((void **)&kept, d->kept_key, pp);
+    if (kept) {
+        d->filter = kept->filter;
+        d->changes = kept->changes;
         return;
     }
+    d->filter = NULL;
+    d->changes = NULL;
     if (db == NULL || apr_shm_create(&shm, size, NULL, pp) != APR_SUCCESS ||
         apr_generate_random_bytes((unsigned char *)&seed, sizeof(seed)) !=
             APR_SUCCESS ||
-        ao2_keyfilter_init(&d->filter, apr_shm_baseaddr_get(shm), size,
-                           AO2_STORE_FILTER_BITS, seed) != APR_SUCCESS) {
+        ao2_keyfilter_init(
+            &d->filter, (base = apr_shm_baseaddr_get(shm)) + FILTER_OFFSET,
+            size - FILTER_OFFSET, AO2_STORE_FILTER_BITS, seed) != APR_SUCCESS) {
         d->filter = NULL;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "AO2S0030: no key filter for %s: every lookup of an "
-                     "unknown token reads the file (slower under a flood)",
+                     "AO2S0030: no key filter for %s: every lookup reads "
+                     "the file under the store mutex (slower, above all "
+                     "under a flood)",
                      d->path);
         return;
     }
+    d->changes = (ao2_dbm_changes_t *)base;
+    ao2_dbm_changes_init(d->changes);
     fill_filter(d->filter, db);
-    kept_filter.path = apr_pstrdup(pp, d->path);
-    kept_filter.filter = d->filter;
+    kept = apr_palloc(pp, sizeof(*kept));
+    kept->filter = d->filter;
+    kept->changes = d->changes;
+    apr_pool_userdata_setn(kept, apr_pstrdup(pp, d->kept_key), NULL, pp);
+}
+
+static void write_begin(dbm_store_t *d)
+{
+    if (d->changes)
+        ao2_dbm_write_begin(d->changes);
+}
+
+static void write_end(dbm_store_t *d)
+{
+    if (d->changes)
+        ao2_dbm_write_end(d->changes);
 }
 
 static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
@@ -326,16 +366,19 @@ static apr_status_t dbm_init(ao2_store_t *st, server_rec *s, apr_pool_t *pconf,
     /* Quiet: a busy file on a graceful restart is no error (below). */
     rv = dbm_open(d, NULL, APR_DBM_RWCREATE, ptemp, &db);
     if (rv == APR_SUCCESS) {
+        attach_shared(d, s, db);
+        /* Old children may be reading: a write like any other. */
+        write_begin(d);
         purge(db, ptemp);
-        attach_filter(d, s, db);
         apr_dbm_close(db);
+        write_end(d);
     } else if (apr_stat(&fi, used1, APR_FINFO_TYPE, ptemp) == APR_SUCCESS) {
         /* On a graceful restart, children of the old generation still
          * work on the file under the old mutex; it exists, and the purge
          * can wait for the next write. */
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
                      "AO2S0009: %s is busy, start-up purge skipped", d->path);
-        attach_filter(d, s, NULL);
+        attach_shared(d, s, NULL);
     } else {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "AO2S0006: cannot create the " DBM_TYPE
@@ -390,10 +433,15 @@ static apr_status_t dbm_child_init(ao2_store_t *st, server_rec *s,
     /* The parent purged at start-up; children start the clock afresh. */
     d->last_purge = apr_time_now();
     rv = ao2_store_mutex_child_init(&d->mutex, pchild);
-    if (rv == APR_SUCCESS) {
-        d->child_inited = 1;
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    return rv;
+    if (d->changes && ao2_dbm_reader_create(&d->reader, d->path, d->changes,
+                                            pchild) != APR_SUCCESS) {
+        d->reader = NULL; /* reads take the mutex */
+    }
+    d->child_inited = 1;
+    return APR_SUCCESS;
 }
 
 static apr_status_t lock(dbm_store_t *d, server_rec *s)
@@ -469,6 +517,7 @@ static apr_status_t locked_write(dbm_store_t *d, server_rec *s, apr_datum_t *k,
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    write_begin(d);
     rv = dbm_open(d, s, APR_DBM_READWRITE, tmp, &db);
     if (rv == APR_SUCCESS) {
         errno = 0;
@@ -482,6 +531,7 @@ static apr_status_t locked_write(dbm_store_t *d, server_rec *s, apr_datum_t *k,
         }
         apr_dbm_close(db);
     }
+    write_end(d);
     apr_pool_destroy(tmp);
     return rv;
 }
@@ -496,7 +546,32 @@ static apr_status_t make_key(const char *key, apr_datum_t *k)
     return rv;
 }
 
-/* get, and take when remove is set, under one mutex hold. */
+/* Without the mutex, on this thread's handle. APR_EAGAIN: ask under the
+ * mutex (a write under way; an expired record, which that path removes). */
+static apr_status_t lockfree_fetch(dbm_store_t *d, apr_datum_t *k,
+                                   apr_pool_t *p, char **val, apr_size_t *len)
+{
+    apr_datum_t v;
+    apr_size_t n;
+    char *raw;
+    apr_status_t rv =
+        ao2_dbm_reader_get(d->reader, k->dptr, k->dsize, p, &raw, &n);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    v.dptr = raw;
+    v.dsize = n;
+    if (expired(&v, apr_time_now())) {
+        return APR_EAGAIN;
+    }
+    *val = raw + EXPIRY_LEN; /* NUL-terminated by the reader */
+    *len = n - EXPIRY_LEN;
+    return APR_SUCCESS;
+}
+
+/* get, and take when remove is set, under one mutex hold; a get first
+ * without it. */
 static apr_status_t fetch(dbm_store_t *d, server_rec *s, const char *key,
                           apr_pool_t *p, char **val, apr_size_t *len,
                           int remove)
@@ -511,6 +586,12 @@ static apr_status_t fetch(dbm_store_t *d, server_rec *s, const char *key,
     }
     if (d->filter && !ao2_keyfilter_maybe(d->filter, k.dptr, k.dsize)) {
         return APR_NOTFOUND; /* never written: no mutex, no file */
+    }
+    if (!remove && d->reader) {
+        rv = lockfree_fetch(d, &k, p, val, len);
+        if (rv != APR_EAGAIN) {
+            return rv;
+        }
     }
     rv = lock(d, s);
     if (rv != APR_SUCCESS) {

@@ -114,7 +114,7 @@ static void say(const ao2_validate_env_t *env, int level, apr_status_t rv,
     char msg[256];
     va_list ap;
 
-    if (env->log == NULL)
+    if (env->log == NULL || (env->log_level && level > env->log_level))
         return;
     va_start(ap, fmt);
     apr_vsnprintf(msg, sizeof(msg), fmt, ap);

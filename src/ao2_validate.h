@@ -120,6 +120,9 @@ typedef struct ao2_validate_env {
     void *resolve_baton;
     ao2_log_fn log;
     void *log_baton;
+    /* Messages above this level are not even formatted (a flood of made-up
+     * tokens makes one per request); 0: all. */
+    int log_level;
 } ao2_validate_env_t;
 
 typedef enum {

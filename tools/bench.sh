@@ -69,7 +69,7 @@ CONCURRENT_TOKENS=3   # fresh foreign tokens for the concurrent-first-request ch
 INTRO_FIRST_CONNS=8   # ao2-intro-first's connections: AO2_DEFAULT_PROVIDER_CALLS, the
                       # provider calls a process makes at once (beyond them: 503 at once)
 FLOOD_RATE=${BENCH_FLOOD_RATE:-10000}   # distinct random tokens a second in the flood check
-FLOOD_CONNS=256       # its connections: enough that those waiting on the hanging provider do not slow the rest
+FLOOD_CONNS=512       # its connections: enough free ones for the rate while some wait (flood.lua paces all of them on one clock)
 
 for v in ROUNDS SECS WARMUP CONNS FIRST_TOKENS BAD_TOKENS RSS_FIRST RSS_TOTAL HTTPD_CPU LOAD_CPU; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "tools/bench.sh: $v must be a number" >&2; exit 2; }

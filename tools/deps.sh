@@ -26,7 +26,7 @@ packages=(
     libjansson-dev libmemcached-dev libssl-dev memcached libapache2-mod-perl2
     libwww-perl wrk redis-server pkg-config gcc make clang-format valgrind
     clang libclang-rt-14-dev
-    libcjose-dev libapache2-mod-oauth2 libapache2-mod-auth-openidc
+    libcjose-dev libgdbm-dev libapache2-mod-oauth2 libapache2-mod-auth-openidc
     openssl curl jq python3-requests strace dpkg-dev debhelper fakeroot lintian
     python3-django-oauth-toolkit
 )

@@ -107,6 +107,20 @@ static void b64url_round_trips(apr_pool_t *p)
            "0..256");
 }
 
+/* Every one of the 64 characters, from the bytes that hold 0..63 in turn. */
+static void b64url_whole_alphabet(apr_pool_t *p)
+{
+    static const unsigned char sextets[] = {
+        0x00, 0x10, 0x83, 0x10, 0x51, 0x87, 0x20, 0x92, 0x8b, 0x30, 0xd3, 0x8f,
+        0x41, 0x14, 0x93, 0x51, 0x55, 0x97, 0x61, 0x96, 0x9b, 0x71, 0xd7, 0x9f,
+        0x82, 0x18, 0xa3, 0x92, 0x59, 0xa7, 0xa2, 0x9a, 0xab, 0xb2, 0xdb, 0xaf,
+        0xc3, 0x1c, 0xb3, 0xd3, 0x5d, 0xb7, 0xe3, 0x9e, 0xbb, 0xf3, 0xdf, 0xbf};
+
+    is_str(ao2_b64url_encode(p, sextets, sizeof(sextets)),
+           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+           "base64url: each 6-bit value to its character");
+}
+
 static void b64url_decode_accepts(apr_pool_t *p)
 {
     static const struct {
@@ -434,11 +448,58 @@ static void unseal_refuses(apr_pool_t *p)
            APR_EGENERAL, "nonce and tag alone do not verify");
 }
 
+/* Fetched once or per call, the same answers; after the pool that held
+ * the fetched algorithms is gone, per call again. */
+static void fetched_once(apr_pool_t *p)
+{
+    unsigned char master[32];
+    const char *sealed[3];
+    apr_pool_t *sub;
+    ao2_keys_t k;
+    int i, j;
+
+    memset(master, 7, sizeof(master));
+    ao2_keys_derive(&k, master, sizeof(master));
+    apr_pool_create(&sub, p);
+    for (i = 0; i < 3; i++) {
+        unsigned char md[AO2_SHA256_LEN], mac[AO2_SHA256_LEN];
+        if (i == 1)
+            ao2_crypto_init(sub);
+        if (i == 2)
+            apr_pool_destroy(sub);
+        /* Sealed one way, opened the other ways. */
+        sealed[i] = ao2_seal(p, &k, "aad", "plain", 5);
+        for (j = 0; j <= i; j++) {
+            char *plain = NULL;
+            apr_size_t len = 0;
+            ok(sealed[j] &&
+                   ao2_unseal(p, &k, "aad", sealed[j], &plain, &len) ==
+                       APR_SUCCESS &&
+                   len == 5 && memcmp(plain, "plain", 5) == 0,
+               "sealed in round %d, opened in round %d", j, i);
+        }
+        ao2_sha256("abc", 3, md);
+        is_str(
+            hex(p, md, sizeof(md)),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "sha256(abc), %s", i == 1 ? "fetched once" : "fetched per call");
+        is_int(ao2_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28,
+                               NULL, 0, mac),
+               APR_SUCCESS, "HMAC computes (%d)", i);
+        is_str(
+            hex(p, mac, sizeof(mac)),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            "HMAC, %s", i == 1 ? "fetched once" : "fetched per call");
+    }
+}
+
 const ao2_test_case_t ao2_suite_crypto[] = {
+    {"algorithms fetched once", fetched_once},
     {"sha256 known answers", sha256_known_answers},
     {"PKCE S256, RFC 7636 appendix B", pkce_rfc7636_appendix_b},
     {"base64 known answers", b64_known_answers},
     {"base64url round trips", b64url_round_trips},
+    {"base64url, the whole alphabet", b64url_whole_alphabet},
     {"base64url decode accepts", b64url_decode_accepts},
     {"base64url decode rejects", b64url_decode_rejects},
     {"constant-time compare", ct_equal_cases},

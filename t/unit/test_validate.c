@@ -817,6 +817,25 @@ static void provider_cap(apr_pool_t *p)
     ok(strstr(w->last_log, "AO2B0015") != NULL, "logged with its tag");
 }
 
+/* An info message (AO2B0015) with the log at warn: not passed on, not
+ * formatted; at info it is. */
+static void log_level_respected(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    volatile apr_uint32_t calls = 4;
+    result_t r;
+
+    w->env.calls = &calls;
+    w->env.max_calls = 4;
+    w->env.log_level = AO2_LOG_WARNING;
+    w->logs = 0;
+    is_int(check(w, w->a, "t-1", &r), AO2_TOKEN_TROUBLE, "at the cap: 503");
+    is_int(w->logs, 0, "log at warn: the info line is not written");
+    w->env.log_level = AO2_LOG_INFO;
+    is_int(check(w, w->a, "t-2", &r), AO2_TOKEN_TROUBLE, "again");
+    is_int(w->logs, 1, "log at info: it is");
+}
+
 /* The lock primitive itself (ao2_lock.c), also the refresh lock. */
 static void lock_primitive(apr_pool_t *p)
 {
@@ -1254,6 +1273,7 @@ static void revlog_reset(apr_pool_t *p)
 }
 
 const ao2_test_case_t ao2_suite_validate[] = {
+    {"log level respected", log_level_respected},
     {"foreign tokens, row by row", foreign_rows},
     {"foreign token scopes: scope or scp", foreign_scopes},
     {"introspection trouble", introspection_request},
