@@ -75,18 +75,11 @@ ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/to
 </Location>
 CONF
 
-# The one child of that httpd: its pid and RssAnon (KB).
+# The one child of that httpd: (pid, RssAnon in KB), or () while there is
+# not exactly one.
 sub child {
-    open my $f, '<', "$dir/httpd-$port.pid" or return;
-    my ($ppid) = <$f> =~ /(\d+)/;
-    my @c;
-    for my $stat (glob '/proc/[0-9]*/status') {
-        open my $s, '<', $stat or next;
-        my $text = do { local $/; <$s> } // '';
-        next unless $text =~ /^PPid:\s+(\d+)/m && $1 == $ppid;
-        push @c, [$text =~ /^Pid:\s+(\d+)/m, $text =~ /^RssAnon:\s+(\d+)/m];
-    }
-    return @c == 1 ? @{ $c[0] } : ();
+    my $c = httpd_children_rss("$dir/httpd-$port.pid", 'RssAnon');
+    return keys %$c == 1 ? (%$c) : ();
 }
 wait_for(sub { my @c = child(); @c }, 10);
 my ($pid) = child();
