@@ -14,7 +14,10 @@
 #define KEY_LEN     (5 + AO2_SHA256_B64URL_LEN) /* prefix + token hash */
 #define LOCK_PREFIX "ao2l"
 
-typedef enum { FOUND, UNKNOWN, TROUBLE } lookup_e;
+/* BUSY: this process has as many provider calls in flight as it may (503
+ * like TROUBLE, but nothing failed: no failure is remembered for the
+ * token, so it is asked again as soon as a call slot is free). */
+typedef enum { FOUND, UNKNOWN, TROUBLE, BUSY } lookup_e;
 
 /* ---- bindings ----------------------------------------------------------- */
 
@@ -296,6 +299,11 @@ static lookup_e from_userinfo(const ao2_validate_env_t *env,
     rv = provider_call(env, p, prov, AO2_ME_USERINFO, "GET", prov->userinfo_url,
                        apr_pstrcat(p, "Bearer ", token, NULL), NULL, &resp,
                        &why);
+    if (rv == APR_EBUSY) {
+        say(env, AO2_LOG_INFO, 0, "AO2B0015: userinfo at %s: %s", prov->name,
+            why);
+        return BUSY;
+    }
     if (rv != APR_SUCCESS || resp.status >= 500) {
         say(env, AO2_LOG_ERR, rv,
             "AO2B0011: userinfo at %s: %s; the Bearer check "
@@ -334,9 +342,12 @@ static lookup_e vouched(const ao2_validate_env_t *env, const ao2_binding_t *b,
         return refuse(env, b, v, now);
     }
     login = login_of(p, b, claims, &unverified);
-    if (login == NULL && from_userinfo(env, b, p, prov, token, claims, &login,
-                                       &unverified) == TROUBLE)
-        return TROUBLE;
+    if (login == NULL) {
+        lookup_e asked =
+            from_userinfo(env, b, p, prov, token, claims, &login, &unverified);
+        if (asked != FOUND)
+            return asked;
+    }
     if (login == NULL) {
         say(env, AO2_LOG_INFO, 0,
             "AO2B0013: a token from %s refused: no %s\"%s\" claim in the "
@@ -379,7 +390,7 @@ static lookup_e from_introspection(const ao2_validate_env_t *env,
     if (rv == APR_EBUSY) {
         say(env, AO2_LOG_INFO, 0, "AO2B0015: introspection at %s: %s",
             c->provider->name, why);
-        return TROUBLE;
+        return BUSY;
     }
     if (rv != APR_SUCCESS) {
         say(env, AO2_LOG_ERR, rv,
@@ -703,7 +714,7 @@ ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
     lookup_e found = env->cache ? single_flight(env, b, p, token, now, buf, v)
                                 : resolve(env, b, p, token, now, v);
 
-    if (found == TROUBLE)
+    if (found == TROUBLE || found == BUSY)
         return AO2_TOKEN_TROUBLE;
     if (!v->valid)
         return AO2_TOKEN_INVALID;

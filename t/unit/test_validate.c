@@ -815,6 +815,15 @@ static void provider_cap(apr_pool_t *p)
     is_int(w->prov.introspections, 1, "without a provider call");
     is_int(calls, 4, "the count is unchanged");
     ok(strstr(w->last_log, "AO2B0015") != NULL, "logged with its tag");
+    /* A full cap is this process being busy, not the provider failing: a
+     * failure remembered for t-2 would answer 503 to it for fail_ttl on
+     * every process, long after a slot is free. */
+    ok(!has_key(&w->cache, lock_key(w, "t-2")),
+       "no failure remembered for the token");
+    calls = 3;
+    is_int(check(w, w->a, "t-2", &r), AO2_TOKEN_INVALID,
+           "a slot free: the same token is asked about at once");
+    is_int(w->prov.introspections, 2, "with a provider call");
 }
 
 /* An info message (AO2B0015) with the log at warn: not passed on, not
