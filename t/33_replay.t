@@ -14,7 +14,6 @@ use Apache::Test qw(-withtestmore);
 use AO2Test;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
-use POSIX ();
 use Time::HiRes ();
 
 my @stores = qw(memcache redis);
@@ -35,32 +34,11 @@ my $bound = 1.0;    # seconds: SPEC's cross-server revocation bound
 
 sub port_open { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]", Timeout => 1) }
 
-my %svc;
-sub start_service {
-    my ($name, $port, @cmd) = @_;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        POSIX::setpgid(0, 0);
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/$name.log";
-        open STDERR, '>&', \*STDOUT;
-        exec @cmd or POSIX::_exit(127);
-    }
-    $svc{$name} = $pid;
-    return wait_for(sub { port_open($port) }, 20);
-}
-my $main_pid = $$;
-END {
-    if ($$ == $main_pid) {
-        local $?;
-        for (values %svc) { kill TERM => $_; waitpid($_, 0) }
-    }
-}
-
-ok(start_service('memcached', $mc, qw(memcached -l 127.0.0.1 -p), $mc, qw(-U 0 -u nobody -m 16)),
+# --- services this test owns (AO2Test stops them at the end) -------------------
+ok(service_start('memcached-replay', port => $mc, cmd => [qw(memcached -l 127.0.0.1 -p), $mc, qw(-U 0 -u nobody -m 16)]),
    "memcached on $mc");
-ok(start_service('redis', $redis, 'redis-server', '--bind', '127.0.0.1', '--port', $redis,
-                 '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'),
+ok(service_start('redis', port => $redis, cmd => ['redis-server', '--bind', '127.0.0.1', '--port', $redis,
+                 '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']),
    "Redis on $redis");
 
 # --- memcached, as the one who replays it -------------------------------------
