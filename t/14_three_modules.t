@@ -59,8 +59,7 @@ if ($proxy_pid == 0) {
 mkdir "$dir/store" or die;
 if ($> == 0) { chown scalar(getpwnam 'nobody'), scalar(getgrnam 'nogroup'), "$dir/store" or die }
 chmod 0700, "$dir/store";
-open my $k, '>', "$dir/store.key" or die; print $k map { chr int rand 256 } 1 .. 32; close $k;
-chmod 0600, "$dir/store.key";
+store_key("$dir/store.key");
 my $pass = random_string(24);
 my $oauth2_opts = 'introspect.auth=client_secret_basic&client_id=rs-client&client_secret=rs-secret'
                 . '&introspect.ssl_verify=false&verify.cache=x';

@@ -18,8 +18,7 @@ my $module = "$top/.libs/mod_api_oauth2.so";
 my $dir = tempdir(CLEANUP => 1);
 chmod 0755, $dir;
 my $key = "$dir/shared.key";
-open my $k, '>', $key or die; print $k map { chr int rand 256 } 1 .. 32; close $k;
-chmod 0600, $key;
+store_key($key);
 # Server C keeps its node-local copies for 2 seconds at most (ApiOAuth2CacheLocalTTL
 # 2); A and B keep the default.
 my @ports = port('servers');

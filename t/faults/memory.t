@@ -40,10 +40,7 @@ chmod 0755, $dir;
 mkdir "$dir/store" or die;
 chmod 0777, "$dir/store";    # the child runs as nobody
 my $key = "$dir/store.key";
-open my $k, '>', $key or die "$key: $!";
-print $k map { chr int rand 256 } 1 .. 32;
-close $k;
-chmod 0600, $key;
+store_key($key);
 my ($port) = port('servers');
 my $p = 'http://127.0.0.1:' . port('provider');
 my $be = 'http://127.0.0.1:' . port('backend');

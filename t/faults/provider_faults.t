@@ -31,8 +31,7 @@ chmod 0755, $dir;
 mkdir "$dir/store" or die;
 chown scalar(getpwnam('nobody')), scalar(getgrnam('nogroup')), "$dir/store" if $> == 0;
 chmod 0700, "$dir/store";
-open my $k, '>', "$dir/key" or die; print $k map { chr int rand 256 } 1 .. 32; close $k;
-chmod 0600, "$dir/key";
+store_key("$dir/key");
 
 # faultop in front of the provider.
 my $fpid = fork // die;

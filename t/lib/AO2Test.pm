@@ -42,6 +42,7 @@ our @EXPORT = qw(
     error_log_path error_log_mark error_log_text wait_for
     httpd_bin service_stop service_start
     wrk_start wrk_result extra_httpd extra_httpd_conf extra_httpd_stop httpd_children_rss
+    store_key
     httpd_core_modules
     dot_url dot_login dot_tokens dot_token_request dot_introspect
     metrics_scrape
@@ -920,6 +921,17 @@ sub httpd_children_rss {
         $rss{$pid} = $1 if $text =~ /^\Q$field\E:\s+(\d+)/m;
     }
     return \%rss;
+}
+
+# store_key($path) -> $path: a new ApiOAuth2StoreKey file of 32 random bytes,
+# mode 0600 (what the start-up check asks of a key), for a test's own servers.
+sub store_key {
+    my ($path) = @_;
+    open my $k, '>', $path or croak "store_key: $path: $!";
+    print $k map { chr int rand 256 } 1 .. 32;
+    close $k or croak "store_key: $path: $!";
+    chmod 0600, $path or croak "store_key: chmod $path: $!";
+    return $path;
 }
 
 1;
