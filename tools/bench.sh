@@ -22,6 +22,11 @@
 #   location), BENCH_SKIP_CHECKS=1, BENCH_SKIP_PEERS=1
 #   BENCH_VARIANTS           comma list: only these variants (plain is always kept)
 #   BENCH_HTTPD_CPU (0), BENCH_LOAD_CPU (1)   cores for httpd / everything else
+#   BENCH_PROFILE=callgrind  instead of the rounds: instructions per request of
+#                            each selected variant above its base, and the
+#                            functions they go to, from httpd -X under callgrind
+#                            (bench/results/profile-<date>.txt; see profile_all)
+#   BENCH_PROFILE_REQUESTS (1000)  requests each profile is taken over
 #
 # What runs (all on 127.0.0.1, everything under bench/results/run/, which is
 # wiped at start; all of it is stopped on exit, however the script ends):
@@ -61,6 +66,8 @@ SKIP_RSS_CONTROL=${BENCH_SKIP_RSS_CONTROL:-0}
 SKIP_CHECKS=${BENCH_SKIP_CHECKS:-0}
 SKIP_PEERS=${BENCH_SKIP_PEERS:-0}
 ONLY=${BENCH_VARIANTS:-}
+PROFILE=${BENCH_PROFILE:-}
+PROFILE_REQUESTS=${BENCH_PROFILE_REQUESTS:-1000}
 HTTPD_CPU=${BENCH_HTTPD_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 NEG_TTL=10      # ApiOAuth2CacheNegativeTTL of the ao2 instances
@@ -71,7 +78,8 @@ INTRO_FIRST_CONNS=8   # ao2-intro-first's connections: AO2_DEFAULT_PROVIDER_CALL
 FLOOD_RATE=${BENCH_FLOOD_RATE:-10000}   # distinct random tokens a second in the flood check
 FLOOD_CONNS=512       # its connections: enough free ones for the rate while some wait (flood.lua paces all of them on one clock)
 
-for v in ROUNDS SECS WARMUP CONNS FIRST_TOKENS BAD_TOKENS RSS_FIRST RSS_TOTAL HTTPD_CPU LOAD_CPU; do
+[ -z "$PROFILE" ] || [ "$PROFILE" = callgrind ] || { echo "tools/bench.sh: BENCH_PROFILE is callgrind or nothing" >&2; exit 2; }
+for v in PROFILE_REQUESTS ROUNDS SECS WARMUP CONNS FIRST_TOKENS BAD_TOKENS RSS_FIRST RSS_TOTAL HTTPD_CPU LOAD_CPU; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "tools/bench.sh: $v must be a number" >&2; exit 2; }
 done
 ((ROUNDS >= 1 && SECS >= 1 && WARMUP >= 1 && CONNS >= 1 && FIRST_TOKENS >= 1 && BAD_TOKENS >= 1)) ||
@@ -682,6 +690,70 @@ measure() { # VARIANT ROUND SEQ RUNS_IN_ROUND
 
 check() { printf '%s\t%s\n' "$1" "$2" >>"$run/checks.tsv"; } # KEY VALUE
 
+# profile_variant VARIANT REQUESTS OUT: httpd -X of the variant's instance
+# under callgrind, REQUESTS requests of the variant one after the other
+# (bench/profile-client.pl), then stopped; callgrind writes OUT as it exits.
+profile_variant() {
+    local v=$1 count=$2 out=$3 inst=${V_INST[$1]} src tok=
+    local conf=$run/conf/$inst.conf port=${PORT[$inst]} pid
+    src=$(token_args "$v" 1)
+    case $src in
+        BENCH_TOKEN_FILE=*) tok=@${src#BENCH_TOKEN_FILE=} ;;
+        BENCH_TOKEN=*) tok=${src#BENCH_TOKEN=} ;;
+    esac
+    stop_httpd "$inst"
+    # callgrind opens OUT as root at start and again as User nobody at exit.
+    : >"$out"
+    chmod 666 "$out"
+    [ "$(id -u)" -ne 0 ] || chown nobody "$out"
+    taskset -c "$HTTPD_CPU" valgrind --tool=callgrind --callgrind-out-file="$out" \
+        "$APACHE" -X -f "$conf" >"$logs/$inst.callgrind.log" 2>&1 &
+    pid=$!
+    wait_port "$port" "httpd -X $inst under callgrind" "$pid" >&2 || { tail -n 20 "$logs/$inst.callgrind.log" >&2; return 1; }
+    # The first requests fill the caches: both the short and the long run
+    # make them, so they drop out of the difference.
+    perl "$top/bench/profile-client.pl" "$port" "${V_PATH[$v]}" "$count" "$tok" || { kill -TERM "$pid"; wait "$pid"; return 1; }
+    kill -TERM "$pid"
+    wait "$pid" || true
+    [ -s "$out" ] || { log "callgrind wrote no $out"; return 1; }
+}
+
+# BENCH_PROFILE=callgrind: for each selected variant and its base, profiles
+# after 200 and after 200 + PROFILE_REQUESTS requests; bench/callgrind-diff.pl
+# turns the four outputs into instructions per request above the base and the
+# functions they are spent in. Instruction counts do not depend on what else
+# the machine does, so a before/after comparison needs no quiet machine.
+profile_all() {
+    local dir v b n1=200 n2=$((200 + PROFILE_REQUESTS)) stamp report
+    command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null || die "valgrind is missing"
+    # httpd -X drops to User nobody before callgrind writes its file.
+    dir=$(mktemp -d /tmp/ao2-profile.XXXXXX)
+    chmod 1777 "$dir"
+    stamp=$(date '+%Y%m%d-%H%M%S')
+    report=$results/profile-$stamp.txt
+    {
+        printf '# make bench profile, %s, commit %s%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
+            "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+            "$(if git status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then echo ' (+ uncommitted changes)'; fi)"
+        printf '# httpd -X under callgrind; each figure: (instructions after %d requests - after %d) / %d\n' "$n2" "$n1" "$PROFILE_REQUESTS"
+    } >"$report"
+    for v in "${todo[@]}"; do
+        b=${V_BASE[$v]}
+        [ "$v" != "$b" ] || continue
+        for n in "$n1" "$n2"; do
+            [ -s "$dir/$b.$n" ] || profile_variant "$b" "$n" "$dir/$b.$n" || die "no profile of $b"
+            log "profile: $v after $n requests"
+            profile_variant "$v" "$n" "$dir/$v.$n" || die "no profile of $v"
+        done
+        { printf '\n## %s (base %s): %s\n' "$v" "$b" "${V_DESC[$v]}"
+          perl "$top/bench/callgrind-diff.pl" "$n1" "$n2" "$dir/$b.$n1" "$dir/$b.$n2" "$dir/$v.$n1" "$dir/$v.$n2"
+        } >>"$report"
+    done
+    cp "$report" "$results/profile-latest.txt"
+    cat "$report"
+    log "written to $report; callgrind outputs in $dir"
+}
+
 # rss_series LABEL PATH TOKEN: a fresh ao2-shm, then RSS_TOTAL requests to
 # PATH with TOKEN in 4 legs (RSS_FIRST, then three equal ones); the sum of
 # the children's VmRSS before and after each leg goes to checks.tsv as
@@ -916,6 +988,10 @@ main() {
     local todo=()
     for v in "${VARIANTS[@]}"; do [ -z "${BROKEN[$v]:-}" ] && todo+=("$v"); done
     [[ " ${todo[*]} " == *" plain "* ]] || die "the unprotected baseline does not answer: ${BROKEN[plain]:-?}"
+    if [ -n "$PROFILE" ]; then
+        profile_all
+        return 0
+    fi
 
     # --- meta -------------------------------------------------------------------------
     {
