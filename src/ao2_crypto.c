@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -33,10 +34,12 @@
 
 /* --- Branch-free character classes ---------------------------------------
  *
- * Base64 here carries tokens, client secrets and sealed secrets. A lookup
- * table indexed by those bytes leaks them through the cache, so characters
- * are mapped with masks instead (the technique of libsodium's codecs). Each
- * macro yields 0xFF for true and 0 for false, for arguments in 0..255. */
+ * Base64 encoding here carries client secrets and random secrets (PKCE
+ * verifiers, states). A lookup table indexed by those bytes leaks them
+ * through the cache, so their characters are mapped with masks instead (the
+ * technique of libsodium's codecs). Decoding and the hashes of tokens carry
+ * nothing secret and use tables (below). Each macro yields 0xFF for true and
+ * 0 for false, for arguments in 0..255. */
 #define CT_EQ(x, y)                                                            \
     ((((0U - ((unsigned int)(x) ^ (unsigned int)(y))) >> 8) & 0xFF) ^ 0xFF)
 #define CT_GT(x, y) ((((unsigned int)(y) - (unsigned int)(x)) >> 8) & 0xFF)
@@ -68,16 +71,33 @@ static unsigned char b64_char(const b64_alphabet_t *a, unsigned int x)
                            (CT_EQ(x, 63) & a->c63));
 }
 
-/* 0..63, or B64_INVALID for a byte outside the alphabet (including '='). */
+/* What is decoded is never secret: the nonce, ciphertext and tag of a
+ * sealed value, the parts of a JWS (ao2_jose.c, ao2_oauth2.c). A table
+ * serves them: the masks cost ~40 instructions a character, and a
+ * first-seen Bearer token decodes its whole index entry. B64_INVALID for a
+ * byte outside the alphabet (including '='). */
+#define X B64_INVALID
+static const unsigned char b64url_values[256] = {
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  62, X,  X,  52, 53, 54, 55, 56, 57, 58, 59, 60,
+    61, X,  X,  X,  X,  X,  X,  X,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+    11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X,  X,  X,  X,
+    63, X,  26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+    43, 44, 45, 46, 47, 48, 49, 50, 51, X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,
+};
+#undef X
+
 static unsigned int b64url_value(unsigned int c)
 {
-    unsigned int x = (CT_GE(c, 'A') & CT_LE(c, 'Z') & (c - 'A')) |
-                     (CT_GE(c, 'a') & CT_LE(c, 'z') & (c - ('a' - 26))) |
-                     (CT_GE(c, '0') & CT_LE(c, '9') & (c + (52 - '0'))) |
-                     (CT_EQ(c, '-') & 62) | (CT_EQ(c, '_') & 63);
-
-    /* x is 0 both for 'A' and for every invalid byte: tell them apart. */
-    return x | (CT_EQ(x, 0) & (CT_EQ(c, 'A') ^ 0xFF));
+    return b64url_values[c];
 }
 
 static apr_size_t b64_encoded_len(const b64_alphabet_t *a, apr_size_t len)
@@ -118,6 +138,37 @@ static void b64_encode_into(const b64_alphabet_t *a, const unsigned char *in,
                 *o++ = '=';
             }
         }
+    }
+    *o = '\0';
+}
+
+/* The hash of a token (a cache, lock or store key, which memcached shows
+ * anyway) is not secret: it is written from one cache line of characters,
+ * in a tenth of the instructions of b64_char, on every Bearer check. */
+static const char b64url_public[64] __attribute__((aligned(64))) =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void ao2_digest_b64url_into(const unsigned char md[AO2_SHA256_LEN],
+                            char out[AO2_SHA256_B64URL_LEN + 1])
+{
+    int i;
+    char *o = out;
+
+    /* 32 bytes: ten groups of three, then two bytes (three characters). */
+    for (i = 0; i < 30; i += 3) {
+        unsigned int v = ((unsigned int)md[i] << 16) |
+                         ((unsigned int)md[i + 1] << 8) | md[i + 2];
+        *o++ = b64url_public[(v >> 18) & 63];
+        *o++ = b64url_public[(v >> 12) & 63];
+        *o++ = b64url_public[(v >> 6) & 63];
+        *o++ = b64url_public[v & 63];
+    }
+    {
+        unsigned int v =
+            ((unsigned int)md[30] << 16) | ((unsigned int)md[31] << 8);
+        *o++ = b64url_public[(v >> 18) & 63];
+        *o++ = b64url_public[(v >> 12) & 63];
+        *o++ = b64url_public[(v >> 6) & 63];
     }
     *o = '\0';
 }
@@ -211,9 +262,76 @@ static EVP_MD *fetched_sha256;
 static EVP_MAC *fetched_hmac;
 static EVP_CIPHER *fetched_gcm;
 
-/* With the pool: the module's DSO may be unloaded after it (restart). */
+/* Each thread's own digest and HMAC contexts, made at its first use and
+ * reused: a new context per call allocates and frees libcrypto's state
+ * (for HMAC three digest contexts), about as much work as hashing a token.
+ * The HMAC context keeps the last key it was given, so that a MAC under the
+ * same key (nearly always the one verdict and lock key) starts from the
+ * key's precomputed pads. libcrypto's allocator, not a pool: the contexts
+ * live as long as the thread, and go with it (thread_contexts_free). */
+typedef struct thread_contexts {
+    EVP_MD_CTX *md;
+    EVP_MAC_CTX *mac;
+    unsigned char mac_key[64];
+    apr_size_t mac_keylen;
+    int mac_keyed;
+} thread_contexts_t;
+
+static apr_threadkey_t *contexts_key;
+
+static void thread_contexts_free(void *data)
+{
+    thread_contexts_t *tc = data;
+
+    if (tc == NULL)
+        return;
+    EVP_MD_CTX_free(tc->md);
+    EVP_MAC_CTX_free(tc->mac);
+    OPENSSL_clear_free(tc, sizeof(*tc));
+}
+
+/* This thread's contexts; NULL without ao2_crypto_init (unit tests,
+ * fuzzers) or when libcrypto cannot allocate: the caller then makes its
+ * own for the call. */
+static thread_contexts_t *thread_contexts(void)
+{
+    thread_contexts_t *tc = NULL;
+
+    if (contexts_key == NULL ||
+        apr_threadkey_private_get((void **)&tc, contexts_key) != APR_SUCCESS)
+        return NULL;
+    if (tc)
+        return tc;
+    tc = OPENSSL_zalloc(sizeof(*tc));
+    if (tc == NULL)
+        return NULL;
+    tc->md = EVP_MD_CTX_new();
+    tc->mac = fetched_hmac ? EVP_MAC_CTX_new(fetched_hmac) : NULL;
+    if (tc->md == NULL || tc->mac == NULL ||
+        apr_threadkey_private_set(tc, contexts_key) != APR_SUCCESS) {
+        thread_contexts_free(tc);
+        return NULL;
+    }
+    return tc;
+}
+
+/* With the pool: the module's DSO may be unloaded after it (restart). The
+ * calling thread's contexts go too; other threads' (none in the parent,
+ * which runs this) would go when they end. */
 static apr_status_t crypto_cleanup(void *data)
 {
+    thread_contexts_t *tc = NULL;
+
+    if (contexts_key) {
+        if (apr_threadkey_private_get((void **)&tc, contexts_key) ==
+                APR_SUCCESS &&
+            tc) {
+            apr_threadkey_private_set(NULL, contexts_key);
+            thread_contexts_free(tc);
+        }
+        apr_threadkey_private_delete(contexts_key);
+        contexts_key = NULL;
+    }
     EVP_MD_free(fetched_sha256);
     EVP_MAC_free(fetched_hmac);
     EVP_CIPHER_free(fetched_gcm);
@@ -230,6 +348,10 @@ void ao2_crypto_init(apr_pool_t *p)
     fetched_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     fetched_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     fetched_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    if (fetched_sha256 && fetched_hmac &&
+        apr_threadkey_private_create(&contexts_key, thread_contexts_free, p) !=
+            APR_SUCCESS)
+        contexts_key = NULL;
     apr_pool_cleanup_register(p, NULL, crypto_cleanup, apr_pool_cleanup_null);
 }
 
@@ -237,11 +359,18 @@ void ao2_crypto_init(apr_pool_t *p)
 static int sha256(const void *data, apr_size_t len,
                   unsigned char out[AO2_SHA256_LEN])
 {
+    thread_contexts_t *tc = thread_contexts();
     unsigned int outlen = 0;
 
-    return EVP_Digest(data, len, out, &outlen,
-                      fetched_sha256 ? fetched_sha256 : EVP_sha256(),
-                      NULL) == 1 &&
+    if (tc == NULL)
+        return EVP_Digest(data, len, out, &outlen,
+                          fetched_sha256 ? fetched_sha256 : EVP_sha256(),
+                          NULL) == 1 &&
+               outlen == AO2_SHA256_LEN;
+    /* Init on a context that already has SHA-256 keeps its state buffer. */
+    return EVP_DigestInit_ex2(tc->md, fetched_sha256, NULL) == 1 &&
+           EVP_DigestUpdate(tc->md, data, len) == 1 &&
+           EVP_DigestFinal_ex(tc->md, out, &outlen) == 1 &&
            outlen == AO2_SHA256_LEN;
 }
 
@@ -279,7 +408,7 @@ void ao2_sha256_b64url_into(const void *data, apr_size_t len,
     unsigned char md[AO2_SHA256_LEN];
 
     ao2_sha256(data, len, md);
-    b64_encode_into(&b64url, md, sizeof(md), out);
+    ao2_digest_b64url_into(md, out);
 }
 
 char *ao2_sha256_b64url(apr_pool_t *p, const void *data, apr_size_t len)
@@ -368,41 +497,83 @@ apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
     return APR_SUCCESS;
 }
 
+/* Keys the thread's HMAC context, or finds it keyed with the same key
+ * already (compared in constant time: both sides are secrets). 1 on
+ * success. */
+static int hmac_key(thread_contexts_t *tc, const void *key, apr_size_t keylen)
+{
+    OSSL_PARAM params[2];
+    char digest[] = "SHA256";
+
+    if (tc->mac_keyed && keylen == tc->mac_keylen &&
+        CRYPTO_memcmp(tc->mac_key, key, keylen) == 0)
+        /* NULL key: the one set before, from its saved pads. */
+        return EVP_MAC_init(tc->mac, NULL, 0, NULL) == 1;
+    tc->mac_keyed = 0;
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_init(tc->mac, key, keylen, params) != 1)
+        return 0;
+    /* Only keys that fit are remembered; a longer one is keyed each time. */
+    if (keylen <= sizeof(tc->mac_key)) {
+        memcpy(tc->mac_key, key, keylen);
+        tc->mac_keylen = keylen;
+        tc->mac_keyed = 1;
+    }
+    return 1;
+}
+
+static int hmac_compute(EVP_MAC_CTX *ctx, const void *a, apr_size_t alen,
+                        const void *b, apr_size_t blen,
+                        unsigned char out[AO2_SHA256_LEN])
+{
+    size_t outlen = 0;
+
+    return (alen == 0 || EVP_MAC_update(ctx, a, alen) == 1) &&
+           (blen == 0 || EVP_MAC_update(ctx, b, blen) == 1) &&
+           EVP_MAC_final(ctx, out, &outlen, AO2_SHA256_LEN) == 1 &&
+           outlen == AO2_SHA256_LEN;
+}
+
 apr_status_t ao2_hmac_sha256(const void *key, apr_size_t keylen, const void *a,
                              apr_size_t alen, const void *b, apr_size_t blen,
                              unsigned char out[AO2_SHA256_LEN])
 {
-    /* A NULL key would mean "the key set before", of which a new context
-     * has none. */
+    /* A NULL key would mean "the key set before" to EVP_MAC_init. */
     const void *keybytes = key ? key : "";
+    thread_contexts_t *tc;
     EVP_MAC *mac;
     EVP_MAC_CTX *ctx = NULL;
     OSSL_PARAM params[2];
     char digest[] = "SHA256";
-    size_t outlen = 0;
     int ok = 0;
 
     if (!out || (!key && keylen) || (!a && alen) || (!b && blen)) {
         return APR_EINVAL;
     }
-    /* Fetched once (ao2_crypto_init), else per call. */
-    mac = fetched_hmac ? fetched_hmac : EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (mac) {
-        ctx = EVP_MAC_CTX_new(mac);
-        if (mac != fetched_hmac)
-            EVP_MAC_free(mac);
-    }
-    if (ctx) {
-        params[0] =
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
-        params[1] = OSSL_PARAM_construct_end();
-        ok = EVP_MAC_init(ctx, keybytes, keylen, params) == 1 &&
-             (alen == 0 || EVP_MAC_update(ctx, a, alen) == 1) &&
-             (blen == 0 || EVP_MAC_update(ctx, b, blen) == 1) &&
-             EVP_MAC_final(ctx, out, &outlen, AO2_SHA256_LEN) == 1 &&
-             outlen == AO2_SHA256_LEN;
-        /* Frees the keyed state with OPENSSL_clear_free. */
-        EVP_MAC_CTX_free(ctx);
+    if ((tc = thread_contexts()) != NULL) {
+        ok = hmac_key(tc, keybytes, keylen) &&
+             hmac_compute(tc->mac, a, alen, b, blen, out);
+        if (!ok)
+            tc->mac_keyed = 0;
+    } else {
+        /* Fetched once (ao2_crypto_init), else per call. */
+        mac = fetched_hmac ? fetched_hmac : EVP_MAC_fetch(NULL, "HMAC", NULL);
+        if (mac) {
+            ctx = EVP_MAC_CTX_new(mac);
+            if (mac != fetched_hmac)
+                EVP_MAC_free(mac);
+        }
+        if (ctx) {
+            params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                         digest, 0);
+            params[1] = OSSL_PARAM_construct_end();
+            ok = EVP_MAC_init(ctx, keybytes, keylen, params) == 1 &&
+                 hmac_compute(ctx, a, alen, b, blen, out);
+            /* Frees the keyed state with OPENSSL_clear_free. */
+            EVP_MAC_CTX_free(ctx);
+        }
     }
     if (!ok) {
         OPENSSL_cleanse(out, AO2_SHA256_LEN);

@@ -30,6 +30,9 @@ char *ao2_sha256_b64url(apr_pool_t *p, const void *data, apr_size_t len);
 #define AO2_SHA256_B64URL_LEN 43
 void ao2_sha256_b64url_into(const void *data, apr_size_t len,
                             char out[AO2_SHA256_B64URL_LEN + 1]);
+/* base64url of a digest that is not secret (the hash or MAC of a token). */
+void ao2_digest_b64url_into(const unsigned char md[AO2_SHA256_LEN],
+                            char out[AO2_SHA256_B64URL_LEN + 1]);
 
 /* Cryptographically strong random bytes; APR_EGENERAL when the CSPRNG fails. */
 apr_status_t ao2_random_bytes(void *buf, apr_size_t len);

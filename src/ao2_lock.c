@@ -2,6 +2,7 @@
 
 #include <apr_strings.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ao2_metrics.h"
 
@@ -19,7 +20,7 @@ void ao2_lock_key(ao2_lock_t *lk, const ao2_keys_t *keys, const char *prefix,
     ao2_hmac_sha256(keys->mac, sizeof(keys->mac), prefix, 4, name, len, mac);
     memcpy(lk->key, prefix, 4);
     lk->key[4] = ':';
-    ao2_sha256_b64url_into(mac, sizeof(mac), lk->key + 5);
+    ao2_digest_b64url_into(mac, lk->key + 5);
 }
 
 /* The holder's failure recorded in the entry ("F503"), or 0. */
@@ -48,6 +49,31 @@ static int held_failure(ao2_cache_t *c, const ao2_lock_t *lk)
     return failure_of(v, len);
 }
 
+/* A value no other holder of the lock has: a random base drawn once per
+ * thread (again in a forked child), plus the thread's counter. Unique is
+ * all it must be: it only tells the holder's entry from another's at
+ * release, and whoever can read memcached sees it anyway. A CSPRNG call per
+ * lookup cost more than the rest of taking the lock. */
+static int lock_value(char out[AO2_LOCK_VALUE_LEN + 1])
+{
+    static __thread apr_uint64_t base, counter;
+    static __thread pid_t base_pid;
+    apr_uint64_t v;
+    int i;
+
+    if (base_pid != getpid()) {
+        if (ao2_random_bytes(&base, sizeof(base)) != APR_SUCCESS)
+            return 0;
+        base_pid = getpid();
+    }
+    v = base + counter++;
+    out[0] = 'L';
+    for (i = 0; i < 16; i++)
+        out[1 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
+    out[AO2_LOCK_VALUE_LEN] = '\0';
+    return 1;
+}
+
 apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
                            apr_interval_time_t wait, int (*done)(void *),
                            void *baton)
@@ -55,15 +81,11 @@ apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
     apr_time_t deadline = apr_time_now() + wait;
     apr_interval_time_t poll = POLL_FIRST;
     ao2_metric_wait_e end = AO2_MW_ACQUIRED;
-    unsigned char r[8];
-    int i, waited = 0;
+    int waited = 0;
 
     lk->failed = 0;
-    if (ao2_random_bytes(r, sizeof(r)) != APR_SUCCESS)
+    if (!lock_value(lk->value))
         return lk->rv = APR_EGENERAL;
-    lk->value[0] = 'L';
-    for (i = 0; i < 8; i++)
-        apr_snprintf(lk->value + 1 + 2 * i, 3, "%02x", r[i]);
     while ((lk->rv = c->type->add(c, lk->key, AO2_LOCK_KEY_LEN, lk->value,
                                   AO2_LOCK_VALUE_LEN, ttl)) == APR_EEXIST) {
         waited = 1;

@@ -493,8 +493,56 @@ static void fetched_once(apr_pool_t *p)
     }
 }
 
+/* The thread's HMAC context remembers its key: a MAC under another key,
+ * then under the first again, must each be the right one; and a token's
+ * hash in base64url is the same from the table as from the masks. */
+static void thread_contexts_cases(apr_pool_t *p)
+{
+    static const char tc2_data[] = "what do ya want for nothing?";
+    static const char tc2_want[] =
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    static const char tc1_want[] =
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+    unsigned char key1[20], mac[AO2_SHA256_LEN], md[AO2_SHA256_LEN];
+    apr_pool_t *sub;
+    int round, i;
+
+    memset(key1, 0x0b, sizeof(key1));
+    apr_pool_create(&sub, p);
+    for (round = 0; round < 2; round++) {
+        if (round == 1)
+            ao2_crypto_init(sub);
+        for (i = 0; i < 3; i++) {
+            ao2_hmac_sha256("Jefe", 4, tc2_data, strlen(tc2_data), NULL, 0,
+                            mac);
+            is_str(hex(p, mac, sizeof(mac)), tc2_want,
+                   "RFC 4231 case 2, call %d (%s)", i,
+                   round ? "thread contexts" : "per call");
+            ao2_hmac_sha256(key1, sizeof(key1), "Hi There", 8, NULL, 0, mac);
+            is_str(hex(p, mac, sizeof(mac)), tc1_want,
+                   "RFC 4231 case 1 between, call %d (%s)", i,
+                   round ? "thread contexts" : "per call");
+            /* The same key with a length one shorter is another key. */
+            ao2_hmac_sha256(key1, sizeof(key1) - 1, "Hi There", 8, NULL, 0,
+                            mac);
+            ok(strcmp(hex(p, mac, sizeof(mac)), tc1_want) != 0,
+               "a key one byte shorter gives another MAC (%d)", i);
+        }
+        for (i = 0; i < 200; i++) {
+            char *data = apr_psprintf(p, "token-%d-%s", i,
+                                      i % 7 ? "" : "with a longer tail .....");
+            ao2_sha256(data, strlen(data), md);
+            is_str(ao2_sha256_b64url(p, data, strlen(data)),
+                   ao2_b64url_encode(p, md, sizeof(md)),
+                   "hash %d in base64url: table and masks agree", i);
+        }
+    }
+    apr_pool_destroy(sub);
+}
+
 const ao2_test_case_t ao2_suite_crypto[] = {
     {"algorithms fetched once", fetched_once},
+    {"thread contexts", thread_contexts_cases},
     {"sha256 known answers", sha256_known_answers},
     {"PKCE S256, RFC 7636 appendix B", pkce_rfc7636_appendix_b},
     {"base64 known answers", b64_known_answers},
