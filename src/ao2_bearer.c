@@ -44,6 +44,18 @@ static int auth_header(void *baton, const char *key, const char *value)
     return a->count < 2;
 }
 
+/* RFC 6750 §2.1's b64token characters but the trailing '=': ALPHA, DIGIT
+ * and -._~+/ (a table: this runs over every character of every token). */
+static int b64token_char(unsigned char c)
+{
+    static const unsigned char ok[256] = {
+        ['-'] = 1,         ['.'] = 1,         ['_'] = 1,
+        ['~'] = 1,         ['+'] = 1,         ['/'] = 1,
+        ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+    };
+    return ok[c];
+}
+
 /* RFC 6750 §2.1: one "Bearer" 1*SP b64token, nothing else. 1 found, 0
  * absent (or another scheme), -1 malformed or more than one credential. */
 static int bearer_token(request_rec *r, const char **token)
@@ -63,7 +75,7 @@ static int bearer_token(request_rec *r, const char **token)
     while (*t == ' ')
         t++;
     end = t;
-    while (apr_isalnum(*end) || (*end && strchr("-._~+/", *end)))
+    while (b64token_char((unsigned char)*end))
         end++;
     if (end == t)
         return -1;

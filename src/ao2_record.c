@@ -26,9 +26,13 @@ const char *ao2_record_key(apr_pool_t *p, const char *api,
 
 const char *ao2_index_key(apr_pool_t *p, const char *access_token)
 {
-    return apr_pstrcat(
-        p, "a:", ao2_sha256_b64url(p, access_token, strlen(access_token)),
-        NULL);
+    return ao2_index_key_of_hash(
+        p, ao2_sha256_b64url(p, access_token, strlen(access_token)));
+}
+
+const char *ao2_index_key_of_hash(apr_pool_t *p, const char *hash)
+{
+    return apr_pstrcat(p, "a:", hash, NULL);
 }
 
 const char *ao2_state_key(apr_pool_t *p, const char *state)

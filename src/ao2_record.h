@@ -51,6 +51,8 @@ typedef struct ao2_state {
 const char *ao2_record_key(apr_pool_t *p, const char *api,
                            const char *client_id, const char *user_identity);
 const char *ao2_index_key(apr_pool_t *p, const char *access_token);
+/* The same from the token's ao2_sha256_b64url, when the caller has it. */
+const char *ao2_index_key_of_hash(apr_pool_t *p, const char *hash);
 const char *ao2_state_key(apr_pool_t *p, const char *state);
 
 /* Encoders: the value to store under key (NUL-terminated too, not counted

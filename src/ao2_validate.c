@@ -159,9 +159,9 @@ static lookup_e refuse(const ao2_validate_env_t *env, const ao2_binding_t *b,
  * here (and of refresh and ID tokens, never Bearer credentials). */
 static lookup_e from_store(const ao2_validate_env_t *env,
                            const ao2_binding_t *b, apr_pool_t *p,
-                           const char *token, apr_int64_t now, ao2_verdict_t *v)
+                           const char *hash, apr_int64_t now, ao2_verdict_t *v)
 {
-    const char *ikey = ao2_index_key(p, token);
+    const char *ikey = ao2_index_key_of_hash(p, hash);
     char *val;
     apr_size_t len;
     ao2_index_t ix;
@@ -438,11 +438,12 @@ static lookup_e from_provider(const ao2_validate_env_t *env,
     return from_introspection(env, b, p, token, now, v);
 }
 
+/* hash: the token's SHA-256 in base64url, made once per check. */
 static lookup_e resolve(const ao2_validate_env_t *env, const ao2_binding_t *b,
-                        apr_pool_t *p, const char *token, apr_int64_t now,
-                        ao2_verdict_t *v)
+                        apr_pool_t *p, const char *token, const char *hash,
+                        apr_int64_t now, ao2_verdict_t *v)
 {
-    lookup_e found = from_store(env, b, p, token, now, v);
+    lookup_e found = from_store(env, b, p, hash, now, v);
 
     if (found == UNKNOWN)
         found = from_provider(env, b, p, token, now, v);
@@ -637,11 +638,11 @@ static apr_time_t now_us(const ao2_validate_env_t *env, apr_int64_t now)
  * back there after a revoke is never believed. */
 static lookup_e single_flight(const ao2_validate_env_t *env,
                               const ao2_binding_t *b, apr_pool_t *p,
-                              const char *token, apr_int64_t now, char *buf,
-                              ao2_verdict_t *v)
+                              const char *token, const char *hash,
+                              apr_int64_t now, char *buf, ao2_verdict_t *v)
 {
     ao2_cache_t *cache = env->cache, *local = env->local_cache;
-    char hash[AO2_SHA256_B64URL_LEN + 1], key[KEY_LEN + 1];
+    char key[KEY_LEN + 1];
     ao2_revlog_view_t seen, *view = NULL;
     waiting_t w = {env, b, key, buf, now, NULL, v, 0};
     ao2_lock_t lk;
@@ -652,7 +653,6 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
                         &seen);
         w.view = view = &seen;
     }
-    ao2_sha256_b64url_into(token, strlen(token), hash);
     cache_key(key, KEY_VERDICT, hash);
     /* One hit or miss per tier asked; the look after the lock below is
      * part of this miss. */
@@ -686,7 +686,7 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
      * the lock. */
     if (shared_hit(env, b, key, buf, now, view, v))
         found = FOUND;
-    else if ((found = resolve(env, b, p, token, now, v)) == FOUND)
+    else if ((found = resolve(env, b, p, token, hash, now, v)) == FOUND)
         remember(env, cache, key, v, now, 0, view);
     if (found == FOUND && local)
         remember(env, local, key, v, now, env->local_ttl, view);
@@ -711,9 +711,12 @@ ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
                            const char *token, apr_int64_t now, char *buf,
                            ao2_verdict_t *v)
 {
-    lookup_e found = env->cache ? single_flight(env, b, p, token, now, buf, v)
-                                : resolve(env, b, p, token, now, v);
+    char hash[AO2_SHA256_B64URL_LEN + 1];
+    lookup_e found;
 
+    ao2_sha256_b64url_into(token, strlen(token), hash);
+    found = env->cache ? single_flight(env, b, p, token, hash, now, buf, v)
+                       : resolve(env, b, p, token, hash, now, v);
     if (found == TROUBLE || found == BUSY)
         return AO2_TOKEN_TROUBLE;
     if (!v->valid)
