@@ -297,6 +297,9 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->fail_ttl = AO2_FAILED_LOOKUP_TTL;
     env->calls = &ao2_global->provider_calls;
     env->max_calls = AO2_DEFAULT_PROVIDER_CALLS;
+    env->call_waiters = &ao2_global->provider_call_waiters;
+    env->max_call_waiters = AO2_DEFAULT_PROVIDER_CALL_WAITERS;
+    env->call_wait = AO2_DEFAULT_PROVIDER_CALL_WAIT;
     env->http = provider_http;
     env->http_baton = (void *)&sc->http;
     env->log = log_to_request;

@@ -32,6 +32,8 @@ typedef struct ao2_global {
     int cache_local_ttl;
     /* Bearer provider calls in flight in this process (apr_atomic). */
     volatile apr_uint32_t provider_calls;
+    /* Bearer checks waiting for one of those call slots (apr_atomic). */
+    volatile apr_uint32_t provider_call_waiters;
     ao2_cache_t *local_cache;
     int metrics; /* ApiOAuth2Metrics: 1 on, 0 off */
     /* With a shared cache: the cluster revocation log (ao2_revlog.h). */

@@ -70,8 +70,12 @@
 #define AO2_FAILED_LOOKUP_TTL 2
 /* Provider calls of the Bearer check in flight at once, per process: a
  * flood of made-up tokens against a hanging provider holds that many
- * threads; more get 503 with Retry-After at once. */
-#define AO2_DEFAULT_PROVIDER_CALLS 8
+ * threads. Beyond them, that many more checks wait that long for a call
+ * slot (a burst of new tokens while the provider answers in milliseconds);
+ * the rest get 503 with Retry-After at once. */
+#define AO2_DEFAULT_PROVIDER_CALLS        8
+#define AO2_DEFAULT_PROVIDER_CALL_WAITERS 8
+#define AO2_DEFAULT_PROVIDER_CALL_WAIT    apr_time_from_msec(250)
 /* Bits of the dbm store's key filter (1 MB): at one key per 16 bits, under
  * 0.3% of unknown keys read the file for half a million stored keys. */
 #define AO2_STORE_FILTER_BITS (1u << 23)

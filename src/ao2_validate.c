@@ -13,6 +13,9 @@
 #define KEY_VERDICT "ao2v:"
 #define KEY_LEN     (5 + AO2_SHA256_B64URL_LEN) /* prefix + token hash */
 #define LOCK_PREFIX "ao2l"
+/* A waiter for a provider call slot looks again this often: the calls share
+ * no lock with it, only their count. */
+#define CALL_SLOT_POLL apr_time_from_msec(1)
 
 /* BUSY: this process has as many provider calls in flight as it may (503
  * like TROUBLE, but nothing failed: no failure is remembered for the
@@ -212,9 +215,41 @@ static lookup_e from_store(const ao2_validate_env_t *env,
 
 /* ---- tokens issued elsewhere: JWT, introspection, userinfo -------------- */
 
-/* At most env->max_calls provider calls at once in this process: a flood
- * of made-up tokens against a hanging provider holds that many threads,
- * not all of them; the excess is refused at once (503, Retry-After). */
+/* A slot for a provider call, of env->max_calls in this process. When all
+ * are taken, up to env->max_call_waiters callers wait env->call_wait for
+ * one: new tokens that come in a burst while the provider answers (each
+ * slot frees within milliseconds) get their answer, not 503. The rest, and
+ * waiters whose wait ends (a hanging provider holds every slot), are
+ * refused at once (503, Retry-After): a flood of made-up tokens holds
+ * max_calls + max_call_waiters threads, never all of them. */
+static int call_slot_take(const ao2_validate_env_t *env)
+{
+    apr_time_t deadline;
+    int got = 0;
+
+    if (env->calls == NULL || env->max_calls == 0)
+        return 1;
+    if (apr_atomic_inc32(env->calls) < env->max_calls)
+        return 1;
+    apr_atomic_dec32(env->calls);
+    if (env->call_waiters == NULL ||
+        apr_atomic_inc32(env->call_waiters) >= env->max_call_waiters) {
+        if (env->call_waiters)
+            apr_atomic_dec32(env->call_waiters);
+        return 0;
+    }
+    deadline = apr_time_now() + env->call_wait;
+    while (!got && apr_time_now() < deadline) {
+        apr_sleep(CALL_SLOT_POLL);
+        if (apr_atomic_inc32(env->calls) < env->max_calls)
+            got = 1;
+        else
+            apr_atomic_dec32(env->calls);
+    }
+    apr_atomic_dec32(env->call_waiters);
+    return got;
+}
+
 static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
                                   const ao2_provider_t *prov,
                                   ao2_metric_endpoint_e endpoint,
@@ -225,9 +260,7 @@ static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
     apr_time_t start;
     apr_status_t rv;
 
-    if (env->calls && env->max_calls &&
-        apr_atomic_inc32(env->calls) >= env->max_calls) {
-        apr_atomic_dec32(env->calls);
+    if (!call_slot_take(env)) {
         *why = "too many provider calls at once";
         return APR_EBUSY;
     }

@@ -106,9 +106,13 @@ typedef struct ao2_validate_env {
     apr_interval_time_t lock_wait; /* how long a waiter waits for it */
     int fail_ttl; /* seconds a failed lookup answers 503 without retrying */
     /* Provider calls in flight in this process (apr_atomic), and the cap;
-     * NULL or 0: no cap. */
+     * NULL or 0: no cap. Callers waiting for a call slot, how many may,
+     * and how long; NULL: none waits (503 at the cap). */
     volatile apr_uint32_t *calls;
     apr_uint32_t max_calls;
+    volatile apr_uint32_t *call_waiters;
+    apr_uint32_t max_call_waiters;
+    apr_interval_time_t call_wait;
     ao2_http_fn http;
     void *http_baton;
     ao2_jwt_fn jwt; /* NULL: no local JWT verification */

@@ -3,8 +3,10 @@
  * of issue 7 on the Bearer side is a row here. */
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 
 #include "ao2_lock.h"
 #include "ao2_record.h"
@@ -826,6 +828,62 @@ static void provider_cap(apr_pool_t *p)
     is_int(w->prov.introspections, 2, "with a provider call");
 }
 
+/* Frees one call slot after a moment, as a call in flight ending. */
+static void *APR_THREAD_FUNC free_slot_later(apr_thread_t *t, void *data)
+{
+    volatile apr_uint32_t *calls = data;
+
+    apr_sleep(apr_time_from_msec(30));
+    apr_atomic_dec32(calls);
+    return NULL;
+}
+
+/* Finding (make bench's 1,000 rotating bad tokens): 32 new tokens at once
+ * against 8 call slots got 503 while the provider answered in
+ * milliseconds. Now a bounded number wait a bounded time for a slot. */
+static void provider_cap_waiters(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    volatile apr_uint32_t calls = 4, waiters = 0;
+    apr_thread_t *t;
+    apr_status_t trv;
+    apr_time_t start;
+    result_t r;
+
+    w->env.calls = &calls;
+    w->env.max_calls = 4;
+    w->env.call_waiters = &waiters;
+    w->env.max_call_waiters = 1;
+    w->env.call_wait = apr_time_from_sec(5);
+    apr_thread_create(&t, NULL, free_slot_later, (void *)&calls, p);
+    is_int(check(w, w->a, "t-1", &r), AO2_TOKEN_INVALID,
+           "at the cap, a slot freed while waiting: asked");
+    apr_thread_join(&trv, t);
+    is_int(w->prov.introspections, 1, "with a provider call");
+    is_int(calls, 3, "its slot given back after the call");
+    is_int(waiters, 0, "no waiter left counted");
+
+    calls = 4;
+    waiters = 1;
+    start = apr_time_now();
+    is_int(check(w, w->a, "t-2", &r), AO2_TOKEN_TROUBLE,
+           "at the cap with every waiter place taken: 503");
+    ok(apr_time_now() - start < apr_time_from_sec(2),
+       "at once, not after the 5 s wait");
+    is_int(waiters, 1, "the waiter count unchanged");
+
+    waiters = 0;
+    w->env.call_wait = apr_time_from_msec(40);
+    start = apr_time_now();
+    is_int(check(w, w->a, "t-3", &r), AO2_TOKEN_TROUBLE,
+           "no slot freed within the wait: 503");
+    ok(apr_time_now() - start >= apr_time_from_msec(40),
+       "after the whole wait");
+    is_int(w->prov.introspections, 1, "no provider call for either");
+    is_int(calls, 4, "the call count unchanged");
+    is_int(waiters, 0, "the waiter gone");
+}
+
 /* An info message (AO2B0015) with the log at warn: not passed on, not
  * formatted; at info it is. */
 static void log_level_respected(apr_pool_t *p)
@@ -1301,6 +1359,7 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"single flight: a waiter that gives up", waiter_gives_up},
     {"single flight: a failed lookup answers for a moment", failure_cached},
     {"a cap on provider calls", provider_cap},
+    {"waiting for a provider call slot", provider_cap_waiters},
     {"the lock primitive", lock_primitive},
     {"the JWT verifier slot", jwt_slot},
     {"bindings", binding_accepts},
