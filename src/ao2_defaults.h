@@ -34,6 +34,12 @@
 /* Seconds a log entry stays in memcached: a node that reads the log later
  * than that (idle, cut off) finds a gap and drops its local copies. */
 #define AO2_REVLOG_ENTRY_TTL 900
+/* Entries a node reads back when it first reads the log (started,
+ * restarted): the tombstones of what was revoked or refreshed away before
+ * it ran, so that an old verdict or index entry written back into memcached
+ * is not believed there either. Back until this many, or until 64 in a row
+ * are gone (expired, evicted); each is a memcached get, once. */
+#define AO2_REVLOG_BACKFILL 1024
 
 /* ApiOAuth2Metrics on: counters in shared memory (ao2_metrics.c). */
 #define AO2_DEFAULT_METRICS 1

@@ -195,6 +195,27 @@ static apr_uint64_t tomb_evictions(const ao2_revlog_t *rl)
     return st.evictions;
 }
 
+/* At the node's first read: the entries up to gen, newest first, back to
+ * AO2_REVLOG_BACKFILL of them or a run of BACKFILL_GONE missing. */
+#define BACKFILL_GONE 64
+
+static int backfill(ao2_revlog_t *rl, apr_uint64_t gen, apr_int64_t now_sec)
+{
+    apr_uint64_t n;
+    int learned = 0, gone = 0;
+
+    for (n = gen;
+         n > 0 && gen - n < AO2_REVLOG_BACKFILL && gone < BACKFILL_GONE; n--) {
+        if (learn(rl, n, now_sec) == LEARNED) {
+            learned++;
+            gone = 0;
+        } else {
+            gone++;
+        }
+    }
+    return learned;
+}
+
 /* Reads the counter (incr by 0, which also recreates it after a memcached
  * restart) and every entry after the generation learned. */
 static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
@@ -231,10 +252,12 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
     s = LOAD(&st->seen);
     first = s == 0;
     if (first) {
-        /* What was revoked before this node started it cannot know: the
-         * verdicts others made before count as misses here. */
+        /* The verdicts others made before this node started count as
+         * misses here; what was revoked before, it reads back as far as
+         * the log still holds it. */
         gap = 1;
         s = g;
+        learned += backfill(rl, g, now_sec);
     } else if (g > s) {
         apr_uint64_t hole = 0;
 

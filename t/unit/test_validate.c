@@ -1244,6 +1244,39 @@ static void revlog_replay(apr_pool_t *p)
            AO2_TOKEN_INVALID, "a second replay changes nothing");
 }
 
+/* SECURITY.md's gap: a node started after the revoke learned nothing of
+ * it, so an index entry written back into a socache:memcache store was
+ * believed there. Now its first read of the log reads back the entries. */
+static void revlog_new_node(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    node_t a, c;
+    ao2_index_t live = issued();
+    apr_hash_t *snap;
+    apr_time_t t = T0;
+    result_t r;
+    int i;
+
+    node_init(w, &a);
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_VALID, "valid on A");
+    snap = snapshot(w);
+    revoke_on(w, &a, ITOK, t + 10);
+    /* More revokes after it: C reads back past them. */
+    for (i = 0; i < 20; i++)
+        revoke_on(w, &a, apr_psprintf(p, "later-token-%d", i), t + 20 + i);
+    /* Not the counter: put back, it would have C read the entries after
+     * it as new ones (revlog_replay). */
+    apr_hash_set(snap, "ao2g:generation", APR_HASH_KEY_STRING, NULL);
+    write_back(w, snap);
+    put_index(w, ITOK, &live);
+    node_init(w, &c);
+    is_int(check_on(w, &c, ITOK, t + apr_time_from_sec(1), &r),
+           AO2_TOKEN_INVALID,
+           "C, started after the revoke: the replayed entry is refused");
+    is_int(check_on(w, &c, ITOK, t + apr_time_from_sec(100), &r),
+           AO2_TOKEN_INVALID, "and later");
+}
+
 /* A counter put back below an entry: the next writer does not write over
  * it, and the nodes read past the counter. */
 static void revlog_old_generation(apr_pool_t *p)
@@ -1367,6 +1400,7 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"revocation log: every memcached value put back after a revoke",
      revlog_replay},
     {"revocation log: a counter put back", revlog_old_generation},
+    {"revocation log: a node started after the revoke", revlog_new_node},
     {"revocation log: a restart or a gap drops local copies", revlog_reset},
     {NULL, NULL},
 };
