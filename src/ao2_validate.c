@@ -471,6 +471,18 @@ static lookup_e from_provider(const ao2_validate_env_t *env,
     return from_introspection(env, b, p, token, now, v);
 }
 
+/* Not issued here: the provider decides, and what it does not vouch for is
+ * refused. */
+static lookup_e from_elsewhere(const ao2_validate_env_t *env,
+                               const ao2_binding_t *b, apr_pool_t *p,
+                               const char *token, apr_int64_t now,
+                               ao2_verdict_t *v)
+{
+    lookup_e found = from_provider(env, b, p, token, now, v);
+
+    return found == UNKNOWN ? refuse(env, b, v, now) : found;
+}
+
 /* hash: the token's SHA-256 in base64url, made once per check. */
 static lookup_e resolve(const ao2_validate_env_t *env, const ao2_binding_t *b,
                         apr_pool_t *p, const char *token, const char *hash,
@@ -478,11 +490,7 @@ static lookup_e resolve(const ao2_validate_env_t *env, const ao2_binding_t *b,
 {
     lookup_e found = from_store(env, b, p, hash, now, v);
 
-    if (found == UNKNOWN)
-        found = from_provider(env, b, p, token, now, v);
-    if (found == UNKNOWN)
-        found = refuse(env, b, v, now);
-    return found;
+    return found == UNKNOWN ? from_elsewhere(env, b, p, token, now, v) : found;
 }
 
 /* ---- the cache ---------------------------------------------------------- */
@@ -660,11 +668,12 @@ static apr_time_t now_us(const ao2_validate_env_t *env, apr_int64_t now)
     return env->now_us ? env->now_us : apr_time_from_sec(now);
 }
 
-/* Concurrent first requests for one token make one lookup: the first takes
- * the token's lock (ao2_lock.c), the others wait for its verdict to appear.
- * A waiter that gives up looks the token up itself. A lookup that failed
- * (provider or store trouble) is left in the lock for a moment: the
- * callers meanwhile answer 503 at once instead of asking again.
+/* Concurrent first requests for one token not issued here make one
+ * provider lookup: the first takes the token's lock (ao2_lock.c), the
+ * others wait for its verdict to appear. A waiter that gives up looks the
+ * token up itself. A lookup that failed (provider trouble) is left in the
+ * lock for a moment: the callers meanwhile answer 503 at once instead of
+ * asking again. The store is read before, without the lock.
  *
  * With a revocation log, a tombstone this node learned comes before
  * anything memcached or the store says: a verdict or an index entry put
@@ -705,6 +714,17 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
         return FOUND;
     }
     ao2_metrics_cache(cache->type->tier, AO2_MC_MISS);
+    /* A token issued here is answered by the store, which calls no
+     * provider: concurrent first requests each read it, without the lock
+     * (a MAC, a cache write and a removal a first-seen token spent). */
+    if ((found = from_store(env, b, p, hash, now, v)) != UNKNOWN) {
+        if (found == FOUND) {
+            remember(env, cache, key, v, now, 0, view);
+            if (local)
+                remember(env, local, key, v, now, env->local_ttl, view);
+        }
+        return found;
+    }
     ao2_lock_key(&lk, env->keys, LOCK_PREFIX, token, strlen(token));
     ao2_lock_take(cache, &lk, env->lock_ttl, env->lock_wait, verdict_appeared,
                   &w);
@@ -719,7 +739,7 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
      * the lock. */
     if (shared_hit(env, b, key, buf, now, view, v))
         found = FOUND;
-    else if ((found = resolve(env, b, p, token, hash, now, v)) == FOUND)
+    else if ((found = from_elsewhere(env, b, p, token, now, v)) == FOUND)
         remember(env, cache, key, v, now, 0, view);
     if (found == FOUND && local)
         remember(env, local, key, v, now, env->local_ttl, view);

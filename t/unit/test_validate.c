@@ -641,6 +641,9 @@ static void issued_identity(apr_pool_t *p)
     is_str(login(p, &r), "kate@example.com", "login from the index");
     ok(r.v.db_len == 6 && !memcmp(r.v.db, "testdb", 6), "db from the index");
     is_int(r.v.expires_at, NOW + 600, "its own expiry");
+    /* The store calls no provider: no lock to take (issue 9 item 3: the
+     * MAC, add and removal of a lock were a third of a first-seen check). */
+    is_int(w->cache.removes, 0, "no lock taken and released for it");
     w->store.down = 1;
     is_int(check(w, w->a, "another-token", &r), AO2_TOKEN_TROUBLE,
            "store down: trouble (503), never open");
