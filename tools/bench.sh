@@ -26,6 +26,9 @@
 #                            each selected variant above its base, and the
 #                            functions they go to, from httpd -X under callgrind
 #                            (bench/results/profile-<date>.txt; see profile_all)
+#   BENCH_PROFILE=perf       the same in time: perf record (cpu-clock) on the
+#                            instance's children under wrk, microseconds per
+#                            request by symbol, variant minus base (profile_perf)
 #   BENCH_PROFILE_REQUESTS (1000)  requests each profile is taken over
 #
 # What runs (all on 127.0.0.1, everything under bench/results/run/, which is
@@ -78,7 +81,7 @@ INTRO_FIRST_CONNS=8   # ao2-intro-first's connections: AO2_DEFAULT_PROVIDER_CALL
 FLOOD_RATE=${BENCH_FLOOD_RATE:-10000}   # distinct random tokens a second in the flood check
 FLOOD_CONNS=512       # its connections: enough free ones for the rate while some wait (flood.lua paces all of them on one clock)
 
-[ -z "$PROFILE" ] || [ "$PROFILE" = callgrind ] || { echo "tools/bench.sh: BENCH_PROFILE is callgrind or nothing" >&2; exit 2; }
+case $PROFILE in '' | callgrind | perf) ;; *) echo "tools/bench.sh: BENCH_PROFILE is callgrind, perf or nothing" >&2; exit 2 ;; esac
 for v in PROFILE_REQUESTS ROUNDS SECS WARMUP CONNS FIRST_TOKENS BAD_TOKENS RSS_FIRST RSS_TOTAL HTTPD_CPU LOAD_CPU; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "tools/bench.sh: $v must be a number" >&2; exit 2; }
 done
@@ -718,6 +721,55 @@ profile_variant() {
     [ -s "$out" ] || { log "callgrind wrote no $out"; return 1; }
 }
 
+# perf_variant VARIANT OUT: wrk on the variant for SECS seconds while perf
+# samples the instance's children (cpu-clock, 10 kHz: hardware counters are
+# not there on every VM); prints the requests wrk made.
+perf_variant() {
+    local v=$1 out=$2 inst=${V_INST[$1]} kids ppid
+    kids=$(children_of "$(httpd_pid "$inst")" | paste -sd, -)
+    [ -n "$kids" ] || die "no children of $inst"
+    perf record -q -e cpu-clock -F 10000 -p "$kids" -o "$out" >/dev/null 2>&1 &
+    ppid=$!
+    sleep 0.5
+    # shellcheck disable=SC2046
+    WRK_CONNS=${V_CONNS[$v]:-$CONNS} wrk_run "$logs/wrk-perf-$v.txt" "$SECS" \
+        "http://127.0.0.1:${PORT[$inst]}${V_PATH[$v]}" "${V_SCRIPT[$v]}" $(token_args "$v" 1)
+    kill -INT "$ppid" 2>/dev/null || true
+    wait "$ppid" || true
+    local k
+    for k in $wrk_line; do
+        if [[ $k == requests=* ]]; then echo "${k#requests=}"; fi
+    done
+}
+
+# BENCH_PROFILE=perf: where a request's time goes natively, kernel
+# included, for each selected variant against its base: microseconds per
+# request by shared object and symbol (perf report's samples / 10 kHz /
+# requests), variant minus base.
+profile_perf() {
+    local dir v b nb nv stamp report
+    command -v perf >/dev/null || die "perf is missing (linux-perf)"
+    dir=$(mktemp -d /tmp/ao2-perf.XXXXXX)
+    stamp=$(date '+%Y%m%d-%H%M%S')
+    report=$results/profile-perf-$stamp.txt
+    printf '# make bench perf profile, %s, commit %s; cpu-clock samples at 10 kHz on the children, %s s of wrk each\n' \
+        "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" "$SECS" >"$report"
+    for v in "${todo[@]}"; do
+        b=${V_BASE[$v]}
+        [ "$v" != "$b" ] || continue
+        log "perf: $b"
+        nb=$(perf_variant "$b" "$dir/$b.data")
+        log "perf: $v"
+        nv=$(perf_variant "$v" "$dir/$v.data")
+        { printf '\n## %s (base %s, %s and %s requests): %s\n' "$v" "$b" "$nv" "$nb" "${V_DESC[$v]}"
+          perl "$top/bench/perf-diff.pl" "$nb" "$dir/$b.data" "$nv" "$dir/$v.data"
+        } >>"$report"
+    done
+    cp "$report" "$results/profile-perf-latest.txt"
+    cat "$report"
+    log "written to $report; perf data in $dir"
+}
+
 # BENCH_PROFILE=callgrind: for each selected variant and its base, profiles
 # after 200 and after 200 + PROFILE_REQUESTS requests; bench/callgrind-diff.pl
 # turns the four outputs into instructions per request above the base and the
@@ -988,8 +1040,11 @@ main() {
     local todo=()
     for v in "${VARIANTS[@]}"; do [ -z "${BROKEN[$v]:-}" ] && todo+=("$v"); done
     [[ " ${todo[*]} " == *" plain "* ]] || die "the unprotected baseline does not answer: ${BROKEN[plain]:-?}"
-    if [ -n "$PROFILE" ]; then
+    if [ "$PROFILE" = callgrind ]; then
         profile_all
+        return 0
+    elif [ "$PROFILE" = perf ]; then
+        profile_perf
         return 0
     fi
 
