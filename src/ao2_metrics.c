@@ -1,11 +1,12 @@
 #include "ao2_metrics.h"
 
+#include <apr_portable.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
 #include <string.h>
 
-/* Copies of the table: threads of all processes take one each, round
- * robin, so at 2 x 25 threads about six share one, instead of fifty. */
+/* Copies of the table: each thread adds to one (my_stripe), so at 2 x 25
+ * threads about six share one, instead of fifty. */
 #define STRIPES 8
 #define LINE    8 /* counters per 64-byte cache line */
 
@@ -52,8 +53,7 @@ static const char *const doc_names[AO2_MD_N] = {"metadata", "jwks"};
 
 /* What this process knows of the segment (its copy after fork). */
 typedef struct metrics {
-    apr_uint32_t *next_stripe; /* in the segment: the round robin */
-    apr_uint64_t *rows;        /* STRIPES rows of row_len counters */
+    apr_uint64_t *rows; /* STRIPES rows of row_len counters */
     apr_size_t row_len;
     int nprov;
     const char **names; /* provider names, label values escaped */
@@ -61,8 +61,6 @@ typedef struct metrics {
 } metrics_t;
 
 static metrics_t *live;
-/* This thread's stripe, taken at its first record. */
-static __thread int my_stripe = -1;
 
 static apr_status_t metrics_gone(void *unused)
 {
@@ -88,7 +86,7 @@ apr_status_t ao2_metrics_init(apr_pool_t *pconf, const char *const *providers,
                               int nproviders, int on)
 {
     metrics_t *m;
-    apr_size_t head = LINE * sizeof(apr_uint64_t), size;
+    apr_size_t size;
     apr_shm_t *shm;
     apr_status_t rv;
     char *base;
@@ -102,7 +100,7 @@ apr_status_t ao2_metrics_init(apr_pool_t *pconf, const char *const *providers,
     /* Whole cache lines per stripe: no two stripes share one. */
     m->row_len = C_FIXED + (apr_size_t)nproviders * P_BLOCK;
     m->row_len = (m->row_len + LINE - 1) / LINE * LINE;
-    size = head + STRIPES * m->row_len * sizeof(apr_uint64_t);
+    size = STRIPES * m->row_len * sizeof(apr_uint64_t);
     /* Anonymous, as the shm cache and the metadata slots: inherited by the
      * children, nothing on disk, gone with pconf. */
     rv = apr_shm_create(&shm, size, NULL, pconf);
@@ -110,8 +108,7 @@ apr_status_t ao2_metrics_init(apr_pool_t *pconf, const char *const *providers,
         return rv;
     base = apr_shm_baseaddr_get(shm);
     memset(base, 0, size);
-    m->next_stripe = (apr_uint32_t *)base;
-    m->rows = (apr_uint64_t *)(base + head);
+    m->rows = (apr_uint64_t *)base;
     m->names = apr_palloc(pconf, sizeof(char *) * (nproviders + 1));
     for (i = 0; i < nproviders; i++)
         m->names[i] = escaped(pconf, providers[i]);
@@ -123,17 +120,26 @@ apr_status_t ao2_metrics_init(apr_pool_t *pconf, const char *const *providers,
 
 /* ---- recording ---------------------------------------------------------- */
 
+/* This thread's stripe, from its thread handle (the address of its
+ * descriptor: threads of a process lie a stack apart). Not a thread-local
+ * variable: in a module loaded with dlopen each read of one is a call to
+ * __tls_get_addr, on every request. Two threads may share a stripe; the
+ * adds are atomic. */
+static apr_size_t my_stripe(void)
+{
+    apr_uint64_t h = (apr_uint64_t)(apr_uintptr_t)apr_os_thread_current();
+
+    h = (h >> 12) * 0x9E3779B97F4A7C15ULL;
+    return (apr_size_t)(h >> 61) % STRIPES;
+}
+
 static void add(apr_size_t i, apr_uint64_t n)
 {
     metrics_t *m = live;
 
     if (m == NULL)
         return;
-    if (my_stripe < 0)
-        my_stripe =
-            (int)(__atomic_fetch_add(m->next_stripe, 1, __ATOMIC_RELAXED) %
-                  STRIPES);
-    __atomic_fetch_add(&m->rows[(apr_size_t)my_stripe * m->row_len + i], n,
+    __atomic_fetch_add(&m->rows[my_stripe() * m->row_len + i], n,
                        __ATOMIC_RELAXED);
 }
 
