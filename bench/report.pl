@@ -324,7 +324,8 @@ if (my @m = rss_points('module')) {
 else {
     target(undef, 'httpd child RSS after 1,000,000 requests: skipped (BENCH_SKIP_RSS=1)');
 }
-if (my $fl = $checks->{flood}) {
+for my $fk (qw(flood flood-share)) {
+    my $fl = $checks->{$fk} or next;
     my %f = map { split /=/, $_, 2 } split ' ', $fl;
     my $base = (($f{base0} // 0) + ($f{base1} // 0)) / 2;
     my $ratio = $base ? ($f{flood} // 0) / $base : 0;
@@ -335,7 +336,7 @@ if (my $fl = $checks->{flood}) {
     # in valid requests (1.0: as much as a valid request).
     my $cost = ($f{flood_rps} // 0) > 0 ? ($base - ($f{flood} // 0)) / $f{flood_rps} : 0;
     target($ratio >= 0.8 && $offered >= 0.95 && ($f{valid_status} // 1) == 0,
-        sprintf('valid tokens under a flood of %s distinct random tokens/s with the provider hanging: '
+        sprintf(($f{share} ? "at $f{share}%% of the unprotected rate: " : '') . 'valid tokens under a flood of %s distinct random tokens/s with the provider hanging: '
             . '%.0f req/s vs %.0f without (ratio %.2f, target 0.80), %s non-2xx; the flood ran at %.0f req/s '
             . '(%.0f%% of the rate, target 95%%; %s requests, %s non-2xx: 401 or 503), %s provider calls; '
             . 'each flood request cost %.2f valid requests',

@@ -300,6 +300,7 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->call_waiters = &ao2_global->provider_call_waiters;
     env->max_call_waiters = AO2_DEFAULT_PROVIDER_CALL_WAITERS;
     env->call_wait = AO2_DEFAULT_PROVIDER_CALL_WAIT;
+    env->call_ended = &ao2_global->provider_call_ended;
     env->http = provider_http;
     env->http_baton = (void *)&sc->http;
     env->log = log_to_request;

@@ -34,6 +34,7 @@ typedef struct ao2_global {
     volatile apr_uint32_t provider_calls;
     /* Bearer checks waiting for one of those call slots (apr_atomic). */
     volatile apr_uint32_t provider_call_waiters;
+    volatile apr_uint64_t provider_call_ended; /* apr_time_t, atomic */
     ao2_cache_t *local_cache;
     int metrics; /* ApiOAuth2Metrics: 1 on, 0 off */
     /* With a shared cache: the cluster revocation log (ao2_revlog.h). */

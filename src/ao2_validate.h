@@ -113,6 +113,9 @@ typedef struct ao2_validate_env {
     volatile apr_uint32_t *call_waiters;
     apr_uint32_t max_call_waiters;
     apr_interval_time_t call_wait;
+    /* apr_time_now() when a provider call of this process last ended: a
+     * wait for a slot only while calls end (the provider answers). */
+    volatile apr_uint64_t *call_ended;
     ao2_http_fn http;
     void *http_baton;
     ao2_jwt_fn jwt; /* NULL: no local JWT verification */

@@ -22,6 +22,9 @@
 #   location), BENCH_SKIP_CHECKS=1, BENCH_SKIP_PEERS=1
 #   BENCH_VARIANTS           comma list: only these variants (plain is always kept)
 #   BENCH_HTTPD_CPU (0), BENCH_LOAD_CPU (1)   cores for httpd / everything else
+#   BENCH_FLOOD_RATE (10000) distinct random tokens a second in the flood row;
+#   BENCH_FLOOD_SHARE (15)   the second flood row's rate, in percent of the
+#                            unprotected location's req/s
 #   BENCH_PROFILE=callgrind  instead of the rounds: instructions per request of
 #                            each selected variant above its base, and the
 #                            functions they go to, from httpd -X under callgrind
@@ -79,6 +82,7 @@ CONCURRENT_TOKENS=3   # fresh foreign tokens for the concurrent-first-request ch
 INTRO_FIRST_CONNS=8   # ao2-intro-first's connections: AO2_DEFAULT_PROVIDER_CALLS, the
                       # provider calls a process makes at once (beyond them: 503 at once)
 FLOOD_RATE=${BENCH_FLOOD_RATE:-10000}   # distinct random tokens a second in the flood check
+FLOOD_SHARE=${BENCH_FLOOD_SHARE:-15}  # percent of the unprotected rate for the second flood row
 FLOOD_CONNS=512       # its connections: enough free ones for the rate while some wait (flood.lua paces all of them on one clock)
 
 case $PROFILE in '' | callgrind | perf) ;; *) echo "tools/bench.sh: BENCH_PROFILE is callgrind, perf or nothing" >&2; exit 2 ;; esac
@@ -859,15 +863,15 @@ concurrent_first() { # INSTANCE PATH TOKENS...
     log "concurrent first requests on $inst (introspections/requests/non-2xx per token): ${out[*]}"
 }
 
-# flood_check: valid-token throughput on ao2-shm while a second wrk sends
-# FLOOD_RATE distinct random tokens a second and the provider hangs (its
+# flood_check RATE KEY [SHARE]: valid-token throughput on ao2-shm while a
+# second wrk sends RATE distinct random tokens a second and the provider hangs (its
 # introspection answers after 60 s, past ApiOAuth2ProviderTimeout): the run
 # sits between two runs without the flood, and the ratio is to their mean.
 # Also: what the flood got (non-2xx of its requests), provider calls.
-flood_check() {
-    local url="http://127.0.0.1:${PORT[ao2-shm]}/api/r" tok=${TOKEN[mod:ao2-shm]} b0 b1 f line k fpid calls
+flood_check() { # RATE CHECK-KEY [SHARE-PERCENT]
+    local rate=$1 key=$2 url="http://127.0.0.1:${PORT[ao2-shm]}/api/r" tok=${TOKEN[mod:ao2-shm]} b0 b1 f line k fpid calls
     local -A m=() fl=()
-    log "flood: valid token on ao2-shm, with and without $FLOOD_RATE distinct random tokens/s, provider hanging"
+    log "flood: valid token on ao2-shm, with and without $rate distinct random tokens/s, provider hanging"
     wrk_run "$logs/wrk-flood-base0.txt" "$SECS" "$url" fixed.lua BENCH_TOKEN="$tok"
     for k in $wrk_line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
     b0=${m[rps]:-0}
@@ -875,7 +879,7 @@ flood_check() {
     prov_stats >/dev/null || true
     prov_reset
     curl -sf -m 10 -X POST "$PROVIDER_URL/__delay?endpoint=introspection&ms=60000" >/dev/null
-    env BENCH_LUA_DIR="$lua" BENCH_RATE="$FLOOD_RATE" BENCH_CONNS="$FLOOD_CONNS" timeout $((SECS + 70)) \
+    env BENCH_LUA_DIR="$lua" BENCH_RATE="$rate" BENCH_CONNS="$FLOOD_CONNS" timeout $((SECS + 70)) \
         taskset -c "$LOAD_CPU" wrk -t1 -c"$FLOOD_CONNS" -d"$((SECS + 2))s" --timeout 10s -s "$lua/flood.lua" "$url" \
         >"$logs/wrk-flood.txt" 2>&1 &
     fpid=$!
@@ -893,7 +897,7 @@ flood_check() {
     m=()
     for k in $wrk_line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
     b1=${m[rps]:-0}
-    check "flood" "base0=$b0 flood=$f base1=$b1 $line flood_rps=${fl[rps]:-0} flood_requests=${fl[requests]:-0} flood_non2xx=${fl[status]:-0} provider_calls=$calls rate=$FLOOD_RATE"
+    check "$key" "base0=$b0 flood=$f base1=$b1 $line flood_rps=${fl[rps]:-0} flood_requests=${fl[requests]:-0} flood_non2xx=${fl[status]:-0} provider_calls=$calls rate=$rate${3:+ share=$3}"
     log "flood: valid $f req/s under the flood, $b0 / $b1 without; flood ${fl[rps]:-0} req/s (${fl[requests]:-0} requests, ${fl[status]:-0} non-2xx), provider calls $calls"
 }
 
@@ -1131,7 +1135,15 @@ main() {
     fi
 
     if [ "$SKIP_CHECKS" != 1 ] && [[ " $insts " == *" ao2-shm "* ]] && [ -z "${BROKEN[ao2-shm]:-}" ]; then
-        flood_check
+        flood_check "$FLOOD_RATE" flood
+        # The same at a rate this machine's httpd core can carry beside the
+        # valid traffic (BENCH_FLOOD_SHARE of the unprotected rate of round
+        # 1): whether what one flood request costs stays bounded.
+        local plain_rps
+        plain_rps=$(awk -F'\t' '$1 == 1 && $3 == "plain" && $5 > 0 { print int($5); exit }' "$run/results.tsv")
+        if [ -n "$plain_rps" ]; then
+            flood_check "$(awk -v r="$plain_rps" -v s="$FLOOD_SHARE" 'BEGIN { print int(r * s / 100) }')" flood-share "$FLOOD_SHARE"
+        fi
     fi
 
     if [ "$SKIP_RSS" != 1 ] && [[ " ${todo[*]} " == *" ao2-shm-hit "* ]]; then

@@ -848,6 +848,7 @@ static void provider_cap_waiters(apr_pool_t *p)
 {
     world_t *w = world(p);
     volatile apr_uint32_t calls = 4, waiters = 0;
+    volatile apr_uint64_t ended = (apr_uint64_t)apr_time_now();
     apr_thread_t *t;
     apr_status_t trv;
     apr_time_t start;
@@ -858,6 +859,7 @@ static void provider_cap_waiters(apr_pool_t *p)
     w->env.call_waiters = &waiters;
     w->env.max_call_waiters = 1;
     w->env.call_wait = apr_time_from_sec(5);
+    w->env.call_ended = &ended;
     apr_thread_create(&t, NULL, free_slot_later, (void *)&calls, p);
     is_int(check(w, w->a, "t-1", &r), AO2_TOKEN_INVALID,
            "at the cap, a slot freed while waiting: asked");
@@ -885,6 +887,16 @@ static void provider_cap_waiters(apr_pool_t *p)
     is_int(w->prov.introspections, 1, "no provider call for either");
     is_int(calls, 4, "the call count unchanged");
     is_int(waiters, 0, "the waiter gone");
+
+    /* A provider that hangs: no call ended for longer than the wait. */
+    w->env.call_wait = apr_time_from_sec(5);
+    ended = (apr_uint64_t)(apr_time_now() - apr_time_from_sec(6));
+    start = apr_time_now();
+    is_int(check(w, w->a, "t-4", &r), AO2_TOKEN_TROUBLE,
+           "no call ended lately: 503");
+    ok(apr_time_now() - start < apr_time_from_sec(2),
+       "at once: a waiter would only hold a thread");
+    is_int(waiters, 0, "nobody waited");
 }
 
 /* An info message (AO2B0015) with the log at warn: not passed on, not
