@@ -100,6 +100,7 @@ declare -A PORT=(
     [backend]=$P_BACKEND
 )
 PROVIDER_URL=http://127.0.0.1:$P_PROVIDER
+BASIC_ANON=YW5vbnltb3VzOmJlbmNo # base64 of anonymous:bench (ctl-basic-anon)
 MODULE=$top/.libs/mod_api_oauth2.so
 # The provider's redirect URIs and bench/tokens.pl's follow the suite's
 # default ports without these (a test run's settings in the environment).
@@ -356,6 +357,17 @@ $extra
 ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
 Alias /api/r "$run/htdocs/r"
 Alias /jwtapi/r "$run/htdocs/r"
+Alias /ctl/r "$run/htdocs/r"
+LoadModule auth_basic_module $MODDIR/mod_auth_basic.so
+LoadModule authn_anon_module $MODDIR/mod_authn_anon.so
+<Location /ctl>
+    AuthType Basic
+    AuthName ctl
+    AuthBasicProvider anon
+    Anonymous anonymous
+    Anonymous_MustGiveEmail off
+    Require valid-user
+</Location>
 <Location /api>
     ApiOAuth2API on
     ApiOAuth2Client testop api-client api-secret "scope=openid email"
@@ -544,6 +556,11 @@ variant plain         ao2-shm    /plain       fixed.lua  none          200 plain
 variant ao2-shm-hit   ao2-shm    /api/r       fixed.lua  mod:ao2-shm   200 plain       "this module, cache hit, ApiOAuth2Cache shm"
 # Its base is ao2-shm-hit: every run sits between two runs of the same
 # check with metrics on (B v B), so the ratio is the cost of recording.
+# A control, not this module: httpd's own authentication with a provider
+# that does nothing (AuthType Basic, mod_authn_anon) on the same server: what
+# any authentication module pays in httpd (its hooks, Require valid-user,
+# the Authorization header) before its own work.
+variant ctl-basic-anon ao2-shm   /ctl/r       fixed.lua  basic-anon    200 plain       "control: AuthType Basic with mod_authn_anon (any password), Require valid-user: httpd's own cost of an authenticated location"
 variant ao2-shm-nometrics ao2-nom /api/r    fixed.lua  mod:ao2-nom   200 ao2-shm-hit "this module, cache hit, ApiOAuth2Cache shm, ApiOAuth2Metrics off"
 variant ao2-mc-hit    ao2-mc     /api/r       fixed.lua  mod:ao2-mc    200 plain       "this module, cache hit, ApiOAuth2Cache memcache"
 variant ao2-mcl-hit   ao2-mcl    /api/r       fixed.lua  mod:ao2-mcl   200 plain       "this module, cache hit, memcache + ApiOAuth2CacheLocalTTL 1 (a revoke elsewhere counts within 1 s)"
@@ -604,6 +621,7 @@ token_args() {
         file:*) echo "BENCH_TOKEN_FILE=$run/var/${src#file:}.tokens" ;;
         badrot) echo "BENCH_TOKEN_FILE=$run/var/bad-rot-$r.tokens" ;;
         bad1) echo "BENCH_TOKEN=$(cat "$run/var/bad1-$v-$r.token")" ;;
+        basic-anon) echo "BENCH_BASIC=$BASIC_ANON" ;;
         *) echo "BENCH_TOKEN=${TOKEN[$src]}" ;;
     esac
 }
@@ -611,7 +629,9 @@ token_args() {
 # probe URL TOKEN -> "status body"
 probe() {
     local url=$1 tok=$2 out
-    if [ -n "$tok" ]; then
+    if [[ $tok == "Basic "* ]]; then
+        out=$(curl -s -m 15 -H "Authorization: $tok" -w ' %{http_code}' "$url" || echo " 000")
+    elif [ -n "$tok" ]; then
         out=$(curl -s -m 15 -H "Authorization: Bearer $tok" -w ' %{http_code}' "$url" || echo " 000")
     else
         out=$(curl -s -m 15 -w ' %{http_code}' "$url" || echo " 000")
@@ -634,6 +654,7 @@ smoke_variants() {
             none) tok= ;;
             file:*) tok=$(head -n1 "$run/var/${V_TOKEN[$v]#file:}.tokens" 2>/dev/null || true) ;;
             bad1 | badrot) tok=$(random_token) ;;
+            basic-anon) tok="Basic $BASIC_ANON" ;;
             *) tok=${TOKEN[${V_TOKEN[$v]}]:-} ;;
         esac
         want=${V_EXPECT[$v]}
