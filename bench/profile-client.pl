@@ -1,8 +1,8 @@
 #!/usr/bin/perl
-# bench/profile-client.pl PORT PATH COUNT [TOKEN | @FILE]: exactly COUNT
+# bench/profile-client.pl PORT PATH COUNT [TOKEN | @FILE | =VALUE]: exactly COUNT
 # requests, one after the other on one keep-alive connection, to
 # http://127.0.0.1:PORT/PATH, each with the token (or the next line of FILE,
-# in rotation). For tools/bench.sh's callgrind profile: the server's
+# in rotation; =VALUE: the whole Authorization value, another scheme). For tools/bench.sh's callgrind profile: the server's
 # instruction count then covers a known number of requests and nothing else
 # (wrk keeps requests in flight past its count). Exits 1 at the first answer
 # that is not 200.
@@ -12,8 +12,10 @@ use IO::Socket::INET;
 
 my ($port, $path, $count, $tok) = @ARGV;
 die "usage: $0 PORT PATH COUNT [TOKEN|\@FILE]\n" unless $count && $count =~ /^\d+$/;
-my @tokens;
-if (defined $tok && $tok =~ /^\@(.+)/) {
+my (@tokens, $value);
+if (defined $tok && $tok =~ /^=(.+)/) {
+    $value = $1;
+} elsif (defined $tok && $tok =~ /^\@(.+)/) {
     open my $fh, '<', $1 or die "$1: $!\n";
     @tokens = grep { length } map { chomp; $_ } <$fh>;
     die "no tokens in $1\n" unless @tokens;
@@ -25,7 +27,8 @@ my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Pro
 binmode $sock;
 my $buf = '';
 for my $i (0 .. $count - 1) {
-    my $auth = @tokens ? "Authorization: Bearer $tokens[$i % @tokens]\r\n" : '';
+    my $auth = defined $value ? "Authorization: $value\r\n"
+             : @tokens ? "Authorization: Bearer $tokens[$i % @tokens]\r\n" : '';
     print $sock "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}\r\n" or die "write: $!\n";
     # one answer: status line, headers, Content-Length bytes
     until ($buf =~ /\r\n\r\n/) {

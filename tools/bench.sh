@@ -728,6 +728,7 @@ profile_variant() {
     case $src in
         BENCH_TOKEN_FILE=*) tok=@${src#BENCH_TOKEN_FILE=} ;;
         BENCH_TOKEN=*) tok=${src#BENCH_TOKEN=} ;;
+        BENCH_BASIC=*) tok="=Basic ${src#BENCH_BASIC=}" ;;
     esac
     stop_httpd "$inst"
     # callgrind opens OUT as root at start and again as User nobody at exit.
