@@ -160,7 +160,7 @@ asan-build: $(ASAN_MODULE) $(ASAN_UNIT)
 valgrind: deps all t/unit/run
 	tools/valgrind.sh
 
-# libFuzzer on every parser, FUZZ_SECONDS each (10 harnesses: about 2 min
+# libFuzzer on every parser, FUZZ_SECONDS each (11 harnesses: about 2.5 min
 # with the build; CI runs this).
 FUZZ_SECONDS ?= 12
 fuzz: deps

@@ -107,6 +107,222 @@ ao2_json_t *ao2_json_parse_object(apr_pool_t *p, const char *buf,
     return json_wrap(p, json);
 }
 
+/* The flat reader. Every step either matches jansson's reading exactly or
+ * gives up (NULL): a give-up costs one jansson parse, a wrong reading would
+ * let two readers of one text disagree. */
+
+/* jansson's whitespace, and only it. */
+static const char *flat_ws(const char *s, const char *end)
+{
+    while (s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) {
+        s++;
+    }
+    return s;
+}
+
+/* s at the opening quote. Printable ASCII only: an escape, a control
+ * character (jansson refuses) or a byte of UTF-8 (jansson validates) is
+ * left to jansson. */
+static const char *flat_string(const char *s, const char *end, const char **str,
+                               apr_size_t *len)
+{
+    const char *start = ++s;
+
+    while (s < end && (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x80 &&
+           *s != '"' && *s != '\\') {
+        s++;
+    }
+    if (s == end || *s != '"') {
+        return NULL;
+    }
+    *str = start;
+    *len = (apr_size_t)(s - start);
+    return s + 1;
+}
+
+static int flat_digit(const char *s, const char *end)
+{
+    return s < end && *s >= '0' && *s <= '9';
+}
+
+/* jansson's integer grammar: -?(0|[1-9][0-9]*) within int64; a fraction or
+ * exponent makes a real, an overflow an error: both left to jansson. */
+static const char *flat_int(const char *s, const char *end, apr_int64_t *out)
+{
+    int neg = s < end && *s == '-';
+    apr_uint64_t v = 0, limit;
+
+    s += neg;
+    limit = neg ? (apr_uint64_t)APR_INT64_MAX + 1 : (apr_uint64_t)APR_INT64_MAX;
+    if (!flat_digit(s, end)) {
+        return NULL;
+    }
+    if (*s == '0') {
+        s++;
+    } else {
+        while (flat_digit(s, end)) {
+            unsigned d = (unsigned)(*s++ - '0');
+            if (v > (limit - d) / 10) {
+                return NULL;
+            }
+            v = v * 10 + d;
+        }
+    }
+    if (flat_digit(s, end) ||
+        (s < end && (*s == '.' || *s == 'e' || *s == 'E'))) {
+        return NULL;
+    }
+    /* -2^63 has no positive counterpart to negate. */
+    *out = neg && v ? -(apr_int64_t)(v - 1) - 1 : (apr_int64_t)v;
+    return s;
+}
+
+static const char *flat_word(const char *s, const char *end, const char *word,
+                             ao2_json_kind_e kind, ao2_json_member_t *m)
+{
+    apr_size_t n = strlen(word);
+
+    if ((apr_size_t)(end - s) < n || memcmp(s, word, n) != 0) {
+        return NULL;
+    }
+    m->kind = kind;
+    return s + n;
+}
+
+static const char *flat_value(const char *s, const char *end,
+                              ao2_json_member_t *m)
+{
+    if (s == end) {
+        return NULL;
+    }
+    switch (*s) {
+        case '"':
+            m->kind = AO2_JSON_STRING;
+            return flat_string(s, end, &m->str, &m->str_len);
+        case 't':
+            return flat_word(s, end, "true", AO2_JSON_TRUE, m);
+        case 'f':
+            return flat_word(s, end, "false", AO2_JSON_FALSE, m);
+        case 'n':
+            return flat_word(s, end, "null", AO2_JSON_NULL, m);
+        default:
+            m->kind = AO2_JSON_INTEGER;
+            return flat_int(s, end, &m->num);
+    }
+}
+
+/* s just past the closing brace: only whitespace may follow. */
+static ao2_json_flat_e flat_end(const char *s, const char *end)
+{
+    return flat_ws(s, end) == end ? AO2_JSON_FLAT_OK : AO2_JSON_FLAT_UNHANDLED;
+}
+
+/* s just inside the braces. What follows a value must be ',' or '}', so
+ * "truex" or "1x" (which jansson refuses) is never read as true or 1. */
+static ao2_json_flat_e flat_members(const char *s, const char *end,
+                                    ao2_json_member_fn fn, void *ctx)
+{
+    ao2_json_member_t m;
+    ao2_json_flat_e rc;
+
+    s = flat_ws(s, end);
+    if (s < end && *s == '}') {
+        return flat_end(s + 1, end);
+    }
+    for (;;) {
+        memset(&m, 0, sizeof(m));
+        if (s == end || *s != '"' ||
+            !(s = flat_string(s, end, &m.name, &m.name_len))) {
+            return AO2_JSON_FLAT_UNHANDLED;
+        }
+        s = flat_ws(s, end);
+        if (s == end || *s != ':' ||
+            !(s = flat_value(flat_ws(s + 1, end), end, &m))) {
+            return AO2_JSON_FLAT_UNHANDLED;
+        }
+        if ((rc = fn(ctx, &m)) != AO2_JSON_FLAT_OK) {
+            return rc;
+        }
+        s = flat_ws(s, end);
+        if (s < end && *s == '}') {
+            return flat_end(s + 1, end);
+        }
+        if (s == end || *s != ',') {
+            return AO2_JSON_FLAT_UNHANDLED;
+        }
+        s = flat_ws(s + 1, end);
+    }
+}
+
+ao2_json_flat_e ao2_json_parse_flat(const char *buf, apr_size_t len,
+                                    ao2_json_member_fn fn, void *ctx)
+{
+    const char *s, *end;
+
+    /* Out of bounds texts get ao2_json_parse_object's reasons. */
+    if (!buf || len == 0 || len > JSON_MAX_LEN || !fn) {
+        return AO2_JSON_FLAT_UNHANDLED;
+    }
+    end = buf + len;
+    s = flat_ws(buf, end);
+    if (s == end || *s != '{') {
+        return AO2_JSON_FLAT_UNHANDLED;
+    }
+    return flat_members(s + 1, end, fn, ctx);
+}
+
+static void member_of(const char *name, apr_size_t name_len, json_t *v,
+                      ao2_json_member_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->name = name;
+    m->name_len = name_len;
+    switch (json_typeof(v)) {
+        case JSON_NULL:
+            m->kind = AO2_JSON_NULL;
+            break;
+        case JSON_FALSE:
+            m->kind = AO2_JSON_FALSE;
+            break;
+        case JSON_TRUE:
+            m->kind = AO2_JSON_TRUE;
+            break;
+        case JSON_INTEGER:
+            m->kind = AO2_JSON_INTEGER;
+            m->num = (apr_int64_t)json_integer_value(v);
+            break;
+        case JSON_STRING:
+            m->kind = AO2_JSON_STRING;
+            m->str = json_string_value(v);
+            m->str_len = json_string_length(v);
+            break;
+        default:
+            m->kind = AO2_JSON_OTHER;
+    }
+}
+
+ao2_json_flat_e ao2_json_members(const ao2_json_t *j, ao2_json_member_fn fn,
+                                 void *ctx)
+{
+    ao2_json_member_t m;
+    ao2_json_flat_e rc;
+    void *it;
+
+    if (!j || !json_is_object(j->json)) {
+        return AO2_JSON_FLAT_UNHANDLED;
+    }
+    for (it = json_object_iter(j->json); it;
+         it = json_object_iter_next(j->json, it)) {
+        const char *key = json_object_iter_key(it);
+        /* Parsed keys hold no NUL (\u0000 is refused), nor do set ones. */
+        member_of(key, strlen(key), json_object_iter_value(it), &m);
+        if ((rc = fn(ctx, &m)) != AO2_JSON_FLAT_OK) {
+            return rc;
+        }
+    }
+    return AO2_JSON_FLAT_OK;
+}
+
 ao2_json_t *ao2_json_object(apr_pool_t *p)
 {
     return json_wrap(p, json_object());

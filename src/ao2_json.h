@@ -14,6 +14,55 @@ ao2_json_t *ao2_json_parse_object(apr_pool_t *p, const char *buf,
                                   apr_size_t len, const char **why);
 ao2_json_t *ao2_json_object(apr_pool_t *p);
 
+/* A top-level member as ao2_json_parse_flat and ao2_json_members hand it
+ * over. Names and strings are not NUL-terminated and hold no NUL byte; they
+ * point into the text or the object and are valid only during the call. */
+typedef enum {
+    AO2_JSON_NULL,
+    AO2_JSON_FALSE,
+    AO2_JSON_TRUE,
+    AO2_JSON_INTEGER,
+    AO2_JSON_STRING,
+    AO2_JSON_OTHER, /* a real, array or object: ao2_json_members only */
+} ao2_json_kind_e;
+
+typedef struct ao2_json_member {
+    const char *name;
+    apr_size_t name_len;
+    ao2_json_kind_e kind;
+    const char *str; /* AO2_JSON_STRING */
+    apr_size_t str_len;
+    apr_int64_t num; /* AO2_JSON_INTEGER */
+} ao2_json_member_t;
+
+typedef enum {
+    AO2_JSON_FLAT_OK,
+    /* Outside what the flat reader knows, or fn said so: the text is for
+     * ao2_json_parse_object, which decides. */
+    AO2_JSON_FLAT_UNHANDLED,
+    AO2_JSON_FLAT_INVALID, /* fn refused a member */
+} ao2_json_flat_e;
+
+typedef ao2_json_flat_e (*ao2_json_member_fn)(void *ctx,
+                                              const ao2_json_member_t *m);
+
+/* jansson costs tens of thousands of instructions on the few hundred bytes
+ * of a store value; this reads them in a few thousand. It reads only a flat
+ * object, the whole of buf: members that are strings of printable ASCII
+ * without escapes, integers, true, false or null. What it reads is what
+ * ao2_json_parse_object would give; anything else is UNHANDLED, never a
+ * verdict of its own. fn is called for each member in order, and may have
+ * been called for some before UNHANDLED or INVALID: what it gathered is
+ * then void. Duplicate names are fn's to refuse. */
+ao2_json_flat_e ao2_json_parse_flat(const char *buf, apr_size_t len,
+                                    ao2_json_member_fn fn, void *ctx);
+
+/* fn for each top-level member of j, in order, stopping at the first answer
+ * that is not AO2_JSON_FLAT_OK (returned). What the tests hold
+ * ao2_json_parse_flat to. */
+ao2_json_flat_e ao2_json_members(const ao2_json_t *j, ao2_json_member_fn fn,
+                                 void *ctx);
+
 /* NULL when absent or not a string. */
 const char *ao2_json_str(const ao2_json_t *j, const char *key);
 /* 1 when present and an integer (a real with no fraction also counts). */

@@ -66,34 +66,22 @@ static char *seal_value(apr_pool_t *p, const ao2_keys_t *k, const char *key,
     return out;
 }
 
-/* The JSON object inside a stored value. NULL with *rv APR_EINVAL for what is
- * not a value of ours (or not an object), APR_EGENERAL when the tag does not
- * verify. */
-static ao2_json_t *open_value(apr_pool_t *p, const ao2_keys_t *k,
-                              const char *key, const char *val, apr_size_t len,
-                              apr_status_t *rv)
+/* The JSON text inside a stored value, in p: APR_EINVAL for what is not a
+ * value of ours, APR_EGENERAL when the tag does not verify. It holds
+ * secrets: the caller cleanses it once read. */
+static apr_status_t open_value(apr_pool_t *p, const ao2_keys_t *k,
+                               const char *key, const char *val, apr_size_t len,
+                               char **plain, apr_size_t *plainlen)
 {
-    ao2_json_t *j;
-    const char *why;
-    char *plain;
-    apr_size_t plainlen;
-
-    *rv = APR_EINVAL;
     if (k == NULL || key == NULL || val == NULL || len < 2 ||
         val[0] != AO2_RECORD_VERSION)
-        return NULL;
+        return APR_EINVAL;
     /* Back-ends hand over bytes and a length: the sealed text fills them
      * exactly, NUL-free, and is terminated here for ao2_unseal. */
     if (memchr(val + 1, '\0', len - 1) != NULL)
-        return NULL;
-    *rv = ao2_unseal(p, k, key, apr_pstrmemdup(p, val + 1, len - 1), &plain,
-                     &plainlen);
-    if (*rv != APR_SUCCESS)
-        return NULL;
-    j = ao2_json_parse_object(p, plain, plainlen, &why);
-    ao2_cleanse(plain, plainlen);
-    *rv = j ? APR_SUCCESS : APR_EINVAL;
-    return j;
+        return APR_EINVAL;
+    return ao2_unseal(p, k, key, apr_pstrmemdup(p, val + 1, len - 1), plain,
+                      plainlen);
 }
 
 /* Each stored structure is described once, as a table of its members; one
@@ -158,6 +146,12 @@ static const member_t state_members[] = {
     {NULL, 0, MEMBER_STR},
 };
 
+/* flat_read_t keeps a bit per row. */
+#define ROWS(table) (sizeof(table) / sizeof((table)[0]) - 1)
+_Static_assert(ROWS(record_members) <= 32 && ROWS(index_members) <= 32 &&
+                   ROWS(state_members) <= 32,
+               "a member table has more rows than flat_read_t has bits");
+
 #define AT(base, m, type) ((type *)((char *)(base) + (m)->offset))
 
 static char *encode_members(apr_pool_t *p, const ao2_keys_t *k, const char *key,
@@ -186,19 +180,18 @@ static char *encode_members(apr_pool_t *p, const ao2_keys_t *k, const char *key,
     return seal_value(p, k, key, j, len);
 }
 
-/* On any failure the structure is all NULL and 0. */
-static apr_status_t decode_members(apr_pool_t *p, const ao2_keys_t *k,
-                                   const char *key, const char *val,
-                                   apr_size_t len, const member_t *members,
-                                   void *base, apr_size_t size)
+/* The members through jansson, as every value was read before the flat
+ * reader: for what it leaves (escapes, UTF-8, reals, nesting) or refuses. */
+static apr_status_t read_members_json(apr_pool_t *p, const char *plain,
+                                      apr_size_t plainlen,
+                                      const member_t *members, void *base)
 {
-    apr_status_t rv;
-    ao2_json_t *j = open_value(p, k, key, val, len, &rv);
+    ao2_json_t *j = ao2_json_parse_object(p, plain, plainlen, NULL);
+    apr_status_t rv = APR_SUCCESS;
     const member_t *m;
 
-    memset(base, 0, size);
     if (j == NULL)
-        return rv;
+        return APR_EINVAL;
     for (m = members; m->name; m++) {
         const char **str = AT(base, m, const char *);
         switch (m->kind) {
@@ -217,6 +210,156 @@ static apr_status_t decode_members(apr_pool_t *p, const ao2_keys_t *k,
                 break;
         }
     }
+    return rv;
+}
+
+/* Members of no table: more than this many go to jansson. */
+#define FLAT_OTHERS 8
+
+/* What the flat reader has filled in so far. One bit per table row: the
+ * tables are far shorter than 32 rows. */
+typedef struct flat_read {
+    apr_pool_t *p;
+    const member_t *members;
+    void *base;
+    apr_uint32_t seen, set; /* named at all / with a value of its kind */
+    /* Into the text, which outlives the read. */
+    const char *others[FLAT_OTHERS];
+    apr_size_t other_lens[FLAT_OTHERS];
+    int n_others;
+} flat_read_t;
+
+static int is_str_member(const member_t *m)
+{
+    return m->kind == MEMBER_STR || m->kind == MEMBER_STR_OPT;
+}
+
+static apr_uint32_t row_bit(const member_t *members, const member_t *m)
+{
+    return (apr_uint32_t)1 << (m - members);
+}
+
+/* name holds no NUL, so a shorter want stops the loop at its own. */
+static int name_is(const char *want, const char *name, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; i++)
+        if (want[i] != name[i])
+            return 0;
+    return want[len] == '\0';
+}
+
+/* jansson refuses a duplicate of any name, ours or not. */
+static ao2_json_flat_e flat_other(flat_read_t *r, const ao2_json_member_t *jm)
+{
+    int i;
+
+    for (i = 0; i < r->n_others; i++)
+        if (r->other_lens[i] == jm->name_len &&
+            memcmp(r->others[i], jm->name, jm->name_len) == 0)
+            return AO2_JSON_FLAT_INVALID;
+    if (r->n_others == FLAT_OTHERS)
+        return AO2_JSON_FLAT_UNHANDLED;
+    r->others[r->n_others] = jm->name;
+    r->other_lens[r->n_others++] = jm->name_len;
+    return AO2_JSON_FLAT_OK;
+}
+
+/* A member of the wrong kind is left unset, as the accessors of
+ * read_members_json leave it. */
+static ao2_json_flat_e flat_member(void *ctx, const ao2_json_member_t *jm)
+{
+    flat_read_t *r = ctx;
+    const member_t *m;
+    apr_uint32_t bit;
+
+    for (m = r->members; m->name; m++)
+        if (name_is(m->name, jm->name, jm->name_len))
+            break;
+    if (m->name == NULL)
+        return flat_other(r, jm);
+    bit = row_bit(r->members, m);
+    if (r->seen & bit)
+        return AO2_JSON_FLAT_INVALID;
+    r->seen |= bit;
+    if (is_str_member(m) && jm->kind == AO2_JSON_STRING)
+        *AT(r->base, m, const char *) =
+            apr_pstrmemdup(r->p, jm->str, jm->str_len);
+    else if (m->kind == MEMBER_INT && jm->kind == AO2_JSON_INTEGER)
+        *AT(r->base, m, apr_int64_t) = jm->num;
+    else if (m->kind == MEMBER_FLAG_OPT &&
+             (jm->kind == AO2_JSON_TRUE || jm->kind == AO2_JSON_FALSE))
+        *AT(r->base, m, int) = jm->kind == AO2_JSON_TRUE;
+    else
+        return AO2_JSON_FLAT_OK;
+    r->set |= bit;
+    return AO2_JSON_FLAT_OK;
+}
+
+static int has_required(const member_t *members, apr_uint32_t set)
+{
+    const member_t *m;
+
+    for (m = members; m->name; m++)
+        if ((m->kind == MEMBER_STR || m->kind == MEMBER_INT) &&
+            !(set & row_bit(members, m)))
+            return 0;
+    return 1;
+}
+
+/* Copies of a value that is not taken hold its secrets all the same. */
+static void forget_copies(const member_t *members, void *base, apr_uint32_t set)
+{
+    const member_t *m;
+
+    for (m = members; m->name; m++)
+        if (is_str_member(m) && (set & row_bit(members, m))) {
+            char *str = (char *)*AT(base, m, const char *);
+            ao2_cleanse(str, strlen(str));
+        }
+}
+
+/* The members as base wants them; base was zeroed. */
+static apr_status_t read_members(apr_pool_t *p, const char *plain,
+                                 apr_size_t plainlen, const member_t *members,
+                                 void *base, apr_size_t size)
+{
+    flat_read_t r;
+    ao2_json_flat_e rc;
+
+    memset(&r, 0, sizeof(r));
+    r.p = p;
+    r.members = members;
+    r.base = base;
+    rc = ao2_json_parse_flat(plain, plainlen, flat_member, &r);
+    if (rc == AO2_JSON_FLAT_OK && has_required(members, r.set))
+        return APR_SUCCESS;
+    forget_copies(members, base, r.set);
+    memset(base, 0, size);
+    if (rc == AO2_JSON_FLAT_UNHANDLED)
+        return read_members_json(p, plain, plainlen, members, base);
+    return APR_EINVAL;
+}
+
+/* On any failure the structure is all NULL and 0. */
+static apr_status_t decode_members(apr_pool_t *p, const ao2_keys_t *k,
+                                   const char *key, const char *val,
+                                   apr_size_t len, const member_t *members,
+                                   void *base, apr_size_t size)
+{
+    char *plain;
+    apr_size_t plainlen;
+    apr_status_t rv;
+
+    memset(base, 0, size);
+    rv = open_value(p, k, key, val, len, &plain, &plainlen);
+    if (rv != APR_SUCCESS)
+        return rv;
+    /* The strings read are copies (the pool's or jansson's), so the text
+     * can go at once. */
+    rv = read_members(p, plain, plainlen, members, base, size);
+    ao2_cleanse(plain, plainlen);
     if (rv != APR_SUCCESS)
         memset(base, 0, size);
     return rv;

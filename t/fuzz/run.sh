@@ -36,7 +36,8 @@ srcs="ao2_err ao2_crypto ao2_json ao2_params ao2_oauth2 ao2_record ao2_verdict a
 # harness:max_len:dictionary. Form and JSON inputs go past the 8 KiB value
 # bound and the 64-field bound, or those paths are never reached. Verdicts
 # go past AO2_VERDICT_MAX, which only the caller enforces.
-harnesses="form:40000:form.dict json:40000:json.dict b64url:4096: unseal:4096:
+harnesses="form:40000:form.dict json:40000:json.dict json_flat:8192:json.dict
+           b64url:4096: unseal:4096:
            token_response:16384:oauth2.dict introspection:16384:oauth2.dict
            id_token:16384: verdict:2048: store:8192:store.dict
            jws:20000:jose.dict"

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "ao2_json.h"
+#include "json_flat_check.h"
 #include "tap.h"
 
 static ao2_json_t *parse(apr_pool_t *p, const char *text)
@@ -233,6 +234,147 @@ static void build_and_dump(apr_pool_t *p)
     is_str(ao2_json_dump(p, NULL), NULL, "no object, no text");
 }
 
+#define OK_ AO2_JSON_FLAT_OK
+#define NO_ AO2_JSON_FLAT_UNHANDLED
+#define BAD AO2_JSON_FLAT_INVALID
+
+/* Texts with a NUL in them carry their length. */
+#define FLAT(text, rc)                                                         \
+    {                                                                          \
+        text, sizeof(text) - 1, rc                                             \
+    }
+
+static const struct {
+    const char *text;
+    apr_size_t len;
+    ao2_json_flat_e rc;
+} flat_cases[] = {
+    FLAT("{}", OK_),
+    FLAT(" \t\r\n{ \t\r\n} \t\r\n", OK_),
+    FLAT("{\"a\":\"x\"}", OK_),
+    FLAT("{\"a\":\"\"}", OK_),
+    FLAT("{\"\":1}", OK_),
+    FLAT("{\"s\":\"x\",\"n\":42,\"t\":true,\"f\":false,\"z\":null}", OK_),
+    FLAT(" { \"a\" : 1 ,\n\"b\"\t:\t\"c\" } ", OK_),
+    FLAT("{\"n\":-7}", OK_),
+    FLAT("{\"n\":0}", OK_),
+    FLAT("{\"n\":-0}", OK_),
+    FLAT("{\"n\":9223372036854775807}", OK_),
+    FLAT("{\"n\":-9223372036854775808}", OK_),
+    FLAT("{\"n\":1000000000000000000}", OK_),
+    FLAT("{\"a\":\" ~!@#$%^&*()[]{}:,/<>?'`\"}", OK_),
+    FLAT("{\"a\":\"\x7f\"}", OK_),
+    FLAT("{\"a\":\"[[[[{{{{\"}", OK_),
+    FLAT("{\"k\":\"t:abc\",\"lg\":\"jdoe\",\"exp\":1700003600,\"rv\":true}",
+         OK_),
+    /* The one refusal of its own: jansson's JSON_REJECT_DUPLICATES. */
+    FLAT("{\"a\":1,\"a\":2}", BAD),
+    FLAT("{\"a\":1,\"b\":2,\"a\":\"x\"}", BAD),
+    FLAT("{\"a\":null,\"a\":null}", BAD),
+    /* Left to jansson: outside the subset, or not JSON at all. */
+    FLAT("", NO_),
+    FLAT("   ", NO_),
+    FLAT("[]", NO_),
+    FLAT("42", NO_),
+    FLAT("null", NO_),
+    FLAT("\"s\"", NO_),
+    FLAT("{\"n\":9223372036854775808}", NO_),
+    FLAT("{\"n\":-9223372036854775809}", NO_),
+    FLAT("{\"n\":99999999999999999999}", NO_),
+    FLAT("{\"n\":18446744073709551616}", NO_),
+    FLAT("{\"n\":1.5}", NO_),
+    FLAT("{\"n\":1.0}", NO_),
+    FLAT("{\"n\":1e3}", NO_),
+    FLAT("{\"n\":1E3}", NO_),
+    FLAT("{\"n\":0e0}", NO_),
+    FLAT("{\"n\":-}", NO_),
+    FLAT("{\"n\":01}", NO_),
+    FLAT("{\"n\":-01}", NO_),
+    FLAT("{\"n\":+1}", NO_),
+    FLAT("{\"n\":.5}", NO_),
+    FLAT("{\"a\":\"\\u00e9\"}", NO_),
+    FLAT("{\"a\":\"a\\\"b\"}", NO_),
+    FLAT("{\"a\\n\":1}", NO_),
+    FLAT("{\"a\":\"\\u0000\"}", NO_),
+    FLAT("{\"a\":\"\xc3\xa9\"}", NO_),
+    FLAT("{\"\xc3\xa9\":1}", NO_),
+    FLAT("{\"a\":\"\xff\"}", NO_),
+    FLAT("{\"a\":\"\t\"}", NO_),
+    FLAT("{\"a\":\"\x01\"}", NO_),
+    FLAT("{\"a\":{\"b\":1}}", NO_),
+    FLAT("{\"a\":[1]}", NO_),
+    FLAT("{\"a\":[]}", NO_),
+    FLAT("{\"a\":{}}", NO_),
+    FLAT("{\"a\":1}x", NO_),
+    FLAT("{\"a\":1} {}", NO_),
+    FLAT("{\"a\":1,}", NO_),
+    FLAT("{,}", NO_),
+    FLAT("{\"a\":1 \"b\":2}", NO_),
+    FLAT("{\"a\" 1}", NO_),
+    FLAT("{'a':1}", NO_),
+    FLAT("{a:1}", NO_),
+    FLAT("{\"a\":TRUE}", NO_),
+    FLAT("{\"a\":truex}", NO_),
+    FLAT("{\"a\":nullx}", NO_),
+    FLAT("{\"a\":1x}", NO_),
+    FLAT("{\"a\":1}\0", NO_),
+    FLAT("{\"a\0\":1}", NO_),
+    FLAT("\0{}", NO_),
+    FLAT("\xef\xbb\xbf{}", NO_),
+    FLAT("{\"a\":1}\f", NO_),
+    FLAT("\f{}", NO_),
+    FLAT("{\"a\":1,\"a\":[]}", NO_),
+    FLAT("{\"a\":[],\"a\":1}", NO_),
+};
+
+/* Each row, and every cut of it (what a truncated value would be): the flat
+ * reader says what the row says, and never disagrees with jansson. */
+static void flat_differential(apr_pool_t *p)
+{
+    apr_size_t i, cut;
+
+    for (i = 0; i < AO2_COUNT(flat_cases); i++) {
+        ao2_json_flat_e rc;
+        const char *why =
+            flat_check(p, flat_cases[i].text, flat_cases[i].len, &rc);
+        is_str(why, NULL, "row %d agrees with jansson", (int)i);
+        is_int(rc, flat_cases[i].rc, "row %d: flat reader's answer", (int)i);
+        for (cut = 0; cut < flat_cases[i].len; cut++) {
+            why = flat_check(p, flat_cases[i].text, cut, NULL);
+            if (why) {
+                ok(0, "row %d cut to %d bytes: %s", (int)i, (int)cut, why);
+            }
+        }
+    }
+}
+
+/* What the flat reader hands over, beyond agreeing with jansson. */
+static ao2_json_flat_e flat_last(void *ctx, const ao2_json_member_t *m)
+{
+    *(ao2_json_member_t *)ctx = *m;
+    return AO2_JSON_FLAT_OK;
+}
+
+static void flat_values(apr_pool_t *p)
+{
+    static const char text[] = "{\"min\":-9223372036854775808}";
+    static const char str[] = "{\"s\" : \"a b\" }";
+    ao2_json_member_t m;
+
+    memset(&m, 0, sizeof(m));
+    is_int(ao2_json_parse_flat(text, strlen(text), flat_last, &m), OK_,
+           "INT64_MIN reads");
+    ok(m.kind == AO2_JSON_INTEGER && m.num == APR_INT64_MIN, "as INT64_MIN");
+    ok(m.name_len == 3 && memcmp(m.name, "min", 3) == 0, "named min");
+    is_int(ao2_json_parse_flat(str, strlen(str), flat_last, &m), OK_,
+           "a string reads");
+    ok(m.kind == AO2_JSON_STRING && m.str_len == 3 &&
+           memcmp(m.str, "a b", 3) == 0,
+       "without its quotes");
+    is_int(ao2_json_parse_flat(NULL, 0, flat_last, &m), NO_,
+           "no text is jansson's to refuse");
+}
+
 const ao2_test_case_t ao2_suite_json[] = {
     {"parse a good object", parse_good},
     {"parse refuses", parse_bad},
@@ -241,5 +383,7 @@ const ao2_test_case_t ao2_suite_json[] = {
     {"to_table with scalars", to_table_good},
     {"to_table with bad member types", to_table_bad},
     {"build and dump", build_and_dump},
+    {"flat reader agrees with jansson", flat_differential},
+    {"flat reader values", flat_values},
     {NULL, NULL},
 };

@@ -379,6 +379,10 @@ static void index_round_trip(apr_pool_t *p)
         {"t:abc", "jdoe", "erp", "read write", 1700003600, 1, NULL, NULL, NULL},
         {"t:abc", NULL, NULL, NULL, 0, 0, NULL, NULL, NULL},
         {"t:abc", "", "", "", -5, 1, "", "", ""},
+        /* Escapes and UTF-8 in the JSON: read by jansson, not the flat
+         * reader. */
+        {"t:abc", "\xc3\xa9", "erp", "read", 1, 0, "acme", "c1", NULL},
+        {"t:abc", "a\"b", "e\\rp", "read", 1, 0, "acme", "c1", NULL},
     };
     ao2_keys_t k;
     const char *ikey = ao2_index_key(p, AT);
@@ -408,6 +412,85 @@ static void index_round_trip(apr_pool_t *p)
                (int)i);
         is_str(out.provider_id, cases[i].provider_id,
                "index row %d: provider identity", (int)i);
+    }
+}
+
+/* text with its first member name's first character written as \u00XX:
+ * the same object to jansson, and beyond the flat reader. */
+static const char *escaped_first(apr_pool_t *p, const char *text)
+{
+    const char *q = strchr(text, '"');
+
+    return apr_psprintf(p, "%.*s\\u%04x%s", (int)(q + 1 - text), text,
+                        (unsigned)(unsigned char)q[1], q + 2);
+}
+
+/* Each text read by the flat reader and, escaped, by jansson: the same
+ * answer and the same entry. */
+static void index_flat_or_json(apr_pool_t *p)
+{
+    static const struct {
+        const char *text;
+        apr_status_t rv;
+    } cases[] = {
+        {"{\"k\":\"t:a\",\"exp\":5}", APR_SUCCESS},
+        {"{\"k\":\"t:a\",\"exp\":5,\"lg\":\"jdoe\",\"db\":\"erp\",\"sc\":\"r\","
+         "\"rv\":true,\"prov\":\"acme\",\"cid\":\"c1\",\"pvid\":\"https://x\"}",
+         APR_SUCCESS},
+        /* Optional members of the wrong kind read as absent. */
+        {"{\"k\":\"t:a\",\"exp\":5,\"lg\":5,\"db\":null,\"sc\":true,\"rv\":1}",
+         APR_SUCCESS},
+        {"{\"k\":\"t:a\",\"exp\":5,\"rv\":false}", APR_SUCCESS},
+        {"{\"k\":\"t:a\",\"exp\":5,\"rv\":null,\"cid\":\"\"}", APR_SUCCESS},
+        {" {\n\"k\" : \"t:a\" ,\t\"exp\" : -9223372036854775808 } ",
+         APR_SUCCESS},
+        {"{\"k\":\"t:a\",\"exp\":5,\"new\":{\"a\":[1]}}", APR_SUCCESS},
+        {"{\"k\":\"t:a\",\"exp\":5,\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,"
+         "\"f\":6,\"g\":7,\"h\":8,\"i\":9}",
+         APR_SUCCESS},
+        {"{\"k\":5,\"exp\":5}", APR_EINVAL},
+        {"{\"k\":null,\"exp\":5}", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":\"5\"}", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":true}", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":9223372036854775808}", APR_EINVAL},
+        {"{\"k\":\"t:a\"}", APR_EINVAL},
+        {"{\"exp\":5}", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":5}x", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":5,}", APR_EINVAL},
+        /* Duplicates, of ours or of names we do not know. */
+        {"{\"k\":\"t:a\",\"exp\":5,\"k\":\"t:b\"}", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":5,\"lg\":\"jdoe\",\"lg\":5}", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":5,\"rv\":true,\"rv\":true}", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":5,\"zz\":1,\"zz\":2}", APR_EINVAL},
+        {"{\"k\":\"t:a\",\"exp\":5,\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,"
+         "\"f\":6,\"g\":7,\"h\":8,\"h\":9}",
+         APR_EINVAL},
+    };
+    ao2_keys_t k;
+    const char *ikey = ao2_index_key(p, AT);
+    apr_size_t i, len;
+
+    test_keys(&k, 0x11);
+    for (i = 0; i < AO2_COUNT(cases); i++) {
+        const char *text[2] = {cases[i].text, escaped_first(p, cases[i].text)};
+        ao2_index_t out[2];
+        int n;
+
+        for (n = 0; n < 2; n++) {
+            const char *val = sealed_json(p, &k, ikey, text[n], &len);
+            is_int(ao2_index_decode(p, &k, ikey, val, len, &out[n]),
+                   cases[i].rv, "row %d%s", (int)i, n ? ", escaped" : "");
+        }
+        is_str(out[0].record_key, out[1].record_key, "row %d: key", (int)i);
+        is_str(out[0].login, out[1].login, "row %d: login", (int)i);
+        is_str(out[0].db, out[1].db, "row %d: db", (int)i);
+        is_str(out[0].scope, out[1].scope, "row %d: scope", (int)i);
+        is_str(out[0].provider, out[1].provider, "row %d: provider", (int)i);
+        is_str(out[0].client_id, out[1].client_id, "row %d: client", (int)i);
+        is_str(out[0].provider_id, out[1].provider_id, "row %d: identity",
+               (int)i);
+        is_int(out[0].expires_at, out[1].expires_at, "row %d: exp", (int)i);
+        is_int(out[0].revoked, out[1].revoked, "row %d: revoked", (int)i);
     }
 }
 
@@ -657,6 +740,7 @@ const ao2_test_case_t ao2_suite_record[] = {
     {"record incomplete", record_incomplete},
     {"index round trip", index_round_trip},
     {"index refusals", index_refusals},
+    {"index read flat or by jansson", index_flat_or_json},
     {"state round trip", state_round_trip},
     {"keys", keys_cases},
     {"token info", token_info_cases},
