@@ -52,6 +52,34 @@ static apr_status_t jwk_release(void *data)
     return APR_SUCCESS;
 }
 
+/* The members of a JWK that cjose decodes as base64url (RFC 7518 §6.2,
+ * §6.3). cjose asserts on some malformed ones (a '=' inside "y": found by
+ * t/fuzz's jws harness), which would abort the httpd child reading the
+ * provider's JWKS: each must be the unpadded base64url RFC 7515 §2 asks
+ * for, checked here first. */
+static const char *const key_members[] = {"n",  "e",  "d", "p", "q", "dp",
+                                          "dq", "qi", "x", "y", NULL};
+
+static int key_material_ok(apr_pool_t *p, const ao2_json_t *k)
+{
+    unsigned char *raw;
+    apr_size_t rawlen;
+    int i;
+
+    for (i = 0; key_members[i]; i++) {
+        const char *v = ao2_json_str(k, key_members[i]);
+        if (v == NULL) {
+            if (ao2_json_has(k, key_members[i]))
+                return 0; /* there, but not a string */
+            continue;
+        }
+        if (*v == '\0' || strchr(v, '=') != NULL ||
+            ao2_b64url_decode(p, v, strlen(v), &raw, &rawlen) != APR_SUCCESS)
+            return 0;
+    }
+    return 1;
+}
+
 /* One member of "keys": 1 when it became a usable key. */
 static int add_key(apr_pool_t *p, ao2_jwks_t *set, const ao2_json_t *k)
 {
@@ -66,6 +94,8 @@ static int add_key(apr_pool_t *p, ao2_jwks_t *set, const ao2_json_t *k)
     if (use != NULL && strcmp(use, "sig") != 0)
         return 0;
     if (ao2_json_has(k, "use") && use == NULL)
+        return 0;
+    if (!key_material_ok(p, k))
         return 0;
     text = ao2_json_dump(p, k);
     if (text == NULL)

@@ -334,6 +334,23 @@ static void jwks_cases(apr_pool_t *p)
                      "\"e\":\"AQAB\"},",
                      r, "]}", NULL),
          1, "r", "b"},
+        /* t/fuzz's jws harness: cjose asserted (abort) on this "y". */
+        {"EC key with '=' inside y skipped",
+         apr_pstrcat(
+             p,
+             "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":"
+             "\"bad\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus4uPHvRVEU\","
+             "\"y\":\"x_FEzRu9m36HLN_tu=659LNpXW6pCyStikYjKIWI5a0\"},",
+             r, "]}", NULL),
+         1, "r", "bad"},
+        {"RSA key with padded or non-string e skipped",
+         apr_pstrcat(
+             p,
+             "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"pad\",\"n\":\"AQAB\","
+             "\"e\":\"AQA=\"},{\"kty\":\"RSA\",\"kid\":\"num\","
+             "\"n\":\"AQAB\",\"e\":65537},",
+             r, "]}", NULL),
+         1, "r", "pad"},
         {"only an oct key", apr_pstrcat(p, "{\"keys\":[", oct, "]}", NULL), -1,
          NULL, NULL},
         {"empty keys", "{\"keys\":[]}", -1, NULL, NULL},
