@@ -54,7 +54,14 @@ sub mode {
 
 my $p = provider_url();
 my $f = "http://127.0.0.1:$fport";
-extra_httpd(port => $port, dir => $dir, conf => <<"CONF");
+# Threads for every /token caller at once and the load beside them, from
+# the start: with httpd's defaults (3 x 25) the 60 callers that hang for the
+# provider's timeout took all but a few workers, and mpm_event then closed
+# kept-alive connections of the load while it forked more children (wrk
+# read errors, on the code of the session before too). What is tested is
+# that the module's calls end within the timeout and the known token goes
+# on being served, not httpd's spawn rate.
+extra_httpd(port => $port, dir => $dir, mpm => "StartServers 4\nThreadsPerChild 32\nMinSpareThreads 32\nMaxRequestWorkers 256\n", conf => <<"CONF");
 LoadModule api_oauth2_module $top/.libs/mod_api_oauth2.so
 ApiOAuth2TokenStore dbm:$dir/store/tokens
 ApiOAuth2StoreKey file:$dir/key
