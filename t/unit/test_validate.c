@@ -1187,6 +1187,16 @@ static void write_back(world_t *w, apr_hash_t *snap)
     }
 }
 
+/* Someone with memcached access puts the snapshot back, and ITOK's live
+ * index entry over its tombstone (a socache:memcache store). */
+static void replay(world_t *w, apr_hash_t *snap)
+{
+    ao2_index_t live = issued();
+
+    write_back(w, snap);
+    put_index(w, ITOK, &live);
+}
+
 static void revoke_on(world_t *w, node_t *n, const char *token, apr_time_t at)
 {
     ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL, NULL};
@@ -1229,7 +1239,6 @@ static void revlog_replay(apr_pool_t *p)
 {
     world_t *w = issued_world(p);
     node_t a, b;
-    ao2_index_t live = issued();
     apr_hash_t *snap;
     apr_time_t t = T0;
     result_t r;
@@ -1243,10 +1252,7 @@ static void revlog_replay(apr_pool_t *p)
     revoke_on(w, &a, ITOK, t);
     is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_INVALID,
            "refused on A at once");
-    /* Someone with memcached access puts everything back, and the old
-     * index entry over the tombstone (a socache:memcache store). */
-    write_back(w, snap);
-    put_index(w, ITOK, &live);
+    replay(w, snap);
     is_int(check_on(w, &a, ITOK, t + 1000, &r), AO2_TOKEN_INVALID,
            "A: the replayed verdict and index entry are not believed");
     t += ao2_revlog_bound(b.rl);
@@ -1266,7 +1272,6 @@ static void revlog_new_node(apr_pool_t *p)
 {
     world_t *w = issued_world(p);
     node_t a, c;
-    ao2_index_t live = issued();
     apr_hash_t *snap;
     apr_time_t t = T0;
     result_t r;
@@ -1282,8 +1287,7 @@ static void revlog_new_node(apr_pool_t *p)
     /* Not the counter: put back, it would have C read the entries after
      * it as new ones (revlog_replay). */
     apr_hash_set(snap, "ao2g:generation", APR_HASH_KEY_STRING, NULL);
-    write_back(w, snap);
-    put_index(w, ITOK, &live);
+    replay(w, snap);
     node_init(w, &c);
     is_int(check_on(w, &c, ITOK, t + apr_time_from_sec(1), &r),
            AO2_TOKEN_INVALID,
