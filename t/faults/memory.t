@@ -5,7 +5,10 @@
 # (introspection), forged and first-seen JWTs, authorize+callback, refresh,
 # revoke): a warm-up, then a measured run; the child's RssAnon (private
 # memory, /proc/PID/status) may grow by AO2_MEM_LIMIT_KB (64) at most over
-# it. A per-call allocation into a pool that outlives the request, or a
+# it; a run over the limit is repeated once, and only the second run's
+# growth counts (CI saw +65..+80 KB once in 150 callbacks that grew +8..+40
+# KB in other runs and +32 KB in 600: a high-water step, not a leak). A
+# per-call allocation into a pool that outlives the request, or a
 # JSON or JOSE object never released, exceeds it (checked with one put in
 # on purpose: 64 bytes per Bearer check gave +116..+460 KB, 1 KB per
 # callback +104 KB). make test: 150 lifecycle calls and 3 s of Bearer load
@@ -49,6 +52,10 @@ extra_httpd(port => $port, dir => $dir,
          . "MinSpareThreads 1\nMaxSpareThreads 4\nMaxRequestWorkers 4\nMaxConnectionsPerChild 0",
     conf => <<"CONF");
 MaxKeepAliveRequests 0
+# Free blocks go back to malloc at once rather than waiting in the
+# thread's APR allocator (up to 2 MB by default): RssAnon then follows
+# what is in use.
+MaxMemFree 32
 LoadModule api_oauth2_module $module
 ApiOAuth2TokenStore dbm:$dir/store/tokens
 ApiOAuth2StoreKey file:$key
@@ -160,13 +167,23 @@ for my $kind (@kinds) {
     my $wrk = exists $wrk_files{$kind};
     my $size = $wrk ? $secs : $kind eq 'JWT first-seen' ? $life / 3 : $life;
     my ($wn, $wbad) = run_kind($kind, $wrk ? 1 : ($kind eq "JWT first-seen" ? 30 : 150));    # warm-up: every thread, every pooled handle
-    my (undef, $before) = child();
-    my ($calls, $bad) = run_kind($kind, $size);
-    my ($pid2, $after) = child();
-    my $grew = ($after // 0) - ($before // 0);
-    push @fig, sprintf '%s %.2f', $kind, $calls ? 1000 * $grew / $calls : 0;
-    ok(($pid2 // 0) == $pid && $calls > 0 && !$bad && !$wbad && $grew <= $limit,
-       "$kind: $calls calls, $bad failed, RssAnon $before -> $after KB (+$grew, limit $limit)");
+    # A leak grows in every run; a step of the allocator's high-water
+    # mark (a new heap, a bucket cache resized) comes once. So a run over
+    # the limit is measured again, and only two in a row fail.
+    my ($calls, $bad, $before, $after, $pid2, @grew) = (0, 0);
+    for my $try (1 .. 2) {
+        (undef, $before) = child();
+        my ($c, $b) = run_kind($kind, $size);
+        ($pid2, $after) = child();
+        ($calls, $bad) = ($calls + $c, $bad + $b);
+        push @grew, ($after // 0) - ($before // 0);
+        last if $grew[-1] <= $limit || $bad || ($pid2 // 0) != $pid;
+    }
+    my $grew = $grew[-1];
+    push @fig, sprintf '%s %.2f', $kind, $calls ? 1000 * $grew[0] / ($calls / @grew) : 0;
+    my $what = "$kind: $calls calls, $bad failed, RssAnon grew " . join(" then ", map { sprintf "%+d", $_ } @grew)
+             . " KB (limit $limit per run), $before -> $after KB";
+    diag "memory: $what" unless ok(($pid2 // 0) == $pid && $calls > 0 && !$bad && !$wbad && $grew <= $limit, $what);
 }
 my ($pid3) = child();
 is($pid3 // 0, $pid, 'the same child throughout');
