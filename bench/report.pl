@@ -324,7 +324,8 @@ if (my @m = rss_points('module')) {
 else {
     target(undef, 'httpd child RSS after 1,000,000 requests: skipped (BENCH_SKIP_RSS=1)');
 }
-for my $fk (qw(flood flood-share)) {
+my (%flood_ratio, @flood_ctl);
+for my $fk (qw(flood flood-share flood-ctl)) {
     my $fl = $checks->{$fk} or next;
     my %f = map { split /=/, $_, 2 } split ' ', $fl;
     my $base = (($f{base0} // 0) + ($f{base1} // 0)) / 2;
@@ -335,6 +336,15 @@ for my $fk (qw(flood flood-share)) {
     # Valid requests lost per flood request: what one unknown token costs,
     # in valid requests (1.0: as much as a valid request).
     my $cost = ($f{flood_rps} // 0) > 0 ? ($base - ($f{flood} // 0)) / $f{flood_rps} : 0;
+    $flood_ratio{$fk} = $ratio;
+    if ($f{path}) {    # the control: a reference, not a target of this module
+        push @flood_ctl, sprintf '- flood control (the same flood sent to %s, refused by mod_auth_basic alone): '
+            . 'valid tokens %.0f req/s vs %.0f without (ratio %.2f; this module\'s flood row: %s); the flood ran at %.0f req/s '
+            . '(%.0f%% of the rate); each flood request cost %.2f valid requests',
+            $f{path}, $f{flood}, $base, $ratio,
+            defined $flood_ratio{flood} ? sprintf('%.2f', $flood_ratio{flood}) : '?', $f{flood_rps} // 0, 100 * $offered, $cost;
+        next;
+    }
     target($ratio >= 0.8 && $offered >= 0.95 && ($f{valid_status} // 1) == 0,
         sprintf(($f{share} ? "at $f{share}%% of the unprotected rate: " : '') . 'valid tokens under a flood of %s distinct random tokens/s with the provider hanging: '
             . '%.0f req/s vs %.0f without (ratio %.2f, target 0.80), %s non-2xx; the flood ran at %.0f req/s '
@@ -347,7 +357,7 @@ for my $fk (qw(flood flood-share)) {
 print "## Targets\n\n", join("\n", @targets), "\n\n";
 
 # --- checks and references ----------------------------------------------------------
-my @lines;
+my @lines = @flood_ctl;
 for my $inst (qw(ao2-shm ao2-mc oidc-shm oauth2-shm)) {
     my $c = $checks->{"concurrent:$inst"} or next;
     push @lines, "- concurrent first requests, $inst: per fresh token, introspections/requests/non-2xx in a 1 s wrk -c32 run: $c";

@@ -361,6 +361,9 @@ Alias /ctl/r "$run/htdocs/r"
 LoadModule auth_basic_module $MODDIR/mod_auth_basic.so
 LoadModule authn_anon_module $MODDIR/mod_authn_anon.so
 <Location /ctl>
+    # The flood control sends Bearer tokens here: refused without a line
+    # in the error log each (this module's refusals log nothing either).
+    LogLevel auth_basic:crit
     AuthType Basic
     AuthName ctl
     AuthBasicProvider anon
@@ -885,13 +888,17 @@ concurrent_first() { # INSTANCE PATH TOKENS...
     log "concurrent first requests on $inst (introspections/requests/non-2xx per token): ${out[*]}"
 }
 
-# flood_check RATE KEY [SHARE]: valid-token throughput on ao2-shm while a
-# second wrk sends RATE distinct random tokens a second and the provider hangs (its
-# introspection answers after 60 s, past ApiOAuth2ProviderTimeout): the run
-# sits between two runs without the flood, and the ratio is to their mean.
-# Also: what the flood got (non-2xx of its requests), provider calls.
-flood_check() { # RATE CHECK-KEY [SHARE-PERCENT]
+# flood_check RATE KEY [SHARE] [FLOOD-PATH]: valid-token throughput on ao2-shm
+# while a second wrk sends RATE distinct random tokens a second and the provider
+# hangs (its introspection answers after 60 s, past ApiOAuth2ProviderTimeout):
+# the run sits between two runs without the flood, and the ratio is to their
+# mean. Also: what the flood got (non-2xx of its requests), provider calls.
+# FLOOD-PATH (default /api/r, this module) sends the flood elsewhere on the
+# same server: /ctl/r is the control, where mod_auth_basic refuses the Bearer
+# header with 401 before this module looks at it.
+flood_check() { # RATE CHECK-KEY [SHARE-PERCENT] [FLOOD-PATH]
     local rate=$1 key=$2 url="http://127.0.0.1:${PORT[ao2-shm]}/api/r" tok=${TOKEN[mod:ao2-shm]} b0 b1 f line k fpid calls
+    local furl="http://127.0.0.1:${PORT[ao2-shm]}${4:-/api/r}"
     local -A m=() fl=()
     log "flood: valid token on ao2-shm, with and without $rate distinct random tokens/s, provider hanging"
     wrk_run "$logs/wrk-flood-base0.txt" "$SECS" "$url" fixed.lua BENCH_TOKEN="$tok"
@@ -902,7 +909,7 @@ flood_check() { # RATE CHECK-KEY [SHARE-PERCENT]
     prov_reset
     curl -sf -m 10 -X POST "$PROVIDER_URL/__delay?endpoint=introspection&ms=60000" >/dev/null
     env BENCH_LUA_DIR="$lua" BENCH_RATE="$rate" BENCH_CONNS="$FLOOD_CONNS" timeout $((SECS + 70)) \
-        taskset -c "$LOAD_CPU" wrk -t1 -c"$FLOOD_CONNS" -d"$((SECS + 2))s" --timeout 10s -s "$lua/flood.lua" "$url" \
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$FLOOD_CONNS" -d"$((SECS + 2))s" --timeout 10s -s "$lua/flood.lua" "$furl" \
         >"$logs/wrk-flood.txt" 2>&1 &
     fpid=$!
     wrk_run "$logs/wrk-flood-valid.txt" "$SECS" "$url" fixed.lua BENCH_TOKEN="$tok"
@@ -919,7 +926,7 @@ flood_check() { # RATE CHECK-KEY [SHARE-PERCENT]
     m=()
     for k in $wrk_line; do [[ $k == *=* ]] && m[${k%%=*}]=${k#*=}; done
     b1=${m[rps]:-0}
-    check "$key" "base0=$b0 flood=$f base1=$b1 $line flood_rps=${fl[rps]:-0} flood_requests=${fl[requests]:-0} flood_non2xx=${fl[status]:-0} provider_calls=$calls rate=$rate${3:+ share=$3}"
+    check "$key" "base0=$b0 flood=$f base1=$b1 $line flood_rps=${fl[rps]:-0} flood_requests=${fl[requests]:-0} flood_non2xx=${fl[status]:-0} provider_calls=$calls rate=$rate${3:+ share=$3}${4:+ path=$4}"
     log "flood: valid $f req/s under the flood, $b0 / $b1 without; flood ${fl[rps]:-0} req/s (${fl[requests]:-0} requests, ${fl[status]:-0} non-2xx), provider calls $calls"
 }
 
@@ -1166,6 +1173,9 @@ main() {
         if [ -n "$plain_rps" ]; then
             flood_check "$(awk -v r="$plain_rps" -v s="$FLOOD_SHARE" 'BEGIN { print int(r * s / 100) }')" flood-share "$FLOOD_SHARE"
         fi
+        # The control: the same flood refused by httpd alone (mod_auth_basic,
+        # wrong scheme), what any refused request costs on this machine.
+        flood_check "$FLOOD_RATE" flood-ctl "" /ctl/r
     fi
 
     if [ "$SKIP_RSS" != 1 ] && [[ " ${todo[*]} " == *" ao2-shm-hit "* ]]; then
