@@ -324,7 +324,7 @@ if (my @m = rss_points('module')) {
 else {
     target(undef, 'httpd child RSS after 1,000,000 requests: skipped (BENCH_SKIP_RSS=1)');
 }
-my (%flood_ratio, @flood_ctl);
+my ($flood_ratio, @flood_ctl);
 for my $fk (qw(flood flood-share flood-ctl)) {
     my $fl = $checks->{$fk} or next;
     my %f = map { split /=/, $_, 2 } split ' ', $fl;
@@ -336,13 +336,13 @@ for my $fk (qw(flood flood-share flood-ctl)) {
     # Valid requests lost per flood request: what one unknown token costs,
     # in valid requests (1.0: as much as a valid request).
     my $cost = ($f{flood_rps} // 0) > 0 ? ($base - ($f{flood} // 0)) / $f{flood_rps} : 0;
-    $flood_ratio{$fk} = $ratio;
+    $flood_ratio = $ratio if $fk eq 'flood';
     if ($f{path}) {    # the control: a reference, not a target of this module
         push @flood_ctl, sprintf '- flood control (the same flood sent to %s, refused by mod_auth_basic alone): '
             . 'valid tokens %.0f req/s vs %.0f without (ratio %.2f; this module\'s flood row: %s); the flood ran at %.0f req/s '
             . '(%.0f%% of the rate); each flood request cost %.2f valid requests',
             $f{path}, $f{flood}, $base, $ratio,
-            defined $flood_ratio{flood} ? sprintf('%.2f', $flood_ratio{flood}) : '?', $f{flood_rps} // 0, 100 * $offered, $cost;
+            defined $flood_ratio ? sprintf('%.2f', $flood_ratio) : '?', $f{flood_rps} // 0, 100 * $offered, $cost;
         next;
     }
     target($ratio >= 0.8 && $offered >= 0.95 && ($f{valid_status} // 1) == 0,

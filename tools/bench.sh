@@ -897,8 +897,8 @@ concurrent_first() { # INSTANCE PATH TOKENS...
 # same server: /ctl/r is the control, where mod_auth_basic refuses the Bearer
 # header with 401 before this module looks at it.
 flood_check() { # RATE CHECK-KEY [SHARE-PERCENT] [FLOOD-PATH]
-    local rate=$1 key=$2 url="http://127.0.0.1:${PORT[ao2-shm]}/api/r" tok=${TOKEN[mod:ao2-shm]} b0 b1 f line k fpid calls
-    local furl="http://127.0.0.1:${PORT[ao2-shm]}${4:-/api/r}"
+    local rate=$1 key=$2 site="http://127.0.0.1:${PORT[ao2-shm]}" tok=${TOKEN[mod:ao2-shm]} b0 b1 f line k fpid calls
+    local url=$site/api/r furl=$site${4:-/api/r}
     local -A m=() fl=()
     log "flood: valid token on ao2-shm, with and without $rate distinct random tokens/s, provider hanging"
     wrk_run "$logs/wrk-flood-base0.txt" "$SECS" "$url" fixed.lua BENCH_TOKEN="$tok"
