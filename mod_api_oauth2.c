@@ -40,7 +40,11 @@ static const command_rec ao2_directives[] = {
                   RSRC_CONF, "seconds a rejected token stays rejected (10)"),
     AP_INIT_TAKE1("ApiOAuth2CacheLocalTTL", ao2_cmd_cache_local_ttl, NULL,
                   RSRC_CONF,
-                  "seconds a memcache verdict is also kept on this node (0)"),
+                  "seconds a memcache verdict is also kept on this node (300)"),
+    AP_INIT_TAKE1("ApiOAuth2RevocationJournal", ao2_cmd_revocation_journal,
+                  NULL, RSRC_CONF,
+                  "file of the tombstones this node learned, or off "
+                  "(DefaultRuntimeDir/" AO2_DEFAULT_REVLOG_JOURNAL ")"),
     AP_INIT_FLAG("ApiOAuth2Metrics", ao2_cmd_metrics, NULL, RSRC_CONF,
                  "off: record no metrics (on)"),
     AP_INIT_TAKE_ARGV("ApiOAuth2Provider", ao2_cmd_provider, NULL, RSRC_CONF,

@@ -39,6 +39,9 @@ typedef struct ao2_global {
     int metrics; /* ApiOAuth2Metrics: 1 on, 0 off */
     /* With a shared cache: the cluster revocation log (ao2_revlog.h). */
     struct ao2_revlog *revlog;
+    /* Its tombstones on disk (ao2_journal.h): NULL for the default path,
+     * "" for off. */
+    const char *journal_path;
     /* Locations with ApiOAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
 } ao2_global_t;
@@ -114,6 +117,8 @@ const char *ao2_cmd_cache(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_neg_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_cache_local_ttl(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_revocation_journal(cmd_parms *cmd, void *dc,
+                                       const char *arg);
 const char *ao2_cmd_metrics(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_provider(cmd_parms *cmd, void *dc, int argc,
                              char *const argv[]);

@@ -40,6 +40,11 @@
  * is not believed there either. Back until this many, or until 64 in a row
  * are gone (expired, evicted); each is a memcached get, once. */
 #define AO2_REVLOG_BACKFILL 1024
+/* The file of the tombstones a node learned (ao2_journal.h), relative to
+ * DefaultRuntimeDir without ApiOAuth2RevocationJournal: a restart keeps
+ * them, a reboot of a tmpfs /run does not. One record of 80 bytes per
+ * tombstone slot (AO2_REVLOG_TOMBSTONES: 1.25 MiB at most). */
+#define AO2_DEFAULT_REVLOG_JOURNAL "api_oauth2_revoked"
 
 /* ApiOAuth2Metrics on: counters in shared memory (ao2_metrics.c). */
 #define AO2_DEFAULT_METRICS 1

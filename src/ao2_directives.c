@@ -365,6 +365,26 @@ const char *ao2_cmd_cache_neg_ttl(cmd_parms *cmd, void *dc, const char *arg)
                               &ao2_global_get(cmd->pool)->cache_neg_ttl);
 }
 
+/* A path (ServerRoot-relative) or off; the default lives in
+ * DefaultRuntimeDir, which is only known at start-up. */
+const char *ao2_cmd_revocation_journal(cmd_parms *cmd, void *dc,
+                                       const char *arg)
+{
+    ao2_global_t *g = ao2_global_get(cmd->pool);
+    const char *err = global_only(cmd);
+
+    if (err)
+        return err;
+    if (strcasecmp(arg, "off") == 0) {
+        g->journal_path = "";
+        return NULL;
+    }
+    g->journal_path = ap_server_root_relative(cmd->pool, arg);
+    if (g->journal_path == NULL || *arg == '\0')
+        return apr_psprintf(cmd->pool, "%s: bad path %s", cmd->cmd->name, arg);
+    return NULL;
+}
+
 const char *ao2_cmd_cache_local_ttl(cmd_parms *cmd, void *dc, const char *arg)
 {
     return set_global_seconds(cmd, arg, 0, 86400,

@@ -5,6 +5,7 @@
 
 #include "ao2_cache_table.h"
 #include "ao2_defaults.h"
+#include "ao2_journal.h"
 
 #define LOG_WARNING 4
 #define LOG_INFO    6
@@ -44,6 +45,8 @@ typedef struct rl_state {
      * finish in any order, so a hole is a gap only once it has lasted. */
     apr_uint64_t hole;
     apr_int64_t hole_since;
+    apr_uint64_t journal_seq;   /* the journal's next record */
+    apr_uint32_t journal_fails; /* writes failed since last logged */
 } __attribute__((aligned(64))) rl_state_t;
 
 struct ao2_revlog {
@@ -52,6 +55,7 @@ struct ao2_revlog {
     ao2_cache_t *cache;
     const ao2_keys_t *keys;
     apr_interval_time_t interval;
+    int journal; /* descriptor (ao2_journal.h), -1: none */
 };
 
 typedef enum { LEARNED, ABSENT, BAD } entry_e;
@@ -90,6 +94,7 @@ apr_status_t ao2_revlog_init(ao2_revlog_t **rlp, apr_pool_t *p, void *mem,
     rl->cache = cache;
     rl->keys = keys;
     rl->interval = interval;
+    rl->journal = -1;
     *rlp = rl;
     return APR_SUCCESS;
 }
@@ -113,15 +118,6 @@ static void tomb_key(char *out, const char *hash)
     out[TOMB_KEY_LEN] = '\0';
 }
 
-static void tomb_add(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
-                     apr_int64_t now_sec)
-{
-    char key[TOMB_KEY_LEN + 1];
-
-    tomb_key(key, hash);
-    ao2_cache_table_set(rl->tombs, key, TOMB_KEY_LEN, "1", 1, until, now_sec);
-}
-
 int ao2_revlog_buried(ao2_revlog_t *rl, const char *hash, apr_int64_t now_sec)
 {
     char key[TOMB_KEY_LEN + 1], v[8];
@@ -130,6 +126,68 @@ int ao2_revlog_buried(ao2_revlog_t *rl, const char *hash, apr_int64_t now_sec)
     tomb_key(key, hash);
     return ao2_cache_table_get(rl->tombs, key, TOMB_KEY_LEN, v, &len,
                                now_sec) == APR_SUCCESS;
+}
+
+static void tomb_set(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
+                     apr_int64_t now_sec)
+{
+    char key[TOMB_KEY_LEN + 1];
+
+    tomb_key(key, hash);
+    ao2_cache_table_set(rl->tombs, key, TOMB_KEY_LEN, "1", 1, until, now_sec);
+}
+
+/* Into the table and, once per token, the journal: a node reads back at
+ * start-up what it learned before, with or without the log's entries. */
+static void tomb_add(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
+                     apr_int64_t now_sec)
+{
+    apr_uint64_t seq;
+
+    if (ao2_revlog_buried(rl, hash, now_sec))
+        return;
+    tomb_set(rl, hash, until, now_sec);
+    if (rl->journal < 0)
+        return;
+    seq = __atomic_fetch_add(&rl->st->journal_seq, 1, __ATOMIC_SEQ_CST);
+    if (ao2_journal_write(rl->journal, ao2_cache_table_capacity(rl->tombs),
+                          rl->keys, seq, hash, until) != APR_SUCCESS)
+        __atomic_add_fetch(&rl->st->journal_fails, 1, __ATOMIC_SEQ_CST);
+}
+
+static void say_journal(ao2_revlog_t *rl, ao2_revlog_log_fn log, void *baton)
+{
+    if (LOAD(&rl->st->journal_fails) &&
+        __atomic_exchange_n(&rl->st->journal_fails, 0, __ATOMIC_SEQ_CST))
+        say(log, baton, LOG_WARNING, 0,
+            "AO2G0005: a tombstone could not be written to the revocation "
+            "journal: this node refuses the token until it restarts, and "
+            "after a restart as long as the log in memcached names it");
+}
+
+typedef struct {
+    ao2_revlog_t *rl;
+    apr_int64_t now_sec;
+    apr_uint32_t read_back;
+} journal_load_t;
+
+static void journal_loaded(void *baton, const char *hash, apr_int64_t until)
+{
+    journal_load_t *jl = baton;
+
+    tomb_set(jl->rl, hash, until, jl->now_sec);
+    jl->read_back++;
+}
+
+apr_uint32_t ao2_revlog_journal(ao2_revlog_t *rl, int fd, apr_int64_t now_sec)
+{
+    journal_load_t jl = {rl, now_sec, 0};
+
+    rl->st->journal_seq =
+        ao2_journal_load(fd, ao2_cache_table_capacity(rl->tombs), rl->keys,
+                         now_sec, journal_loaded, &jl);
+    rl->journal = fd;
+    return jl.read_back;
 }
 
 static apr_size_t entry_key(char *out, apr_uint64_t gen)
@@ -216,6 +274,66 @@ static int backfill(ao2_revlog_t *rl, apr_uint64_t gen, apr_int64_t now_sec)
     return learned;
 }
 
+/* Writes hash's entry (until 0: a mark, nothing buried) at the next free
+ * generation; g: the counter once incremented, or the status of that.
+ * Returns the generation written, 0 when none was. */
+static apr_uint64_t write_entry(ao2_revlog_t *rl, apr_uint64_t g,
+                                apr_status_t rv, const char *hash,
+                                apr_int64_t until, int ttl, apr_time_t now)
+{
+    char key[32], buf[AO2_CACHE_MAX_VALUE];
+    apr_size_t klen, len;
+    apr_uint64_t s;
+    int tries;
+
+    for (tries = 0; rv == APR_SUCCESS && tries < MAX_TRIES; tries++) {
+        /* A counter put back below what this node learned: past it. */
+        s = LOAD(&rl->st->seen);
+        if (g <= s) {
+            rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
+                                       sizeof(COUNTER_KEY) - 1, s - g + 1,
+                                       (apr_uint64_t)now, &g);
+            continue;
+        }
+        klen = entry_key(key, g);
+        len = entry_encode(rl, key, klen, hash, until, buf);
+        if (len == 0)
+            return 0;
+        rv = rl->cache->type->put_new(rl->cache, key, klen, buf, len, ttl);
+        if (rv == APR_SUCCESS)
+            return g;
+        if (rv != APR_EEXIST)
+            return 0;
+        /* Taken: the counter was put back below an entry. */
+        rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
+                                   sizeof(COUNTER_KEY) - 1, 1,
+                                   (apr_uint64_t)now, &g);
+    }
+    return 0;
+}
+
+/* A node's first read: an entry that names no token, at a generation
+ * above every verdict made before, which becomes the node's floor. g: the
+ * counter as read. Falls back to g + 1 as the floor when nothing can be
+ * written: the verdicts stamped g then count as misses here, and so do this
+ * node's own until it reads a higher counter (one store read per token). */
+static apr_uint64_t mark_start(ao2_revlog_t *rl, apr_uint64_t g, apr_time_t now)
+{
+    unsigned char nonce[AO2_SHA256_LEN];
+    char mark[AO2_SHA256_B64URL_LEN + 1];
+    apr_uint64_t at = 0, next = 0;
+    apr_status_t rv;
+
+    if (apr_generate_random_bytes(nonce, sizeof(nonce)) == APR_SUCCESS) {
+        ao2_digest_b64url_into(nonce, mark);
+        rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
+                                   sizeof(COUNTER_KEY) - 1, 1,
+                                   (apr_uint64_t)now, &next);
+        at = write_entry(rl, next, rv, mark, 0, AO2_REVLOG_ENTRY_TTL, now);
+    }
+    return at ? at : g + 1;
+}
+
 /* Reads the counter (incr by 0, which also recreates it after a memcached
  * restart) and every entry after the generation learned. */
 static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
@@ -252,12 +370,14 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
     s = LOAD(&st->seen);
     first = s == 0;
     if (first) {
-        /* The verdicts others made before this node started count as
-         * misses here; what was revoked before, it reads back as far as
-         * the log still holds it. */
+        /* The verdicts made before this node started count as misses here,
+         * even when the counter was put back to their generation: the
+         * node moves it on first. What was revoked before, it reads back
+         * as far as the log (and its journal) still hold it. */
         gap = 1;
+        g = mark_start(rl, g, now);
         s = g;
-        learned += backfill(rl, g, now_sec);
+        learned += backfill(rl, g - 1, now_sec);
     } else if (g > s) {
         apr_uint64_t hole = 0;
 
@@ -315,6 +435,7 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
      * by a check that saw them. */
     raise_to(&st->seen, s);
     STORE(&st->last_ok, (apr_int64_t)now);
+    say_journal(rl, log, baton);
 }
 
 void ao2_revlog_view(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
@@ -346,11 +467,8 @@ void ao2_revlog_bury(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
                      apr_time_t now, ao2_revlog_log_fn log, void *baton)
 {
     apr_int64_t now_sec = apr_time_sec(now), ttl = until - now_sec;
-    char key[32], buf[AO2_CACHE_MAX_VALUE];
-    apr_size_t klen, len;
-    apr_uint64_t g = 0, s;
+    apr_uint64_t g = 0;
     apr_status_t rv;
-    int tries;
 
     if (ttl <= 0)
         return;
@@ -361,33 +479,11 @@ void ao2_revlog_bury(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
         ttl = AO2_REVLOG_ENTRY_TTL;
     rv = rl->cache->type->incr(rl->cache, COUNTER_KEY, sizeof(COUNTER_KEY) - 1,
                                1, (apr_uint64_t)now, &g);
-    for (tries = 0; rv == APR_SUCCESS && tries < MAX_TRIES; tries++) {
-        /* A counter put back below what this node learned: past it. */
-        s = LOAD(&rl->st->seen);
-        if (g <= s) {
-            rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
-                                       sizeof(COUNTER_KEY) - 1, s - g + 1,
-                                       (apr_uint64_t)now, &g);
-            continue;
-        }
-        klen = entry_key(key, g);
-        len = entry_encode(rl, key, klen, hash, until, buf);
-        if (len == 0) {
-            rv = APR_EGENERAL;
-            break;
-        }
-        rv = rl->cache->type->put_new(rl->cache, key, klen, buf, len, (int)ttl);
-        if (rv != APR_EEXIST)
-            break;
-        /* Taken: the counter was put back below an entry. */
-        rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
-                                   sizeof(COUNTER_KEY) - 1, 1,
-                                   (apr_uint64_t)now, &g);
-    }
-    if (rv != APR_SUCCESS || tries == MAX_TRIES)
+    if (write_entry(rl, g, rv, hash, until, (int)ttl, now) == 0)
         say(log, baton, LOG_WARNING, rv,
             "AO2G0004: a revoke or refresh could not be written to the "
             "revocation log in memcached: this server refuses the token; "
             "the others refuse it once their cached verdict is gone (it was "
             "deleted), or at the latest at ApiOAuth2CacheTTL");
+    say_journal(rl, log, baton);
 }

@@ -20,6 +20,12 @@
  * - a floor: verdicts in memcached stamped with a generation below it were
  *   made before something this node could not learn (entries evicted,
  *   memcached restarted, this node just started), so they count as misses.
+ *   A node's first read writes an entry naming no token (a mark) and takes
+ *   its generation as the floor: whatever the counter was put back to, no
+ *   verdict made before the node started is believed there.
+ *
+ * The tombstones also go to a file (ao2_journal.h) that a restart reads
+ * back, so what a node learned outlives its shared memory.
  *
  * One request per node reads the log at most every interval (the others go
  * on meanwhile). Pure: no httpd; unit-tested with a fake cache on plain
@@ -73,6 +79,12 @@ int ao2_revlog_buried(ao2_revlog_t *rl, const char *hash, apr_int64_t now_sec);
  * the log for the others. */
 void ao2_revlog_bury(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
                      apr_time_t now, ao2_revlog_log_fn log, void *baton);
+
+/* From now on every tombstone learned is also written to the journal fd
+ * (ao2_journal.h; opened for reading and writing), after what it holds
+ * was read back into the table. Once, before the children fork. Returns
+ * how many live tombstones were read back. */
+apr_uint32_t ao2_revlog_journal(ao2_revlog_t *rl, int fd, apr_int64_t now_sec);
 
 /* How long after a revoke elsewhere this node refuses the token at most,
  * leaving out memcached's own round trips: the local copies answer only

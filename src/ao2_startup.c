@@ -15,8 +15,12 @@
 #include <mpm_common.h>
 #include <unixd.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <stdint.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -249,6 +253,58 @@ static int setup_revlog(apr_pool_t *pconf, server_rec *s, ao2_global_t *g)
     return OK;
 }
 
+static apr_status_t journal_close(void *fd)
+{
+    close((int)(intptr_t)fd);
+    return APR_SUCCESS;
+}
+
+/* The revocation log's tombstones on disk: opened here, by root, and
+ * inherited by the children, so the file stays root's (0600) and nobody
+ * but httpd's processes can write it. A default path that cannot be used
+ * only costs what a restart forgets (a warning); one the operator named
+ * stops the start. */
+static int setup_journal(apr_pool_t *pconf, server_rec *s, ao2_global_t *g)
+{
+    const char *path = g->journal_path;
+    struct stat sb;
+    apr_uint32_t n;
+    int fd, named = path != NULL;
+
+    if (g->revlog == NULL || (path && *path == '\0'))
+        return OK;
+    if (path == NULL)
+        path = ap_runtime_dir_relative(pconf, AO2_DEFAULT_REVLOG_JOURNAL);
+    fd =
+        path ? open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+                    sb.st_uid != geteuid() || (sb.st_mode & 077))) {
+        close(fd);
+        fd = -1;
+        errno = EPERM;
+    }
+    if (fd < 0) {
+        ap_log_error(APLOG_MARK, named ? APLOG_EMERG : APLOG_WARNING,
+                     APR_FROM_OS_ERROR(errno), s,
+                     "AO2C0034: the revocation journal %s cannot be used (it "
+                     "must be a regular file of this user, mode 0600, not a "
+                     "symbolic link): a restart forgets what this node "
+                     "learned from the revocation log%s",
+                     path ? path : AO2_DEFAULT_REVLOG_JOURNAL,
+                     named ? "; set ApiOAuth2RevocationJournal off to go on "
+                             "without"
+                           : "");
+        return named ? !OK : OK;
+    }
+    apr_pool_cleanup_register(pconf, (void *)(intptr_t)fd, journal_close,
+                              apr_pool_cleanup_null);
+    n = ao2_revlog_journal(g->revlog, fd, apr_time_sec(apr_time_now()));
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 "AO2C0035: revocation journal %s: %u tombstones read back",
+                 path, n);
+    return OK;
+}
+
 static int setup_caches(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                         ao2_global_t *g)
 {
@@ -368,6 +424,9 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (g->key_file == NULL && default_key(pconf, ptemp, s, g, privsep) != OK)
         return !OK;
     if (check_key(ptemp, s, g->key_file, privsep) != OK)
+        return !OK;
+    /* Its records are MACed: after the key. */
+    if (setup_journal(pconf, s, g) != OK)
         return !OK;
     if (ao2_discovery_init(pconf, s, g->providers) != APR_SUCCESS)
         return !OK;

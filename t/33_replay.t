@@ -4,8 +4,15 @@
 # and with a socache:memcache store the old index entries over the
 # tombstones). The refreshed-away and the revoked token stay refused on
 # every server, with the store on socache:memcache and on socache:redis,
-# the validation cache on memcache both times. Two servers, this test's own
-# memcached and Redis.
+# the validation cache on memcache both times. Then both servers restart
+# after the log's entries were deleted and the values put back once more:
+# each reads back from its revocation journal what it had learned, so the
+# revoked token stays refused (without the journal a restarted server
+# believed the index entry put back into a socache:memcache store). In the
+# Redis pass the journals are deleted too, so the servers start as new
+# nodes: their first read moves the generation on, the verdict put back
+# with its counter is a miss and Redis's tombstone answers (before, they
+# believed it). Two servers, this test's own memcached and Redis.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
@@ -17,7 +24,7 @@ use IO::Socket::INET;
 use Time::HiRes ();
 
 my @stores = qw(memcache redis);
-my $per_store = 16;
+my $per_store = 20;
 plan tests => 2 + $per_store * @stores;
 
 my $top    = "$FindBin::Bin/..";
@@ -90,6 +97,29 @@ sub write_back {
     return $n;
 }
 
+# Deletes every entry of the revocation log; returns how many.
+sub delete_log_entries {
+    my $s = mc_conn();
+    my $n = 0;
+    for (mc_lines($s, 'lru_crawler metadump all')) {
+        my ($k) = /^key=(ao2r%3A\S+|ao2r:\S+)/ or next;
+        $k =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        print $s "delete $k\r\n";
+        my $r = <$s>;
+        $n++ if defined $r && $r =~ /^DELETED/;
+    }
+    return $n;
+}
+
+# The tombstones the last start of a server read back (AO2C0035).
+sub journal_read_back {
+    my ($log) = @_;
+    open my $fh, '<', $log or return -1;
+    my $n = -1;
+    while (my $l = <$fh>) { $n = $1 if $l =~ /AO2C0035: .*: (\d+) tombstones read back/ }
+    return $n;
+}
+
 sub conf_for {
     my ($port, $store) = @_;
     my $p    = 'http://127.0.0.1:' . port('provider');
@@ -101,6 +131,7 @@ LoadModule api_oauth2_module $module
 ApiOAuth2TokenStore $spec
 ApiOAuth2StoreKey file:$key
 ApiOAuth2Cache memcache:127.0.0.1:$mc
+ApiOAuth2RevocationJournal $dir/journal-$port
 ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
 <Location /jsonapiext>
     ApiOAuth2API on
@@ -170,7 +201,25 @@ for my $store (@stores) {
     write_back($snap);
     stays_refused("$store: the revoked token", $new->{access_token}, $snap);
 
+    # Both restart; meanwhile the log's entries are deleted and every old
+    # value is put back: only the journal still names the revoked token
+    # (with a socache:memcache store), or only the store (Redis).
+    my $new_nodes = $store eq 'redis';
     extra_httpd_stop($_) for @ports;
+    unlink map { "$dir/journal-$_" } @ports if $new_nodes;
+    my $gone = delete_log_entries();
+    ok($gone >= 2, "$store: the log's $gone entries deleted while both servers are down");
+    write_back($snap);
+    extra_httpd(port => $_, dir => $dir, conf => conf_for($_, $store)) for @ports;
+    is(all_status($new->{access_token}), '401 401',
+       "$store: restarted" . ($new_nodes ? ' as new nodes' : '') . ", the revoked token is refused on both at once");
+    my @read = map { journal_read_back("$dir/error-$_.log") } @ports;
+    ok($new_nodes ? !grep({ $_ != 0 } @read) : !grep({ $_ < 2 } @read),
+       "$store: tombstones read back from the journals: @read");
+    is(all_status($new->{access_token}), '401 401', "$store: and still after the first read of the log");
+
+    extra_httpd_stop($_) for @ports;
+    unlink map { "$dir/journal-$_" } @ports;
     # The next pass starts from an empty memcached.
     my $s = mc_conn();
     print $s "flush_all\r\n";

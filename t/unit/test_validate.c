@@ -1,7 +1,9 @@
 /* ao2_validate: the whole Bearer decision with a fake cache, a fake token
  * store and a fake provider that count what they are asked. Every finding
  * of issue 7 on the Bearer side is a row here. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_atomic.h>
 #include <apr_hash.h>
@@ -1265,6 +1267,20 @@ static void revlog_replay(apr_pool_t *p)
            AO2_TOKEN_INVALID, "a second replay changes nothing");
 }
 
+/* A valid on node a, every memcached value snapshot, then ITOK revoked
+ * on a at t + 10 µs: the snapshot is what a replay puts back. */
+static apr_hash_t *revoked_after_snapshot(world_t *w, node_t *a, apr_time_t t)
+{
+    result_t r;
+    apr_hash_t *snap;
+
+    node_init(w, a);
+    is_int(check_on(w, a, ITOK, t, &r), AO2_TOKEN_VALID, "valid on A");
+    snap = snapshot(w);
+    revoke_on(w, a, ITOK, t + 10);
+    return snap;
+}
+
 /* SECURITY.md's gap: a node started after the revoke learned nothing of
  * it, so an index entry written back into a socache:memcache store was
  * believed there. Now its first read of the log reads back the entries. */
@@ -1277,10 +1293,7 @@ static void revlog_new_node(apr_pool_t *p)
     result_t r;
     int i;
 
-    node_init(w, &a);
-    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_VALID, "valid on A");
-    snap = snapshot(w);
-    revoke_on(w, &a, ITOK, t + 10);
+    snap = revoked_after_snapshot(w, &a, t);
     /* More revokes after it: C reads back past them. */
     for (i = 0; i < 20; i++)
         revoke_on(w, &a, apr_psprintf(p, "later-token-%d", i), t + 20 + i);
@@ -1391,6 +1404,100 @@ static void revlog_reset(apr_pool_t *p)
     }
 }
 
+static void drop_log_entries(world_t *w)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(w->p, w->cache.h); hi; hi = apr_hash_next(hi)) {
+        const void *k;
+        apr_hash_this(hi, &k, NULL, NULL);
+        if (!strncmp(k, "ao2r:", 5))
+            apr_hash_set(w->cache.h, k, APR_HASH_KEY_STRING, NULL);
+    }
+}
+
+/* A node that starts after a revoke, with the counter and the verdict put
+ * back and the log's entries deleted: the counter's value cannot be
+ * trusted, so its first read moves the generation on and the verdict (made
+ * below it) is a miss; the store's tombstone (kept in Redis) answers. */
+static void revlog_start_mark(apr_pool_t *p)
+{
+    node_t a, c;
+    world_t *w = issued_world(p);
+    const apr_time_t t = T0;
+    apr_hash_t *snap = revoked_after_snapshot(w, &a, t);
+    result_t r;
+    int gets;
+
+    drop_log_entries(w);
+    write_back(w, snap);
+    node_init(w, &c);
+    gets = w->store.gets;
+    is_int(check_on(w, &c, ITOK, t + apr_time_from_sec(1), &r),
+           AO2_TOKEN_INVALID,
+           "C: the verdict put back with its counter is not believed");
+    is_int(w->store.gets, gets + 1, "C asked the store");
+    is_int(check_on(w, &c, ITOK, t + apr_time_from_sec(2), &r),
+           AO2_TOKEN_INVALID, "and refuses after");
+    /* C's own verdicts still count for C: one store read per token. */
+    {
+        ao2_index_t ix = issued();
+
+        put_index(w, "issued-token-2", &ix);
+        is_int(check_on(w, &c, "issued-token-2", t + apr_time_from_sec(3), &r),
+               AO2_TOKEN_VALID, "C: another token, from the store");
+        gets = w->store.gets;
+        is_int(check_on(w, &c, "issued-token-2", t + apr_time_from_sec(4), &r),
+               AO2_TOKEN_VALID, "and again");
+        is_int(w->store.gets, gets, "from C's own verdict");
+    }
+}
+
+/* SECURITY.md's gap: a restarted node knew of a revoke only what the log
+ * in memcached still held, so with the log's entries deleted (a neighbour
+ * who can delete) it believed a replayed index entry. With the journal it
+ * reads back what it learned before the restart. */
+static void revlog_journal_restart(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    node_t a, again, bare;
+    apr_hash_t *snap;
+    apr_time_t t = T0;
+    char path[] = "/tmp/ao2-unit-journal-XXXXXX";
+    int fd = mkstemp(path);
+    result_t r;
+
+    ok(fd >= 0, "a journal file");
+    unlink(path);
+    node_init(w, &a);
+    is_int((int)ao2_revlog_journal(a.rl, fd, NOW), 0, "empty at first");
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_VALID, "valid on A");
+    snap = snapshot(w);
+    apr_hash_set(snap, "ao2g:generation", APR_HASH_KEY_STRING, NULL);
+    revoke_on(w, &a, ITOK, t + 10);
+    /* Learned a second time (from the log): one record, not two. */
+    t += ao2_revlog_bound(a.rl);
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_INVALID, "refused on A");
+    drop_log_entries(w);
+    replay(w, snap);
+
+    /* A restarts: new shared memory, the same file. */
+    node_init(w, &again);
+    is_int((int)ao2_revlog_journal(again.rl, fd, NOW), 1,
+           "restarted: one tombstone read back");
+    is_int(check_on(w, &again, ITOK, t + apr_time_from_sec(1), &r),
+           AO2_TOKEN_INVALID,
+           "the replayed index entry is refused, the log's entries gone");
+    is_int(check_on(w, &again, ITOK, t + apr_time_from_sec(100), &r),
+           AO2_TOKEN_INVALID, "and later");
+    /* What the journal is for: the same restart without it. */
+    node_init(w, &bare);
+    is_int(check_on(w, &bare, ITOK, t + apr_time_from_sec(1), &r),
+           AO2_TOKEN_VALID,
+           "control: restarted without the journal, the replay is believed");
+    close(fd);
+}
+
 const ao2_test_case_t ao2_suite_validate[] = {
     {"log level respected", log_level_respected},
     {"foreign tokens, row by row", foreign_rows},
@@ -1421,5 +1528,8 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"revocation log: a counter put back", revlog_old_generation},
     {"revocation log: a node started after the revoke", revlog_new_node},
     {"revocation log: a restart or a gap drops local copies", revlog_reset},
+    {"revocation log: a start moves the generation on", revlog_start_mark},
+    {"revocation log: a restart reads the journal back",
+     revlog_journal_restart},
     {NULL, NULL},
 };
