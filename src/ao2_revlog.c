@@ -275,17 +275,19 @@ static int backfill(ao2_revlog_t *rl, apr_uint64_t gen, apr_int64_t now_sec)
 }
 
 /* Writes hash's entry (until 0: a mark, nothing buried) at the next free
- * generation; g: the counter once incremented, or the status of that.
- * Returns the generation written, 0 when none was. */
-static apr_uint64_t write_entry(ao2_revlog_t *rl, apr_uint64_t g,
-                                apr_status_t rv, const char *hash,
-                                apr_int64_t until, int ttl, apr_time_t now)
+ * generation, *at; APR_EGENERAL when no free one was found in MAX_TRIES. */
+static apr_status_t write_entry(ao2_revlog_t *rl, const char *hash,
+                                apr_int64_t until, int ttl, apr_time_t now,
+                                apr_uint64_t *at)
 {
     char key[32], buf[AO2_CACHE_MAX_VALUE];
     apr_size_t klen, len;
-    apr_uint64_t s;
+    apr_uint64_t g = 0, s;
+    apr_status_t rv;
     int tries;
 
+    rv = rl->cache->type->incr(rl->cache, COUNTER_KEY, sizeof(COUNTER_KEY) - 1,
+                               1, (apr_uint64_t)now, &g);
     for (tries = 0; rv == APR_SUCCESS && tries < MAX_TRIES; tries++) {
         /* A counter put back below what this node learned: past it. */
         s = LOAD(&rl->st->seen);
@@ -298,18 +300,18 @@ static apr_uint64_t write_entry(ao2_revlog_t *rl, apr_uint64_t g,
         klen = entry_key(key, g);
         len = entry_encode(rl, key, klen, hash, until, buf);
         if (len == 0)
-            return 0;
+            return APR_EGENERAL;
         rv = rl->cache->type->put_new(rl->cache, key, klen, buf, len, ttl);
         if (rv == APR_SUCCESS)
-            return g;
+            *at = g;
         if (rv != APR_EEXIST)
-            return 0;
+            return rv;
         /* Taken: the counter was put back below an entry. */
         rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
                                    sizeof(COUNTER_KEY) - 1, 1,
                                    (apr_uint64_t)now, &g);
     }
-    return 0;
+    return rv == APR_SUCCESS ? APR_EGENERAL : rv;
 }
 
 /* A node's first read: an entry that names no token, at a generation
@@ -321,17 +323,14 @@ static apr_uint64_t mark_start(ao2_revlog_t *rl, apr_uint64_t g, apr_time_t now)
 {
     unsigned char nonce[AO2_SHA256_LEN];
     char mark[AO2_SHA256_B64URL_LEN + 1];
-    apr_uint64_t at = 0, next = 0;
-    apr_status_t rv;
+    apr_uint64_t at = 0;
 
-    if (apr_generate_random_bytes(nonce, sizeof(nonce)) == APR_SUCCESS) {
-        ao2_digest_b64url_into(nonce, mark);
-        rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
-                                   sizeof(COUNTER_KEY) - 1, 1,
-                                   (apr_uint64_t)now, &next);
-        at = write_entry(rl, next, rv, mark, 0, AO2_REVLOG_ENTRY_TTL, now);
-    }
-    return at ? at : g + 1;
+    if (ao2_random_bytes(nonce, sizeof(nonce)) != APR_SUCCESS)
+        return g + 1;
+    ao2_digest_b64url_into(nonce, mark);
+    if (write_entry(rl, mark, 0, AO2_REVLOG_ENTRY_TTL, now, &at) != APR_SUCCESS)
+        return g + 1;
+    return at;
 }
 
 /* Reads the counter (incr by 0, which also recreates it after a memcached
@@ -467,7 +466,7 @@ void ao2_revlog_bury(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
                      apr_time_t now, ao2_revlog_log_fn log, void *baton)
 {
     apr_int64_t now_sec = apr_time_sec(now), ttl = until - now_sec;
-    apr_uint64_t g = 0;
+    apr_uint64_t at;
     apr_status_t rv;
 
     if (ttl <= 0)
@@ -477,9 +476,8 @@ void ao2_revlog_bury(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
     __atomic_add_fetch(&rl->st->epoch, 1, __ATOMIC_SEQ_CST);
     if (ttl > AO2_REVLOG_ENTRY_TTL)
         ttl = AO2_REVLOG_ENTRY_TTL;
-    rv = rl->cache->type->incr(rl->cache, COUNTER_KEY, sizeof(COUNTER_KEY) - 1,
-                               1, (apr_uint64_t)now, &g);
-    if (write_entry(rl, g, rv, hash, until, (int)ttl, now) == 0)
+    rv = write_entry(rl, hash, until, (int)ttl, now, &at);
+    if (rv != APR_SUCCESS)
         say(log, baton, LOG_WARNING, rv,
             "AO2G0004: a revoke or refresh could not be written to the "
             "revocation log in memcached: this server refuses the token; "

@@ -1345,6 +1345,18 @@ static void revlog_old_generation(apr_pool_t *p)
            "and still refuses the first");
 }
 
+static void drop_log_entries(world_t *w)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(w->p, w->cache.h); hi; hi = apr_hash_next(hi)) {
+        const void *k;
+        apr_hash_this(hi, &k, NULL, NULL);
+        if (!strncmp(k, "ao2r:", 5))
+            apr_hash_set(w->cache.h, k, APR_HASH_KEY_STRING, NULL);
+    }
+}
+
 /* A lost log (memcached restarted) or a gap drops the local copies. */
 static void revlog_reset(apr_pool_t *p)
 {
@@ -1375,19 +1387,13 @@ static void revlog_reset(apr_pool_t *p)
     {
         ao2_index_t ix = issued();
         const char *t2 = "issued-token-2";
-        apr_hash_index_t *hi;
 
         put_index(w, t2, &ix);
         is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID, "B: token 2");
         /* Two: a missing last entry may just not be written yet. */
         revoke_on(w, &a, "some-other-token", t);
         revoke_on(w, &a, "a-third-token", t);
-        for (hi = apr_hash_first(p, w->cache.h); hi; hi = apr_hash_next(hi)) {
-            const void *k;
-            apr_hash_this(hi, &k, NULL, NULL);
-            if (!strncmp(k, "ao2r:", 5))
-                apr_hash_set(w->cache.h, k, APR_HASH_KEY_STRING, NULL);
-        }
+        drop_log_entries(w);
         gets = w->store.gets;
         t += ao2_revlog_bound(b.rl);
         is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID,
@@ -1401,18 +1407,6 @@ static void revlog_reset(apr_pool_t *p)
         is_int(w->store.gets, gets + 1,
                "but from the store: the local copy and the older memcached "
                "verdict no longer count");
-    }
-}
-
-static void drop_log_entries(world_t *w)
-{
-    apr_hash_index_t *hi;
-
-    for (hi = apr_hash_first(w->p, w->cache.h); hi; hi = apr_hash_next(hi)) {
-        const void *k;
-        apr_hash_this(hi, &k, NULL, NULL);
-        if (!strncmp(k, "ao2r:", 5))
-            apr_hash_set(w->cache.h, k, APR_HASH_KEY_STRING, NULL);
     }
 }
 
