@@ -12,6 +12,7 @@
 #include "ao2_config.h"
 #include "ao2_discovery.h"
 #include "ao2_jwt.h"
+#include "ao2_memo.h"
 #include "ao2_metrics.h"
 #include "ao2_http.h"
 #include "ao2_oauth2.h"
@@ -312,6 +313,20 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->resolve_baton = r;
 }
 
+/* The connection's memo (ao2_memo.h), made at its first Bearer check. A
+ * connection is served by one thread at a time, HTTP/2 streams each by
+ * their own secondary connection. */
+static ao2_memo_t *connection_memo(conn_rec *c)
+{
+    ao2_memo_t *m = ap_get_module_config(c->conn_config, &api_oauth2_module);
+
+    if (m == NULL) {
+        m = ao2_memo_make(c->pool);
+        ap_set_module_config(c->conn_config, &api_oauth2_module, m);
+    }
+    return m;
+}
+
 int ao2_bearer_check(request_rec *r)
 {
     const ao2_dir_conf_t *dc;
@@ -339,6 +354,7 @@ int ao2_bearer_check(request_rec *r)
     b = ao2_dir_binding(r->pool, dc);
     validate_env(r, &env);
     env.now_us = apr_time_now();
+    env.memo = connection_memo(r->connection);
     switch (ao2_validate(&env, b, r->pool, token,
                          (apr_int64_t)apr_time_sec(env.now_us), buf, &v)) {
         case AO2_TOKEN_TROUBLE:

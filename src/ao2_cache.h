@@ -62,6 +62,12 @@ typedef struct ao2_cache_type {
                          apr_uint64_t *value);
     apr_status_t (*put_new)(ao2_cache_t *c, const char *key, apr_size_t klen,
                             const char *val, apr_size_t len, int ttl_seconds);
+    /* A count of verdicts forgotten (ao2_validate_forget: a revoke, a
+     * refresh), shared by every process of the node: advance 1 moves it on
+     * after the forget's removes, 0 reads it. NULL when the back-end cannot
+     * say (memcached: another server's forget never shows here); then no
+     * connection keeps a verdict of it (ao2_memo.h). */
+    apr_uint32_t (*forgets)(ao2_cache_t *c, int advance);
 } ao2_cache_type_t;
 
 struct ao2_cache {

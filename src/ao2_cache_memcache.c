@@ -618,7 +618,9 @@ static apr_status_t mc_put_new(ao2_cache_t *c, const char *key, apr_size_t klen,
     return rc == MEMCACHED_SUCCESS ? APR_SUCCESS : APR_EGENERAL;
 }
 
+/* No forget count: another server's forget never shows here. */
 const ao2_cache_type_t ao2_cache_memcache = {
     "memcache", mc_create, mc_init, mc_child_init,   mc_get,  mc_set,
     mc_remove,  mc_add,    1,       AO2_MT_MEMCACHE, mc_incr, mc_put_new,
+    NULL,
 };

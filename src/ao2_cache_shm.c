@@ -185,8 +185,16 @@ static apr_status_t shm_remove(ao2_cache_t *c, const char *key, apr_size_t klen)
     return ao2_cache_table_remove(sc->table, key, klen);
 }
 
+static apr_uint32_t shm_forgets(ao2_cache_t *c, int advance)
+{
+    shm_cache_t *sc = (shm_cache_t *)c;
+
+    return sc->table ? ao2_cache_table_forgets(sc->table, advance) : 0;
+}
+
 /* Node-local: no revocation log (incr, put_new) to carry. */
 const ao2_cache_type_t ao2_cache_shm = {
-    "shm",      shm_create, shm_init, shm_child_init, shm_get, shm_set,
-    shm_remove, shm_add,    0,        AO2_MT_SHM,     NULL,    NULL,
+    "shm",       shm_create, shm_init, shm_child_init, shm_get, shm_set,
+    shm_remove,  shm_add,    0,        AO2_MT_SHM,     NULL,    NULL,
+    shm_forgets,
 };

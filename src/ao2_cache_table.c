@@ -76,6 +76,9 @@ typedef struct entry {
 struct ao2_cache_table {
     apr_uint32_t nsets;
     apr_uint64_t seed;
+    /* ao2_cache_table_forgets: read on every request by a connection's
+     * memo, moved on a revoke or refresh. */
+    apr_uint32_t forgets;
     /* Off the line every reader reads: only writers touch these. */
     apr_uint64_t evictions __attribute__((aligned(LINE)));
     apr_uint64_t repairs;
@@ -152,6 +155,12 @@ apr_status_t ao2_cache_table_init(ao2_cache_table_t **tp, void *mem,
 apr_uint32_t ao2_cache_table_capacity(const ao2_cache_table_t *t)
 {
     return t->nsets * WAYS;
+}
+
+apr_uint32_t ao2_cache_table_forgets(ao2_cache_table_t *t, int advance)
+{
+    return advance ? __atomic_add_fetch(&t->forgets, 1, __ATOMIC_ACQ_REL)
+                   : __atomic_load_n(&t->forgets, __ATOMIC_ACQUIRE);
 }
 
 void ao2_cache_table_stats(const ao2_cache_table_t *t,

@@ -72,6 +72,9 @@ apr_status_t ao2_cache_table_add(ao2_cache_table_t *t, const char *key,
                                  apr_size_t klen, const char *val,
                                  apr_size_t len, apr_int64_t expiry,
                                  apr_int64_t now);
+/* A count shared by every process: advance 1 moves it on and returns the
+ * new value, 0 reads it. */
+apr_uint32_t ao2_cache_table_forgets(ao2_cache_table_t *t, int advance);
 /* APR_SUCCESS whether or not the key was there. */
 apr_status_t ao2_cache_table_remove(ao2_cache_table_t *t, const char *key,
                                     apr_size_t klen);

@@ -374,6 +374,11 @@ static int sha256(const void *data, apr_size_t len,
            outlen == AO2_SHA256_LEN;
 }
 
+int ao2_ct_same(const void *a, const void *b, apr_size_t n)
+{
+    return n == 0 || CRYPTO_memcmp(a, b, n) == 0;
+}
+
 /* The digests of both sides are compared, not the sides: the comparison is
  * always 32 bytes, so neither the contents nor the length of a configured
  * secret shows in its time, and an unequal length answers no sooner. Hashing

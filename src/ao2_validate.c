@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ao2_lock.h"
+#include "ao2_memo.h"
 #include "ao2_metrics.h"
 #include "ao2_record.h"
 
@@ -697,20 +698,15 @@ static apr_time_t now_us(const ao2_validate_env_t *env, apr_int64_t now)
 static lookup_e single_flight(const ao2_validate_env_t *env,
                               const ao2_binding_t *b, apr_pool_t *p,
                               const char *token, const char *hash,
-                              apr_int64_t now, char *buf, ao2_verdict_t *v)
+                              apr_int64_t now, const ao2_revlog_view_t *view,
+                              char *buf, ao2_verdict_t *v)
 {
     ao2_cache_t *cache = env->cache, *local = env->local_cache;
     char key[KEY_LEN + 1];
-    ao2_revlog_view_t seen, *view = NULL;
-    waiting_t w = {env, b, key, buf, now, NULL, v, 0};
+    waiting_t w = {env, b, key, buf, now, view, v, 0};
     ao2_lock_t lk;
     lookup_e found;
 
-    if (env->revlog) {
-        ao2_revlog_view(env->revlog, now_us(env, now), log_revlog, (void *)env,
-                        &seen);
-        w.view = view = &seen;
-    }
     cache_key(key, KEY_VERDICT, hash);
     /* One hit or miss per tier asked; the look after the lock below is
      * part of this miss. */
@@ -775,17 +771,57 @@ static int no_controls(const char *s, apr_size_t n)
     return 1;
 }
 
+/* The node-local tier a connection's memo may stand in for: the shm
+ * cache, or memcache's node-local copy while the revocation log is read;
+ * NULL when the answer would come from memcached (only it knows a revoke
+ * elsewhere) or the tier cannot count its forgets. */
+static ao2_cache_t *memo_tier(const ao2_validate_env_t *env,
+                              const ao2_revlog_view_t *view)
+{
+    ao2_cache_t *tier;
+
+    if (env->memo == NULL || env->cache == NULL)
+        return NULL;
+    if (view)
+        tier = view->fresh && view->epoch >= view->flushed ? env->local_cache
+                                                           : NULL;
+    else
+        tier = env->cache->type->shared ? NULL : env->cache;
+    return tier && tier->type->forgets ? tier : NULL;
+}
+
 ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
                            const ao2_binding_t *b, apr_pool_t *p,
                            const char *token, apr_int64_t now, char *buf,
                            ao2_verdict_t *v)
 {
     char hash[AO2_SHA256_B64URL_LEN + 1];
+    apr_size_t len = strlen(token);
+    ao2_revlog_view_t seen, *view = NULL;
+    ao2_memo_stamp_t stamp;
+    ao2_cache_t *tier;
     lookup_e found;
 
-    ao2_sha256_b64url_into(token, strlen(token), hash);
-    found = env->cache ? single_flight(env, b, p, token, hash, now, buf, v)
-                       : resolve(env, b, p, token, hash, now, v);
+    if (env->cache && env->revlog) {
+        ao2_revlog_view(env->revlog, now_us(env, now), log_revlog, (void *)env,
+                        &seen);
+        view = &seen;
+    }
+    /* Read before any lookup: a forget or a tombstone learned while this
+     * check runs leaves the memo it makes stale. */
+    if ((tier = memo_tier(env, view)) != NULL) {
+        stamp.binding = b;
+        stamp.forgets = tier->type->forgets(tier, 0);
+        stamp.epoch = view ? view->epoch : 0;
+        if (ao2_memo_get(env->memo, &stamp, token, len, now, v)) {
+            ao2_metrics_cache(tier->type->tier, AO2_MC_HIT);
+            return AO2_TOKEN_VALID;
+        }
+    }
+    ao2_sha256_b64url_into(token, len, hash);
+    found = env->cache
+                ? single_flight(env, b, p, token, hash, now, view, buf, v)
+                : resolve(env, b, p, token, hash, now, v);
     if (found == TROUBLE || found == BUSY)
         return AO2_TOKEN_TROUBLE;
     if (!v->valid)
@@ -798,6 +834,8 @@ ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
             "characters refused");
         return AO2_TOKEN_INVALID;
     }
+    if (tier)
+        ao2_memo_put(env->memo, &stamp, token, len, now, v);
     return AO2_TOKEN_VALID;
 }
 
@@ -813,6 +851,12 @@ void ao2_validate_forget(const ao2_validate_env_t *env, const char *token,
     if (env->local_cache)
         env->local_cache->type->remove(env->local_cache, key, KEY_LEN);
     env->cache->type->remove(env->cache, key, KEY_LEN);
+    /* After the removes: a check that read the count before them makes a
+     * memo that is stale at once (ao2_memo.h). */
+    if (env->local_cache && env->local_cache->type->forgets)
+        env->local_cache->type->forgets(env->local_cache, 1);
+    if (env->cache->type->forgets)
+        env->cache->type->forgets(env->cache, 1);
     /* After the delete: a server that reads memcached misses at once; one
      * that answers from its local copy learns it from the log. */
     if (env->revlog && cluster)

@@ -130,6 +130,8 @@ typedef struct ao2_validate_env {
     /* Messages above this level are not even formatted (a flood of made-up
      * tokens makes one per request); 0: all. */
     int log_level;
+    /* The connection's last good verdict (ao2_memo.h); NULL: none. */
+    struct ao2_memo *memo;
 } ao2_validate_env_t;
 
 typedef enum {

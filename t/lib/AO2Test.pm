@@ -46,6 +46,7 @@ our @EXPORT = qw(
     httpd_core_modules
     dot_url dot_login dot_tokens dot_token_request dot_introspect
     metrics_scrape
+    keepalive_connection keepalive_get
 );
 
 # port('httpd' | 'provider' | 'backend' | 'memcached' | 'dot') -> the run's port for
@@ -190,6 +191,38 @@ sub api_call {
 # The httpd binary the suite runs: /usr/sbin/apache2, or under AO2_ASAN=1 a
 # wrapper that preloads the sanitizer runtimes (use it for `httpd -t` checks,
 # or an instrumented module will not load).
+# keepalive_connection([BASE]) -> one kept-alive connection (Net::HTTP) to
+# the server; keepalive_get(CONN, PATH, TOKEN) -> (status, decoded body)
+# of a GET on that very connection, and dies when the server closed it (a
+# test of what one connection remembers must not pass on a new one).
+sub keepalive_connection {
+    my ($base) = @_;
+    require Net::HTTP;
+    my ($host) = ($base // base_url()) =~ m{^https?://([^/]+)};
+    my $c = Net::HTTP->new(Host => $host, KeepAlive => 1, Timeout => $TIMEOUT)
+        or croak "keepalive_connection $host: $@";
+    return { conn => $c, port => $c->sockport };
+}
+
+sub keepalive_get {
+    my ($k, $path, $token) = @_;
+    my $c = $k->{conn};
+    croak 'keepalive_get: the connection changed' unless ($c->sockport // 0) == $k->{port};
+    $c->write_request(GET => $path, Authorization => "Bearer $token")
+        or croak "keepalive_get: write: $!";
+    my ($code, undef, %h) = $c->read_response_headers;
+    my ($body, $buf) = ('', '');
+    while (1) {
+        my $n = $c->read_entity_body($buf, 8192);
+        croak "keepalive_get: read: $!" unless defined $n;
+        last unless $n;
+        $body .= $buf;
+    }
+    croak 'keepalive_get: the server closed the connection'
+        if grep { lc $_ eq 'connection' && lc $h{$_} eq 'close' } keys %h;
+    return ($code, json_decode($body));
+}
+
 sub httpd_bin { $ENV{APACHE_TEST_HTTPD} || '/usr/sbin/apache2' }
 
 # --- the test server's error_log ---------------------------------------------

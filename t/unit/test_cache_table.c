@@ -161,6 +161,20 @@ static void remove_cases(apr_pool_t *p)
     ok(ao2_cache_table_remove(t, "", 0) == APR_EINVAL, "remove empty key");
 }
 
+static void forgets(apr_pool_t *p)
+{
+    ao2_cache_table_t *t = make_table(p, 64);
+
+    is_int(ao2_cache_table_forgets(t, 0), 0, "a new table: no forget");
+    ok(set_str(t, "k", "v", NOW + 5) == APR_SUCCESS &&
+           ao2_cache_table_remove(t, "k", 1) == APR_SUCCESS,
+       "a set and a remove");
+    is_int(ao2_cache_table_forgets(t, 0), 0,
+           "a remove is no forget (the single-flight lock removes too)");
+    is_int(ao2_cache_table_forgets(t, 1), 1, "advanced");
+    is_int(ao2_cache_table_forgets(t, 0), 1, "and read back");
+}
+
 static void oversized(apr_pool_t *p)
 {
     ao2_cache_table_t *t = make_table(p, 64);
@@ -448,6 +462,7 @@ const ao2_test_case_t ao2_suite_cache_table[] = {
     {"keys", keys},
     {"expiry", expiry},
     {"remove", remove_cases},
+    {"the forget count", forgets},
     {"oversized value", oversized},
     {"add", add_cases},
     {"eviction", eviction},

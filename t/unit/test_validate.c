@@ -11,6 +11,7 @@
 #include <apr_thread_proc.h>
 
 #include "ao2_lock.h"
+#include "ao2_memo.h"
 #include "ao2_record.h"
 #include "ao2_validate.h"
 #include "tap.h"
@@ -28,6 +29,9 @@ typedef struct fake_cache {
     apr_pool_t *p;
     apr_hash_t *h;
     int gets, sets, removes, last_ttl, incrs, down;
+    /* The forget count; another process's forget during a lookup: it moves
+     * on the get numbered forget_at_get. */
+    int forgets, forget_at_get;
     /* Another process's verdict: appears under pending_key on a get once
      * gets reaches pending_at (a lock holder finishing). */
     const char *pending_key, *pending_val;
@@ -57,6 +61,8 @@ static apr_status_t fc_get(ao2_cache_t *c, const char *key, apr_size_t klen,
     entry_t *e;
 
     fc->gets++;
+    if (fc->forget_at_get && fc->gets == fc->forget_at_get)
+        fc->forgets++;
     if (fc->down)
         return APR_NOTFOUND;
     if (fc->pending_key && fc->gets >= fc->pending_at &&
@@ -126,12 +132,20 @@ static apr_status_t fc_incr(ao2_cache_t *c, const char *key, apr_size_t klen,
 }
 
 static const ao2_cache_type_t fake_shared = {
-    "fake",          NULL,    NULL,  NULL, fc_get, fc_set, fc_remove, fc_add, 1,
-    AO2_MT_MEMCACHE, fc_incr, fc_add};
-/* A node-local cache (shm): no MAC, no log. */
+    "fake",  NULL,      NULL,   NULL, fc_get,
+    fc_set,  fc_remove, fc_add, 1,    AO2_MT_MEMCACHE,
+    fc_incr, fc_add,    NULL};
+static apr_uint32_t fc_forgets(ao2_cache_t *c, int advance)
+{
+    fake_cache_t *fc = (fake_cache_t *)c;
+
+    return (apr_uint32_t)(advance ? ++fc->forgets : fc->forgets);
+}
+
+/* A node-local cache (shm): no MAC, no log, a forget count. */
 static const ao2_cache_type_t fake_local = {
-    "fake-local", NULL,   NULL, NULL,       fc_get, fc_set,
-    fc_remove,    fc_add, 0,    AO2_MT_SHM, NULL,   NULL};
+    "fake-local", NULL, NULL,       NULL, fc_get, fc_set,    fc_remove,
+    fc_add,       0,    AO2_MT_SHM, NULL, NULL,   fc_forgets};
 
 static int has_key(fake_cache_t *fc, const char *key)
 {
@@ -1492,6 +1506,168 @@ static void revlog_journal_restart(apr_pool_t *p)
     close(fd);
 }
 
+/* ---- a connection's memo (ao2_memo.h) ---------------------------------- */
+
+static void local_init(world_t *w, fake_cache_t *fc)
+{
+    memset(fc, 0, sizeof(*fc));
+    fc->base.type = &fake_local;
+    fc->p = w->p;
+    fc->h = apr_hash_make(w->p);
+}
+
+/* ITOK issued at A; the cache is shm (shm, node-local), with a memo. */
+static world_t *shm_memo_world(apr_pool_t *p, fake_cache_t *shm)
+{
+    world_t *w = issued_world(p);
+
+    local_init(w, shm);
+    w->env.cache = &shm->base;
+    w->env.memo = ao2_memo_make(p);
+    return w;
+}
+
+static ao2_outcome_e check_at(world_t *w, const ao2_binding_t *b,
+                              const char *token, apr_int64_t now, result_t *r)
+{
+    r->outcome = ao2_validate(&w->env, b, w->p, token, now, r->buf, &r->v);
+    return r->outcome;
+}
+
+/* Issue 9 item 2: a keep-alive client's next request is answered without
+ * hashing its token or reading the cache, and never once a verdict was
+ * forgotten there (a revoke, a refresh). */
+static void memo_shm(apr_pool_t *p)
+{
+    fake_cache_t shm;
+    world_t *w = shm_memo_world(p, &shm);
+    result_t r;
+    int gets;
+
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "valid: memo made");
+    gets = shm.gets;
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "again: valid");
+    is_int(shm.gets, gets, "answered by the memo, no cache get");
+    is_str(login(p, &r), "kate@example.com", "the memo's login");
+    ok(r.v.db_len == 6 && !memcmp(r.v.db, "testdb", 6) && r.v.scope_len == 12 &&
+           !memcmp(r.v.scope, "openid email", 12),
+       "its db and scope");
+    is_int(check(w, w->a, "issued-token-2", &r), AO2_TOKEN_INVALID,
+           "another token of the same length: not the memo's");
+    ok(shm.gets > gets, "it was looked up");
+    gets = shm.gets;
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID,
+           "a refused token leaves the memo as it was");
+    is_int(shm.gets, gets, "(no get)");
+    is_int(check(w, w->b, ITOK, &r), AO2_TOKEN_INVALID,
+           "another location's binding: not the memo's");
+    gets = shm.gets;
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "back at A");
+    is_int(shm.gets, gets, "the memo answers again: B's check left it");
+    gets = shm.gets;
+    is_int(check_at(w, w->a, ITOK, NOW + AO2_MEMO_SECONDS, &r), AO2_TOKEN_VALID,
+           "the next second: valid");
+    is_int(shm.gets, gets + 1, "from the cache: a memo lasts its second");
+    gets = shm.gets;
+    is_int(check_at(w, w->a, ITOK, NOW + AO2_MEMO_SECONDS, &r), AO2_TOKEN_VALID,
+           "and the memo made again");
+    is_int(shm.gets, gets, "(no get)");
+    /* Revoked (ao2_endpoints.c): the tombstone, then the verdict forgotten. */
+    {
+        ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600,
+                            1,   NULL, NULL, NULL};
+        put_index(w, ITOK, &tomb);
+    }
+    ao2_validate_forget(&w->env, ITOK, NOW + 600, 1);
+    is_int(check_at(w, w->a, ITOK, NOW + AO2_MEMO_SECONDS, &r),
+           AO2_TOKEN_INVALID,
+           "revoked: refused at once, within the memo's "
+           "second");
+}
+
+/* A forget (a revoke in another process) while a check runs: the memo that
+ * check makes must not answer, since its lookup may have read the verdict
+ * just before it went. */
+static void memo_forget_during_check(apr_pool_t *p)
+{
+    fake_cache_t shm;
+    world_t *w = shm_memo_world(p, &shm);
+    result_t r;
+    int gets;
+
+    shm.forget_at_get = 1;
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID,
+           "valid; a verdict was forgotten during its lookup");
+    gets = shm.gets;
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "again");
+    ok(shm.gets > gets, "looked up again: that memo was stale");
+    gets = shm.gets;
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "and again");
+    is_int(shm.gets, gets, "now the memo answers");
+}
+
+/* Memcache: the memo stands in for the node-local copy only, on the same
+ * conditions (the log read lately, no tombstone learned since). */
+static void memo_revlog(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    node_t a, b;
+    ao2_index_t other = issued();
+    result_t r;
+    apr_time_t t = T0;
+    int gets;
+
+    put_index(w, "issued-token-2", &other);
+    node_init(w, &a);
+    node_init(w, &b);
+    a.env.memo = ao2_memo_make(p);
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_VALID, "valid on A");
+    gets = a.local.gets;
+    is_int(check_on(w, &a, ITOK, t + apr_time_from_msec(100), &r),
+           AO2_TOKEN_VALID, "again");
+    is_int(a.local.gets, gets, "the memo answers, no local copy read");
+    is_int(check_on(w, &b, "issued-token-2", t, &r), AO2_TOKEN_VALID,
+           "another token valid on B");
+    revoke_on(w, &b, "issued-token-2", t + apr_time_from_msec(110));
+    t += ao2_revlog_bound(a.rl);
+    gets = a.local.gets;
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_VALID,
+           "A learns a tombstone of another token: ITOK still valid");
+    ok(a.local.gets > gets, "from the local copy: the epoch moved");
+    gets = a.local.gets;
+    is_int(check_on(w, &a, ITOK, t + 1000, &r), AO2_TOKEN_VALID, "again");
+    is_int(a.local.gets, gets, "the memo made at the new epoch answers");
+    revoke_on(w, &b, ITOK, t + 2000);
+    t += ao2_revlog_bound(a.rl);
+    is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "ITOK revoked on B: A refuses within the bound, memo or not");
+    is_int(check_on(w, &a, ITOK, t + 1000, &r), AO2_TOKEN_INVALID, "and after");
+}
+
+static void memo_not_for_memcached(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    node_t a;
+    result_t r;
+    int gets;
+
+    w->env.memo = ao2_memo_make(p);
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "memcache alone: valid");
+    gets = w->cache.gets;
+    is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID, "again");
+    is_int(w->cache.gets, gets + 1,
+           "memcached asked: without a node-local copy nothing could tell "
+           "the memo of a revoke elsewhere");
+    node_init(w, &a);
+    a.env.memo = ao2_memo_make(p);
+    is_int(check_on(w, &a, ITOK, T0, &r), AO2_TOKEN_VALID, "valid on A");
+    w->cache.down = 1;
+    gets = w->store.gets;
+    is_int(check_on(w, &a, ITOK, T0 + apr_time_from_sec(1), &r),
+           AO2_TOKEN_VALID, "memcached down: valid from the store");
+    ok(w->store.gets > gets, "the log was not read lately: no memo either");
+}
+
 const ao2_test_case_t ao2_suite_validate[] = {
     {"log level respected", log_level_respected},
     {"foreign tokens, row by row", foreign_rows},
@@ -1525,5 +1701,10 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"revocation log: a start moves the generation on", revlog_start_mark},
     {"revocation log: a restart reads the journal back",
      revlog_journal_restart},
+    {"a connection's memo, shm", memo_shm},
+    {"a connection's memo: a forget during the check",
+     memo_forget_during_check},
+    {"a connection's memo with the revocation log", memo_revlog},
+    {"no connection memo without a node-local tier", memo_not_for_memcached},
     {NULL, NULL},
 };
