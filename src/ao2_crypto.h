@@ -49,8 +49,8 @@ apr_status_t ao2_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
 /* Standard base64 with padding (HTTP Basic). */
 char *ao2_b64_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len);
 
-/* Constant-time equality of two buffers of one length n (CRYPTO_memcmp):
- * for values whose length is no secret. */
+/* Constant-time equality of two buffers of one length n: for values whose
+ * length is no secret. */
 int ao2_ct_same(const void *a, const void *b, apr_size_t n);
 
 /* Constant-time equality: compares SHA-256 digests, so the time depends

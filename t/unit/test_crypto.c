@@ -217,6 +217,33 @@ static void ct_equal_cases(apr_pool_t *p)
            "differ in the last byte");
         ok(!ao2_ct_equal(x, 64, y, 65), "one block against two");
     }
+    {
+        /* ao2_ct_same: any one bit in any position, whole words and the
+         * tail, is a difference. */
+        unsigned char x[1031], y[1031];
+        apr_size_t n, k;
+        int misses = 0, bit;
+
+        for (k = 0; k < sizeof(x); k++)
+            x[k] = (unsigned char)(k * 7 + 1);
+        memcpy(y, x, sizeof(y));
+        ok(ao2_ct_same(x, y, 0) && ao2_ct_same(x, y, sizeof(x)),
+           "same: empty, and 1031 bytes");
+        for (n = 1; n <= 17; n++) {
+            for (k = 0; k < n; k++) {
+                for (bit = 0; bit < 8; bit++) {
+                    y[k] ^= (unsigned char)(1u << bit);
+                    misses += ao2_ct_same(x, y, n);
+                    y[k] ^= (unsigned char)(1u << bit);
+                }
+            }
+        }
+        y[1030] ^= 0x80;
+        misses += ao2_ct_same(x, y, sizeof(x));
+        ok(!ao2_ct_same(x, y, sizeof(x)) && ao2_ct_same(x, y, 1030),
+           "the last byte of 1031 counts, and only it differs");
+        is_int(misses, 0, "every flipped bit of lengths 1 to 17 differs");
+    }
 }
 
 static void random_values(apr_pool_t *p)
