@@ -12,7 +12,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 
 plan skip_all => 'the privilege-drop checks need root' unless $> == 0;
-plan tests => 35;
+plan tests => 38;
 
 my $top = "$FindBin::Bin/..";
 my $module = "$top/.libs/mod_api_oauth2.so";
@@ -232,3 +232,26 @@ ok($jup, 'a default journal the run user could replace: the server starts') or d
 like($jlog, qr/\[api_oauth2:warn\] .*AO2C0034: the revocation journal \Q$dir\E\/j\/rt\/api_oauth2_revoked cannot be used: nobody could replace it: \Q$dir\E\/j\/rt is owned by nobody \(mode 0755, owner nobody\) \(fix: chown root \Q$dir\E\/j\/rt\); a restart forgets what this node learned from the revocation log\n/,
      'with a warning that says why') or diag $jlog;
 ok(!-e "$dir/j/rt/api_oauth2_revoked", 'and without a journal');
+
+# 9. A usable journal is read back once per start: httpd reads its
+# configuration twice at start-up, and the first (dry) pass must not read
+# it (ao2_post_config returns early there); a graceful restart reads it
+# once more.
+$jcase = conf("$jstore\nApiOAuth2RevocationJournal $dir/j/revoked", $jport);
+sub count_in_log {
+    my ($re) = @_;
+    open my $fh, '<', "$jcase/error.log" or return 0;
+    return scalar grep { /$re/ } <$fh>;
+}
+system($httpd, '-f', "$jcase/httpd.conf", '-k', 'start') == 0 or die 'httpd -k start';
+$jup = wait_for(sub { -s "$jcase/httpd.pid" && count_in_log(qr/AH00489/) == 1 }, 20);
+my @reads = (count_in_log(qr/AO2C0035: revocation journal \Q$dir\E\/j\/revoked: 0 tombstones read back/));
+system($httpd, '-f', "$jcase/httpd.conf", '-k', 'graceful');
+my $again = wait_for(sub { count_in_log(qr/AH00489/) == 2 }, 20);
+push @reads, count_in_log(qr/AO2C0035: /);
+system($httpd, '-f', "$jcase/httpd.conf", '-k', 'stop');
+wait_for(sub { !-e "$jcase/httpd.pid" }, 20);
+ok($jup && $again, 'a server with a journal starts and restarts gracefully')
+    or diag `cat $jcase/error.log`;
+is($reads[0], 1, 'the journal is read back once at start-up (not in the dry pass)');
+is($reads[1], 2, 'and once more at a graceful restart');
