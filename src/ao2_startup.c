@@ -259,15 +259,47 @@ static apr_status_t journal_close(void *fd)
     return APR_SUCCESS;
 }
 
+/* The journal at path, opened for reading and writing (created 0600), in
+ * *fd; or why it cannot be used, *fd -1 and errno the system's error or 0.
+ * Like a generated key, it is refused where u (the run user) could replace
+ * it: it or a directory on the way owned or writable by u. What was
+ * opened must be a regular file of this user with no group or other bits
+ * (O_NOFOLLOW: not a symbolic link). */
+static const char *open_journal(apr_pool_t *p, const char *path,
+                                const ao2_pc_user_t *u, int *fd)
+{
+    const ao2_pc_problem_t *pr;
+    struct stat sb;
+
+    *fd = -1;
+    if (u && (pr = ao2_path_replaceable(p, path, u))) {
+        errno = 0; /* the lstat of a missing file is no reason to give */
+        /* Without a fix it is no replacement: a directory is missing. */
+        return pr->fix ? apr_psprintf(p, "%s could replace it: %s (fix: %s)",
+                                      u->name, pr->why, pr->fix)
+                       : pr->why;
+    }
+    *fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (*fd >= 0 && (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+                     sb.st_uid != geteuid() || (sb.st_mode & 077))) {
+        close(*fd);
+        *fd = -1;
+        errno = EPERM;
+    }
+    return *fd < 0 ? "it must be a regular file of this user, mode 0600, not "
+                     "a symbolic link"
+                   : NULL;
+}
+
 /* The revocation log's tombstones on disk: opened here, by root, and
  * inherited by the children, so the file stays root's (0600) and nobody
  * but httpd's processes can write it. A default path that cannot be used
  * only costs what a restart forgets (a warning); one the operator named
  * stops the start. */
-static int setup_journal(apr_pool_t *pconf, server_rec *s, ao2_global_t *g)
+static int setup_journal(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                         ao2_global_t *g, const ao2_pc_user_t *u)
 {
-    const char *path = g->journal_path;
-    struct stat sb;
+    const char *path = g->journal_path, *why;
     apr_uint32_t n;
     int fd, named = path != NULL;
 
@@ -275,22 +307,17 @@ static int setup_journal(apr_pool_t *pconf, server_rec *s, ao2_global_t *g)
         return OK;
     if (path == NULL)
         path = ap_runtime_dir_relative(pconf, AO2_DEFAULT_REVLOG_JOURNAL);
-    fd =
-        path ? open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
-    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-                    sb.st_uid != geteuid() || (sb.st_mode & 077))) {
-        close(fd);
-        fd = -1;
-        errno = EPERM;
-    }
-    if (fd < 0) {
+    fd = -1;
+    errno = 0;
+    why = path ? open_journal(ptemp, path, u, &fd)
+               : "no path in DefaultRuntimeDir can be made for it";
+    if (why) {
         ap_log_error(APLOG_MARK, named ? APLOG_EMERG : APLOG_WARNING,
                      APR_FROM_OS_ERROR(errno), s,
-                     "AO2C0034: the revocation journal %s cannot be used (it "
-                     "must be a regular file of this user, mode 0600, not a "
-                     "symbolic link): a restart forgets what this node "
-                     "learned from the revocation log%s",
-                     path ? path : AO2_DEFAULT_REVLOG_JOURNAL,
+                     "AO2C0034: the revocation journal %s cannot be used: %s; "
+                     "a restart forgets what this node learned from the "
+                     "revocation log%s",
+                     path ? path : AO2_DEFAULT_REVLOG_JOURNAL, why,
                      named ? "; set ApiOAuth2RevocationJournal off to go on "
                              "without"
                            : "");
@@ -426,7 +453,7 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (check_key(ptemp, s, g->key_file, privsep) != OK)
         return !OK;
     /* Its records are MACed: after the key. */
-    if (setup_journal(pconf, s, g) != OK)
+    if (setup_journal(pconf, ptemp, s, g, privsep) != OK)
         return !OK;
     if (ao2_discovery_init(pconf, s, g->providers) != APR_SUCCESS)
         return !OK;

@@ -12,7 +12,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 
 plan skip_all => 'the privilege-drop checks need root' unless $> == 0;
-plan tests => 27;
+plan tests => 38;
 
 my $top = "$FindBin::Bin/..";
 my $module = "$top/.libs/mod_api_oauth2.so";
@@ -35,7 +35,8 @@ write_file($key, join('', map { chr int rand 256 } 1 .. 32), 0600);
 
 my $n = 0;
 sub conf {
-    my ($store_and_key) = @_;
+    my ($store_and_key, $listen) = @_;
+    $listen //= $port;
     my $case = "$dir/case" . ++$n;
     mkdir $case;
     my $conf = <<"CONF";
@@ -44,7 +45,7 @@ ServerName 127.0.0.1
 PidFile $case/httpd.pid
 ErrorLog $case/error.log
 LogLevel info
-Listen 127.0.0.1:$port
+Listen 127.0.0.1:$listen
 User nobody
 Group nogroup
 Mutex file:$case default
@@ -190,3 +191,67 @@ wait_for(sub {
 like($tail, qr/\(13\)Permission denied: .*AO2S0011: token store dbm:\Q$dir\E\/xyz\/a\/b\/tokens: cannot open \Q$dir\E\/xyz\/a\/b\/tokens for writing/,
      'the log names the operation, the file and the cause') or diag $tail;
 unlike($tail, qr/does not understand this error code/, 'never a bare APR code');
+
+# 8. The revocation journal (a memcache cache has one; nobody listens on
+# that port, and no check here needs it) where the run user could replace
+# it: a path you set stops the start, the default path only costs a
+# warning. Port spare 1: the server of case 6 is still up on spare 0.
+my $jport = port('spare', 1);
+my $mc = 'ApiOAuth2Cache memcache:127.0.0.1:' . port('spare', 2);
+mkdirs(["$dir/j", 0755], ["$dir/j/mine", 0755], ["$dir/j/open", 0777], ["$dir/j/rt", 0755]);
+chown $nobody_uid, 0, "$dir/j/mine", "$dir/j/rt";
+my $jstore = "ApiOAuth2TokenStore dbm:$dir/j/store/tokens\nApiOAuth2StoreKey file:$key\n$mc";
+sub journal_refused {
+    my ($name, $journal, $want) = @_;
+    my ($rc, $text) = start_fails(conf("$jstore\nApiOAuth2RevocationJournal $journal", $jport));
+    isnt($rc, 0, "$name: the server does not start");
+    ok(index($text, $want) >= 0, "$name: the message says why")
+        or diag "wanted: $want\ngot: $text";
+}
+journal_refused('journal in a directory of the run user', "$dir/j/mine/revoked",
+    "AO2C0034: the revocation journal $dir/j/mine/revoked cannot be used: nobody "
+    . "could replace it: $dir/j/mine is owned by nobody (mode 0755, owner nobody) "
+    . "(fix: chown root $dir/j/mine); a restart forgets what this node learned "
+    . "from the revocation log; set ApiOAuth2RevocationJournal off to go on without");
+journal_refused('journal in a directory the run user may write', "$dir/j/open/revoked",
+    "AO2C0034: the revocation journal $dir/j/open/revoked cannot be used: nobody "
+    . "could replace it: $dir/j/open is writable by nobody (mode 0777, owner root) "
+    . "(fix: chmod go-w $dir/j/open)");
+ok(!-e "$dir/j/open/revoked", 'and no journal was created there');
+
+# The default path, in a DefaultRuntimeDir of the run user: a warning, and
+# the server runs without a journal.
+my $jcase = conf("$jstore\nDefaultRuntimeDir $dir/j/rt", $jport);
+system($httpd, '-f', "$jcase/httpd.conf", '-k', 'start') == 0 or die 'httpd -k start';
+my $jup = wait_for(sub { -s "$jcase/httpd.pid"
+                         && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$jport", Timeout => 1) }, 20);
+system($httpd, '-f', "$jcase/httpd.conf", '-k', 'stop');
+wait_for(sub { !-e "$jcase/httpd.pid" }, 20);
+my $jlog = do { local (@ARGV, $/) = "$jcase/error.log"; <> };
+ok($jup, 'a default journal the run user could replace: the server starts') or diag $jlog;
+like($jlog, qr/\[api_oauth2:warn\] .*AO2C0034: the revocation journal \Q$dir\E\/j\/rt\/api_oauth2_revoked cannot be used: nobody could replace it: \Q$dir\E\/j\/rt is owned by nobody \(mode 0755, owner nobody\) \(fix: chown root \Q$dir\E\/j\/rt\); a restart forgets what this node learned from the revocation log\n/,
+     'with a warning that says why') or diag $jlog;
+ok(!-e "$dir/j/rt/api_oauth2_revoked", 'and without a journal');
+
+# 9. A usable journal is read back once per start: httpd reads its
+# configuration twice at start-up, and the first (dry) pass must not read
+# it (ao2_post_config returns early there); a graceful restart reads it
+# once more.
+$jcase = conf("$jstore\nApiOAuth2RevocationJournal $dir/j/revoked", $jport);
+sub count_in_log {
+    my ($re) = @_;
+    open my $fh, '<', "$jcase/error.log" or return 0;
+    return scalar grep { /$re/ } <$fh>;
+}
+system($httpd, '-f', "$jcase/httpd.conf", '-k', 'start') == 0 or die 'httpd -k start';
+$jup = wait_for(sub { -s "$jcase/httpd.pid" && count_in_log(qr/AH00489/) == 1 }, 20);
+my @reads = (count_in_log(qr/AO2C0035: revocation journal \Q$dir\E\/j\/revoked: 0 tombstones read back/));
+system($httpd, '-f', "$jcase/httpd.conf", '-k', 'graceful');
+my $again = wait_for(sub { count_in_log(qr/AH00489/) == 2 }, 20);
+push @reads, count_in_log(qr/AO2C0035: /);
+system($httpd, '-f', "$jcase/httpd.conf", '-k', 'stop');
+wait_for(sub { !-e "$jcase/httpd.pid" }, 20);
+ok($jup && $again, 'a server with a journal starts and restarts gracefully')
+    or diag `cat $jcase/error.log`;
+is($reads[0], 1, 'the journal is read back once at start-up (not in the dry pass)');
+is($reads[1], 2, 'and once more at a graceful restart');
