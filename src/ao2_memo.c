@@ -10,7 +10,8 @@
 struct ao2_memo {
     apr_pool_t *pool;
     int full;
-    ao2_memo_stamp_t stamp;
+    char binding[AO2_SHA256_B64URL_LEN];
+    apr_uint32_t forgets, epoch;
     apr_int64_t until; /* believed while now < until */
     char *token;
     apr_size_t token_len, token_cap;
@@ -31,9 +32,10 @@ int ao2_memo_get(const ao2_memo_t *m, const ao2_memo_stamp_t *st,
                  const char *token, apr_size_t len, apr_int64_t now,
                  ao2_verdict_t *v)
 {
-    if (!m->full || now >= m->until || m->stamp.binding != st->binding ||
-        m->stamp.forgets != st->forgets || m->stamp.epoch != st->epoch ||
-        m->token_len != len || !ao2_ct_same(m->token, token, len))
+    if (!m->full || now >= m->until || m->forgets != st->forgets ||
+        m->epoch != st->epoch || m->token_len != len ||
+        memcmp(m->binding, st->binding, AO2_SHA256_B64URL_LEN) != 0 ||
+        !ao2_ct_same(m->token, token, len))
         return 0;
     memset(v, 0, sizeof(*v));
     v->valid = 1;
@@ -78,7 +80,9 @@ void ao2_memo_put(ao2_memo_t *m, const ao2_memo_stamp_t *st, const char *token,
     m->login_len = v->login_len;
     m->db_len = v->db_len;
     m->scope_len = v->scope_len;
-    m->stamp = *st;
+    memcpy(m->binding, st->binding, AO2_SHA256_B64URL_LEN);
+    m->forgets = st->forgets;
+    m->epoch = st->epoch;
     m->until = now + AO2_MEMO_SECONDS < v->expires_at ? now + AO2_MEMO_SECONDS
                                                       : v->expires_at;
     m->full = 1;

@@ -33,7 +33,10 @@ typedef struct ao2_memo ao2_memo_t;
  * started (read before any lookup, so a forget or a tombstone during the
  * check makes the memo stale at once). */
 typedef struct ao2_memo_stamp {
-    const void *binding;  /* the location's ao2_binding_t */
+    /* The location binding's id (ao2_binding_t.id, AO2_SHA256_B64URL_LEN
+     * characters): compared by content, since a binding made per request
+     * (ao2_dir_binding) may come back at another location's old address. */
+    const char *binding;
     apr_uint32_t forgets; /* the tier's forget count */
     apr_uint32_t epoch;   /* the revocation log's epoch; 0 without one */
 } ao2_memo_stamp_t;

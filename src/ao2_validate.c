@@ -810,7 +810,7 @@ ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
     /* Read before any lookup: a forget or a tombstone learned while this
      * check runs leaves the memo it makes stale. */
     if ((tier = memo_tier(env, view)) != NULL) {
-        stamp.binding = b;
+        stamp.binding = b->id;
         stamp.forgets = tier->type->forgets(tier, 0);
         stamp.epoch = view ? view->epoch : 0;
         if (ao2_memo_get(env->memo, &stamp, token, len, now, v)) {

@@ -13,7 +13,7 @@ use AO2Test;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(time);
 
-plan tests => 2 * 10;
+plan tests => 2 * 10 + 2;
 
 my @basic = (basic => ['api-client', 'api-secret']);
 
@@ -27,7 +27,7 @@ sub early_in_a_second {
 }
 
 sub lifecycle {
-    my ($base, $name, $user) = @_;
+    my ($base, $name, $user, $cross) = @_;
     my $api = "$base/jsonapiext";
     my $tok = full_flow(api => $api, client_id => 'api-client',
                         client_secret => 'api-secret', user => $user, login => 'kai');
@@ -39,6 +39,12 @@ sub lifecycle {
     ($st, $echo) = keepalive_get($conn, '/jsonapiext/res.partner', $tok->{access_token});
     is($echo && $echo->{headers}{'remote-user'}, 'kai@example.com',
        "$name: the next request on it, the same login");
+    if ($cross) {
+        ($st) = keepalive_get($conn, $cross, $tok->{access_token});
+        is($st, 401, "$name: on the same connection at $cross (another client): refused, the memo notwithstanding");
+        ($st) = keepalive_get($conn, '/jsonapiext/res.partner', $tok->{access_token});
+        is($st, 200, "$name: and back at /jsonapiext: valid");
+    }
     my ($rst, $new) = api_call('POST', "$api/oauth2/token",
         json => { client_user_identity => $user }, @basic);
     is($rst, 200, "$name: refreshed on another connection");
@@ -56,7 +62,7 @@ sub lifecycle {
     is(int(time), $second, "$name: within the second of its memo");
 }
 
-lifecycle(base_url(), 'memcache', 'keepalive-1');
+lifecycle(base_url(), 'memcache', 'keepalive-1', '/apib/x');
 
 my $dir = tempdir(CLEANUP => 1);
 chmod 0755, $dir;

@@ -8,6 +8,9 @@
 #include "tap.h"
 
 #define NOW ((apr_int64_t)1700000000)
+/* Binding ids: AO2_SHA256_B64URL_LEN characters. */
+#define BIND_A "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define BIND_B "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
 
 static ao2_verdict_t good(const char *login, const char *db, const char *scope,
                           apr_int64_t expires_at)
@@ -29,7 +32,8 @@ static ao2_verdict_t good(const char *login, const char *db, const char *scope,
 static void round_trip(apr_pool_t *p)
 {
     ao2_memo_t *m = ao2_memo_make(p);
-    ao2_memo_stamp_t st = {&st, 7, 3}, other;
+    char id[] = BIND_A;
+    ao2_memo_stamp_t st = {id, 7, 3}, other;
     ao2_verdict_t v = good("kate", NULL, "openid", NOW + 600), out;
 
     ok(!ao2_memo_get(m, &st, "tok", 3, NOW, &out), "empty: nothing");
@@ -51,15 +55,21 @@ static void round_trip(apr_pool_t *p)
     other.epoch++;
     ok(!ao2_memo_get(m, &other, "tok", 3, NOW, &out), "a new epoch: no");
     other = st;
-    other.binding = &other;
+    other.binding = BIND_B;
     ok(!ao2_memo_get(m, &other, "tok", 3, NOW, &out),
        "another location's binding: no");
+    other.binding = apr_pstrdup(p, BIND_A);
+    ok(ao2_memo_get(m, &other, "tok", 3, NOW, &out),
+       "the same binding id elsewhere in memory (made per request): yes");
+    memcpy(id, BIND_B, sizeof(id));
+    ok(!ao2_memo_get(m, &st, "tok", 3, NOW, &out),
+       "another binding at the old one's address: no");
 }
 
 static void bounds(apr_pool_t *p)
 {
     ao2_memo_t *m = ao2_memo_make(p);
-    ao2_memo_stamp_t st = {&st, 0, 0};
+    ao2_memo_stamp_t st = {BIND_A, 0, 0};
     char *big = apr_palloc(p, 4097), *login = apr_palloc(p, 400);
     ao2_verdict_t v = good("kate", "db", "s", NOW + 600), out;
 
