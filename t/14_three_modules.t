@@ -1,8 +1,10 @@
 # mod_api_oauth2, mod_oauth2 and mod_auth_openidc (Debian's packages) in one
 # httpd, each protecting its own location in front of the suite's backend:
 # all three accept a good token and refuse a bad one, and their caches do not
-# collide (ApiOAuth2Cache memcache:... next to OAuth2Cache shm name=x, which
-# with one shared "OAuth2Cache" name used to be taken by mod_oauth2).
+# collide (ApiOAuth2Cache memcache:... next to mod_oauth2's own shm cache:
+# before the ApiOAuth2 prefix, this module's cache directive had mod_oauth2's
+# name and httpd gave it to mod_oauth2). The block configuring mod_oauth2
+# below uses mod_oauth2's own directives, which SPEC.md leaves to it.
 #
 # The httpd runs on the first of port('servers') (the provider has its
 # /jsonapiext callback registered, so our own authorization flow works
@@ -161,7 +163,7 @@ is($js->{path}, '/oauth2/x', '... to the backend');
 is(provider_stats()->{introspection}, 1, 'mod_oauth2 introspected it once');
 ($st) = get('/oauth2/x', $good);
 is($st, 200, 'mod_oauth2 again');
-is(provider_stats()->{introspection}, 1, '... from its own cache (OAuth2Cache shm name=x)');
+is(provider_stats()->{introspection}, 1, '... from its own shm cache');
 
 provider_stats_reset();
 ($st, $js) = get('/openidc/x', $good);

@@ -343,11 +343,17 @@ typedef struct result {
     char buf[AO2_VERDICT_MAX];
 } result_t;
 
+static ao2_outcome_e check_at(world_t *w, const ao2_binding_t *b,
+                              const char *token, apr_int64_t now, result_t *r)
+{
+    r->outcome = ao2_validate(&w->env, b, w->p, token, now, r->buf, &r->v);
+    return r->outcome;
+}
+
 static ao2_outcome_e check(world_t *w, const ao2_binding_t *b,
                            const char *token, result_t *r)
 {
-    r->outcome = ao2_validate(&w->env, b, w->p, token, NOW, r->buf, &r->v);
-    return r->outcome;
+    return check_at(w, b, token, NOW, r);
 }
 
 static const char *login(apr_pool_t *p, const result_t *r)
@@ -1525,13 +1531,6 @@ static world_t *shm_memo_world(apr_pool_t *p, fake_cache_t *shm)
     w->env.cache = &shm->base;
     w->env.memo = ao2_memo_make(p);
     return w;
-}
-
-static ao2_outcome_e check_at(world_t *w, const ao2_binding_t *b,
-                              const char *token, apr_int64_t now, result_t *r)
-{
-    r->outcome = ao2_validate(&w->env, b, w->p, token, now, r->buf, &r->v);
-    return r->outcome;
 }
 
 /* Issue 9 item 2: a keep-alive client's next request is answered without
