@@ -550,13 +550,56 @@ static apr_uint64_t stamp_get(const char *buf, apr_size_t n)
     return v;
 }
 
+/* The node-local tier that counts forgets (ao2_cache.h): shm, or
+ * memcache's node-local copy; NULL when none does. */
+static ao2_cache_t *forget_counter(const ao2_validate_env_t *env)
+{
+    if (env->cache && env->cache->type->forgets)
+        return env->cache;
+    if (env->local_cache && env->local_cache->type->forgets)
+        return env->local_cache;
+    return NULL;
+}
+
+/* Taken before any lookup, for the memo (ao2_memo.h) and for every cache
+ * write of the check: what had been forgotten, and which tombstones
+ * learned, when it began. */
+static void stamp_take(const ao2_validate_env_t *env, const ao2_binding_t *b,
+                       const ao2_revlog_view_t *view, ao2_memo_stamp_t *st)
+{
+    ao2_cache_t *counter = forget_counter(env);
+
+    st->binding = b->id;
+    st->forgets = counter ? counter->type->forgets(counter, 0) : 0;
+    st->epoch = view ? view->epoch : 0;
+}
+
+/* A revoke or refresh forgot a verdict, or a tombstone was learned, since
+ * st was taken: what the check read before may be what it buried. */
+static int stamp_moved(const ao2_validate_env_t *env,
+                       const ao2_memo_stamp_t *st)
+{
+    ao2_cache_t *counter = forget_counter(env);
+
+    return (counter && counter->type->forgets(counter, 0) != st->forgets) ||
+           (env->cache && env->revlog &&
+            ao2_revlog_epoch(env->revlog) != st->epoch);
+}
+
 /* A cache that other machines can write (memcached) could hand back any
  * bytes: there a verdict carries a truncated HMAC over the cache key and
  * the verdict, so that a forged or moved one is a miss. The node-local shm
- * cache is as trusted as this process and does without. */
+ * cache is as trusted as this process and does without.
+ *
+ * Nothing is written once st moved: a verdict reached from a lookup made
+ * before a revoke's forget would otherwise be put back after it, good
+ * until the cache TTL. A forget that moves st after the look below may
+ * have removed before the set: its count moves before and after its
+ * removes (ao2_validate_forget), so the look after the set sees it. */
 static void remember(const ao2_validate_env_t *env, ao2_cache_t *cache,
                      const char *key, const ao2_verdict_t *v, apr_int64_t now,
-                     int max_ttl, const ao2_revlog_view_t *view)
+                     int max_ttl, const ao2_revlog_view_t *view,
+                     const ao2_memo_stamp_t *st)
 {
     char buf[AO2_VERDICT_MAX];
     int mac = cache->type->shared;
@@ -588,7 +631,11 @@ static void remember(const ao2_validate_env_t *env, ao2_cache_t *cache,
             return;
         len += AO2_MAC_TAG_LEN;
     }
+    if (stamp_moved(env, st))
+        return;
     cache->type->set(cache, key, KEY_LEN, buf, len, (int)ttl);
+    if (stamp_moved(env, st))
+        cache->type->remove(cache, key, KEY_LEN);
 }
 
 /* A verdict of this binding, unexpired, from cache (no allocation), and
@@ -699,7 +746,8 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
                               const ao2_binding_t *b, apr_pool_t *p,
                               const char *token, const char *hash,
                               apr_int64_t now, const ao2_revlog_view_t *view,
-                              char *buf, ao2_verdict_t *v)
+                              const ao2_memo_stamp_t *st, char *buf,
+                              ao2_verdict_t *v)
 {
     ao2_cache_t *cache = env->cache, *local = env->local_cache;
     char key[KEY_LEN + 1];
@@ -722,7 +770,7 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
     if (shared_hit(env, b, key, buf, now, view, v)) {
         ao2_metrics_cache(cache->type->tier, AO2_MC_HIT);
         if (local)
-            remember(env, local, key, v, now, env->local_ttl, view);
+            remember(env, local, key, v, now, env->local_ttl, view, st);
         return FOUND;
     }
     ao2_metrics_cache(cache->type->tier, AO2_MC_MISS);
@@ -731,9 +779,9 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
      * (a MAC, a cache write and a removal a first-seen token spent). */
     if ((found = from_store(env, b, p, hash, now, v)) != UNKNOWN) {
         if (found == FOUND) {
-            remember(env, cache, key, v, now, 0, view);
+            remember(env, cache, key, v, now, 0, view, st);
             if (local)
-                remember(env, local, key, v, now, env->local_ttl, view);
+                remember(env, local, key, v, now, env->local_ttl, view, st);
         }
         return found;
     }
@@ -752,9 +800,9 @@ static lookup_e single_flight(const ao2_validate_env_t *env,
     if (shared_hit(env, b, key, buf, now, view, v))
         found = FOUND;
     else if ((found = from_elsewhere(env, b, p, token, now, v)) == FOUND)
-        remember(env, cache, key, v, now, 0, view);
+        remember(env, cache, key, v, now, 0, view, st);
     if (found == FOUND && local)
-        remember(env, local, key, v, now, env->local_ttl, view);
+        remember(env, local, key, v, now, env->local_ttl, view, st);
     ao2_lock_release(cache, &lk, found == TROUBLE ? 503 : 0, env->fail_ttl);
     return found;
 }
@@ -808,20 +856,19 @@ ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
         view = &seen;
     }
     /* Read before any lookup: a forget or a tombstone learned while this
-     * check runs leaves the memo it makes stale. */
+     * check runs leaves the memo it makes stale, and its verdict out of
+     * the caches. */
+    stamp_take(env, b, view, &stamp);
     if ((tier = memo_tier(env, view)) != NULL) {
-        stamp.binding = b->id;
-        stamp.forgets = tier->type->forgets(tier, 0);
-        stamp.epoch = view ? view->epoch : 0;
         if (ao2_memo_get(env->memo, &stamp, token, len, now, v)) {
             ao2_metrics_cache(tier->type->tier, AO2_MC_HIT);
             return AO2_TOKEN_VALID;
         }
     }
     ao2_sha256_b64url_into(token, len, hash);
-    found = env->cache
-                ? single_flight(env, b, p, token, hash, now, view, buf, v)
-                : resolve(env, b, p, token, hash, now, v);
+    found = env->cache ? single_flight(env, b, p, token, hash, now, view,
+                                       &stamp, buf, v)
+                       : resolve(env, b, p, token, hash, now, v);
     if (found == TROUBLE || found == BUSY)
         return AO2_TOKEN_TROUBLE;
     if (!v->valid)
@@ -839,6 +886,14 @@ ao2_outcome_e ao2_validate(const ao2_validate_env_t *env,
     return AO2_TOKEN_VALID;
 }
 
+static void forgets_advance(const ao2_validate_env_t *env)
+{
+    if (env->local_cache && env->local_cache->type->forgets)
+        env->local_cache->type->forgets(env->local_cache, 1);
+    if (env->cache->type->forgets)
+        env->cache->type->forgets(env->cache, 1);
+}
+
 void ao2_validate_forget(const ao2_validate_env_t *env, const char *token,
                          apr_int64_t until, int cluster)
 {
@@ -848,15 +903,15 @@ void ao2_validate_forget(const ao2_validate_env_t *env, const char *token,
         return;
     ao2_sha256_b64url_into(token, strlen(token), hash);
     cache_key(key, KEY_VERDICT, hash);
+    /* Before the removes as well as after: a check that cached its verdict
+     * just after a remove sees one of the two moves (remember()). */
+    forgets_advance(env);
     if (env->local_cache)
         env->local_cache->type->remove(env->local_cache, key, KEY_LEN);
     env->cache->type->remove(env->cache, key, KEY_LEN);
     /* After the removes: a check that read the count before them makes a
      * memo that is stale at once (ao2_memo.h). */
-    if (env->local_cache && env->local_cache->type->forgets)
-        env->local_cache->type->forgets(env->local_cache, 1);
-    if (env->cache->type->forgets)
-        env->cache->type->forgets(env->cache, 1);
+    forgets_advance(env);
     /* After the delete: a server that reads memcached misses at once; one
      * that answers from its local copy learns it from the log. */
     if (env->revlog && cluster)

@@ -159,6 +159,10 @@ typedef struct fake_store {
     apr_pool_t *p;
     apr_hash_t *h;
     int gets, down;
+    /* Runs once a get has read its value: another process's revoke while
+     * a check holds the entry it read before. */
+    void (*after_get)(void *baton);
+    void *after_get_baton;
 } fake_store_t;
 
 static apr_status_t fs_get(ao2_store_t *st, struct server_rec *s,
@@ -176,6 +180,11 @@ static apr_status_t fs_get(ao2_store_t *st, struct server_rec *s,
         return APR_NOTFOUND;
     *val = apr_pstrdup(p, v);
     *len = strlen(v);
+    if (fs->after_get) {
+        void (*once)(void *) = fs->after_get;
+        fs->after_get = NULL;
+        once(fs->after_get_baton);
+    }
     return APR_SUCCESS;
 }
 
@@ -1643,6 +1652,45 @@ static void memo_revlog(apr_pool_t *p)
     is_int(check_on(w, &a, ITOK, t + 1000, &r), AO2_TOKEN_INVALID, "and after");
 }
 
+/* Issue 19 L5: a revoke in another process (the tombstone, then the
+ * forget) after a check read the live index entry and before it cached its
+ * verdict: that check may answer valid, but must not put the verdict back
+ * into a cache the forget has just cleared. */
+static void revoke_now(void *baton)
+{
+    world_t *w = baton;
+    ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL, NULL};
+
+    put_index(w, ITOK, &tomb);
+    ao2_validate_forget(&w->env, ITOK, NOW + 600, 1);
+}
+
+static void forget_during_lookup(apr_pool_t *p)
+{
+    static const char *const tiers[] = {"shm", "memcached with a local copy"};
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        world_t *w = issued_world(p);
+        fake_cache_t local;
+        result_t r;
+
+        local_init(w, &local);
+        if (i == 0)
+            w->env.cache = &local.base;
+        else {
+            w->env.local_cache = &local.base;
+            w->env.local_ttl = 300;
+        }
+        w->store.after_get = revoke_now;
+        w->store.after_get_baton = w;
+        is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_VALID,
+               "%s: the check that read the entry before the revoke", tiers[i]);
+        is_int(check(w, w->a, ITOK, &r), AO2_TOKEN_INVALID,
+               "%s: the next check: refused, no verdict put back", tiers[i]);
+    }
+}
+
 static void memo_not_for_memcached(apr_pool_t *p)
 {
     world_t *w = issued_world(p);
@@ -1705,5 +1753,7 @@ const ao2_test_case_t ao2_suite_validate[] = {
      memo_forget_during_check},
     {"a connection's memo with the revocation log", memo_revlog},
     {"no connection memo without a node-local tier", memo_not_for_memcached},
+    {"a revoke between a check's lookup and its cache write",
+     forget_during_lookup},
     {NULL, NULL},
 };
