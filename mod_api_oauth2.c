@@ -78,9 +78,12 @@ static const command_rec ao2_directives[] = {
                   ACCESS_CONF,
                   "required (default) or optional: with login claim email, "
                   "only a verified email is a login"),
-    AP_INIT_TAKE1("ApiOAuth2OdooDatabase", ap_set_string_slot,
-                  (void *)APR_OFFSETOF(ao2_dir_conf_t, odoo_db), ACCESS_CONF,
+    AP_INIT_TAKE1("ApiOAuth2OdooDatabase", ao2_cmd_odoo_db, NULL, ACCESS_CONF,
                   "the Odoo database name given to clients and Odoo"),
+    AP_INIT_TAKE1("ApiOAuth2IntrospectWith", ao2_cmd_introspect_with, NULL,
+                  ACCESS_CONF,
+                  "the provider that introspects opaque Bearer tokens where "
+                  "clients of several providers do"),
     AP_INIT_FLAG("ApiOAuth2ClientAuthentication", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ao2_dir_conf_t, client_auth), ACCESS_CONF,
                  "off: accept the original module's bare "

@@ -44,6 +44,8 @@ typedef struct ao2_global {
     const char *journal_path;
     /* Locations with ApiOAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
+    /* Sections with an ApiOAuth2Client, likewise. */
+    apr_array_header_t *client_dirs; /* struct ao2_dir_conf * */
 } ao2_global_t;
 
 /* Every field starts unset (AO2_UNSET, or NULL; http.max_response 0) and
@@ -71,11 +73,14 @@ typedef struct ao2_dir_conf {
     apr_array_header_t *audiences; /* const char *: ApiOAuth2Audience */
     int email_verified;            /* 0 optional, 1 required */
     /* What the Bearer check accepts here, made from clients, audiences,
-     * login_claim and email_verified by the directives that set them, and
-     * kept by merges whose result has the same inputs: not per request.
-     * NULL: ao2_dir_binding makes it (a merge mixing two sections'). */
+     * login_claim, email_verified, odoo_db and introspect_with by the
+     * directives that set them, and kept by merges whose result has the same
+     * inputs: not per request. NULL: ao2_dir_binding makes it (a merge mixing
+     * two sections'). */
     const ao2_binding_t *binding;
     const char *odoo_db;
+    /* ApiOAuth2IntrospectWith: the provider opaque tokens go to. */
+    const char *introspect_with;
     int client_auth; /* 0 off, 1 on */
     apr_off_t max_body;
     int scrub_headers; /* 0 off, 1 on: ApiOAuth2ScrubHeaders */
@@ -136,6 +141,8 @@ const char *ao2_cmd_redirect_uri(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_login_claim(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_audience(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_email_verified(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_odoo_db(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_introspect_with(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_max_body(cmd_parms *cmd, void *dc, const char *arg);
 
 #endif

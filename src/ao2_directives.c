@@ -30,6 +30,7 @@ ao2_global_t *ao2_global_get(apr_pool_t *pconf)
         ao2_global = apr_pcalloc(pconf, sizeof(*ao2_global));
         ao2_global->providers = apr_array_make(pconf, 4, sizeof(void *));
         ao2_global->apis = apr_array_make(pconf, 4, sizeof(void *));
+        ao2_global->client_dirs = apr_array_make(pconf, 4, sizeof(void *));
         ao2_global->cache_ttl = AO2_DEFAULT_CACHE_TTL;
         ao2_global->cache_neg_ttl = AO2_DEFAULT_CACHE_NEG_TTL;
         ao2_global->cache_local_ttl = AO2_DEFAULT_CACHE_LOCAL_TTL;
@@ -71,7 +72,9 @@ static int same_binding(const ao2_binding_t *b, const ao2_dir_conf_t *conf)
     return b && b->clients == conf->clients &&
            b->audiences == conf->audiences &&
            !strcmp(b->login_claim, conf->login_claim) &&
-           b->email_verified == (conf->email_verified != 0);
+           b->email_verified == (conf->email_verified != 0) &&
+           b->db == conf->odoo_db &&
+           b->introspect_with == conf->introspect_with;
 }
 
 static const ao2_binding_t *make_binding(apr_pool_t *p,
@@ -81,7 +84,8 @@ static const ao2_binding_t *make_binding(apr_pool_t *p,
         p, dc->clients, dc->audiences,
         dc->login_claim ? dc->login_claim : AO2_DEFAULT_LOGIN_CLAIM,
         dc->email_verified == AO2_UNSET ? AO2_DEFAULT_EMAIL_VERIFIED
-                                        : dc->email_verified);
+                                        : dc->email_verified,
+        dc->odoo_db, dc->introspect_with);
 }
 
 const ao2_binding_t *ao2_dir_binding(apr_pool_t *p, const ao2_dir_conf_t *dc)
@@ -109,10 +113,11 @@ static void dir_merge(ao2_dir_conf_t *conf, const ao2_dir_conf_t *base,
     AO2_MERGE(login_claim, NULL, AO2_DEFAULT_LOGIN_CLAIM);
     AO2_MERGE(audiences, NULL, NULL);
     AO2_MERGE(email_verified, AO2_UNSET, AO2_DEFAULT_EMAIL_VERIFIED);
+    AO2_MERGE(odoo_db, NULL, NULL);
+    AO2_MERGE(introspect_with, NULL, NULL);
     conf->binding = same_binding(add->binding, conf)    ? add->binding
                     : same_binding(base->binding, conf) ? base->binding
                                                         : NULL;
-    AO2_MERGE(odoo_db, NULL, NULL);
     AO2_MERGE(client_auth, AO2_UNSET, AO2_DEFAULT_CLIENT_AUTH);
     AO2_MERGE(max_body, AO2_UNSET, AO2_DEFAULT_MAX_BODY);
     AO2_MERGE(scrub_headers, AO2_UNSET, AO2_DEFAULT_SCRUB_HEADERS);
@@ -687,8 +692,11 @@ const char *ao2_cmd_client(cmd_parms *cmd, void *dcv, int argc,
                                 "(scope=, auth_params=)",
                                 cmd->cmd->name, argv[0], argv[1], argv[i]);
     }
-    if (dc->clients == NULL)
+    if (dc->clients == NULL) {
         dc->clients = apr_array_make(cmd->pool, 2, sizeof(ao2_client_t *));
+        APR_ARRAY_PUSH(ao2_global_get(cmd->pool)->client_dirs,
+                       ao2_dir_conf_t *) = dc;
+    }
     if (ao2_dir_find_client(dc, c->client_id))
         return apr_psprintf(cmd->pool, "%s: client %s is listed twice here",
                             cmd->cmd->name, c->client_id);
@@ -745,6 +753,25 @@ const char *ao2_cmd_email_verified(cmd_parms *cmd, void *dcv, const char *arg)
                             "%s: \"%s\" is neither required nor optional",
                             cmd->cmd->name, arg);
     rebind(cmd->pool, dc);
+    return NULL;
+}
+
+const char *ao2_cmd_introspect_with(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    if (find_provider(arg) == NULL)
+        return apr_psprintf(cmd->pool,
+                            "%s: unknown provider \"%s\" (define it with "
+                            "ApiOAuth2Provider first)",
+                            cmd->cmd->name, arg);
+    ((ao2_dir_conf_t *)dcv)->introspect_with = apr_pstrdup(cmd->pool, arg);
+    rebind(cmd->pool, dcv);
+    return NULL;
+}
+
+const char *ao2_cmd_odoo_db(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    ((ao2_dir_conf_t *)dcv)->odoo_db = apr_pstrdup(cmd->pool, arg);
+    rebind(cmd->pool, dcv);
     return NULL;
 }
 

@@ -134,7 +134,8 @@ static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until,
                        int cluster)
 {
     apr_pool_t *p = cx->r->pool;
-    ao2_index_t ix = {"-", NULL, NULL, NULL, until, 1, NULL, NULL, NULL};
+    ao2_index_t ix = {"-",  NULL, NULL, NULL, until, 1,
+                      NULL, NULL, NULL, NULL, 0};
     const char *ikey = ao2_index_key(p, token);
     apr_size_t len;
     char *val = ao2_index_encode(p, &cx->g->keys, ikey, &ix, &len);
@@ -160,9 +161,17 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
 {
     apr_pool_t *p = cx->r->pool;
     apr_int64_t keep = now_sec() + cx->sc->record_ttl;
-    ao2_index_t ix = {key,           rec->login,      rec->db,
-                      rec->scope,    rec->expires_at, 0,
-                      rec->provider, rec->client_id,  rec->provider_id};
+    ao2_index_t ix = {key,
+                      rec->login,
+                      rec->db,
+                      rec->scope,
+                      rec->expires_at,
+                      0,
+                      rec->provider,
+                      rec->client_id,
+                      rec->provider_id,
+                      rec->login_claim,
+                      rec->email_verified};
     const char *ikey;
     apr_size_t len;
     char *val;
@@ -302,6 +311,7 @@ static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
     int verify = cx->dc->email_verified, unverified = 0;
     const char *login =
         ao2_claim_login_checked(p, id_claims, claim, verify, &unverified);
+    const ao2_json_t *from = id_claims;
     ao2_http_response_t resp;
     ao2_json_t *info;
     ao2_err_t *err;
@@ -329,10 +339,16 @@ static ao2_err_t *find_login(endpoint_ctx_t *cx, const ao2_client_t *c,
                                 "invalid_provider_response",
                                 "userinfo describes another subject");
         login = ao2_claim_login_checked(p, info, claim, verify, &unverified);
+        from = info;
     }
-    if (login)
+    if (login) {
+        /* Where it came from, for the Bearer check of other locations
+         * with the same client: their login policy may be stricter. */
         rec->login = login;
-    else if (unverified && rec->login == NULL)
+        rec->login_claim = claim;
+        rec->email_verified =
+            !strcmp(claim, "email") && ao2_email_verified(from);
+    } else if (unverified && rec->login == NULL)
         return ao2_err_make(p, HTTP_FORBIDDEN, "access_denied",
                             "the provider has not verified this user's email "
                             "(ApiOAuth2EmailVerified)");

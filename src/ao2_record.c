@@ -119,6 +119,8 @@ static const member_t record_members[] = {
     MEMBER(ao2_record_t, access_token, "at", MEMBER_STR),
     MEMBER(ao2_record_t, refresh_token, "rt", MEMBER_STR_OPT),
     MEMBER(ao2_record_t, id_token, "it", MEMBER_STR_OPT),
+    MEMBER(ao2_record_t, login_claim, "lc", MEMBER_STR_OPT),
+    MEMBER(ao2_record_t, email_verified, "ev", MEMBER_FLAG_OPT),
     {NULL, 0, MEMBER_STR},
 };
 
@@ -132,6 +134,8 @@ static const member_t index_members[] = {
     MEMBER(ao2_index_t, provider, "prov", MEMBER_STR_OPT),
     MEMBER(ao2_index_t, client_id, "cid", MEMBER_STR_OPT),
     MEMBER(ao2_index_t, provider_id, "pvid", MEMBER_STR_OPT),
+    MEMBER(ao2_index_t, login_claim, "lc", MEMBER_STR_OPT),
+    MEMBER(ao2_index_t, email_verified, "ev", MEMBER_FLAG_OPT),
     {NULL, 0, MEMBER_STR},
 };
 

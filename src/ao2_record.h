@@ -33,6 +33,10 @@ typedef struct ao2_record {
     const char *db;
     apr_int64_t issued_at;  /* Unix seconds */
     apr_int64_t expires_at; /* Unix seconds; 0 when the provider gave none */
+    /* The claim login came from, and whether it is an email the provider
+     * called verified; login_claim NULL in records written before. */
+    const char *login_claim;
+    int email_verified;
 } ao2_record_t;
 
 /* A pending authorization: created by authorize, taken once by callback. */
@@ -84,6 +88,12 @@ typedef struct ao2_index {
     /* ao2_provider_identity when it was issued; NULL in tombstones and in
      * entries written before it was kept (judged by the name alone). */
     const char *provider_id;
+    /* The record's login_claim and email_verified: the login counts only
+     * where the location takes its login from that claim and, with
+     * ApiOAuth2EmailVerified required, where it is a verified email. NULL
+     * in tombstones and in entries written before they were kept. */
+    const char *login_claim;
+    int email_verified;
 } ao2_index_t;
 
 char *ao2_index_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,

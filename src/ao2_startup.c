@@ -380,6 +380,19 @@ static void warn_weak_settings(server_rec *s, const ao2_global_t *g)
                          "use https outside a test bed",
                          pv->name);
     }
+    for (i = 0; i < g->client_dirs->nelts; i++) {
+        const ao2_dir_conf_t *dc =
+            APR_ARRAY_IDX(g->client_dirs, i, ao2_dir_conf_t *);
+        if (dc->binding && dc->binding->introspectors_ambiguous &&
+            dc->binding->introspector == NULL)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "AO2C0036: %s has clients of several providers that "
+                         "introspect: an opaque Bearer token there is refused "
+                         "without asking any (one of them would learn the "
+                         "others' tokens); ApiOAuth2IntrospectWith PROVIDER "
+                         "names the one to ask",
+                         dc->path ? dc->path : "a section");
+    }
     for (i = 0; i < g->apis->nelts; i++) {
         const ao2_dir_conf_t *dc = APR_ARRAY_IDX(g->apis, i, ao2_dir_conf_t *);
         if (dc->client_auth == 0)

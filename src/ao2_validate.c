@@ -32,10 +32,32 @@ static const char *part(apr_pool_t *p, const char *buf, const char *s)
     return apr_psprintf(p, "%s%" APR_SIZE_T_FMT ":%s", buf, strlen(s), s);
 }
 
+/* token_validation=jwt: nothing of this provider is introspected. */
+static int introspects(const ao2_provider_t *pv)
+{
+    return (pv->introspect_url || pv->issuer) &&
+           pv->token_validation != AO2_TV_JWT;
+}
+
+/* An opaque token names no issuer: sent to one provider of several, it
+ * discloses the others' tokens to it. */
+static void choose_introspector(ao2_binding_t *b, const ao2_client_t *c,
+                                const char *introspect_with)
+{
+    if (!introspects(c->provider) ||
+        (introspect_with && strcmp(c->provider->name, introspect_with) != 0))
+        return;
+    if (b->introspector == NULL)
+        b->introspector = c;
+    else if (strcmp(b->introspector->provider->name, c->provider->name) != 0)
+        b->introspectors_ambiguous = 1;
+}
+
 ao2_binding_t *ao2_binding_make(apr_pool_t *p,
                                 const apr_array_header_t *clients,
                                 const apr_array_header_t *audiences,
-                                const char *login_claim, int email_verified)
+                                const char *login_claim, int email_verified,
+                                const char *db, const char *introspect_with)
 {
     ao2_binding_t *b = apr_pcalloc(p, sizeof(*b));
     const char *buf = "";
@@ -45,6 +67,8 @@ ao2_binding_t *ao2_binding_make(apr_pool_t *p,
     b->audiences = audiences;
     b->login_claim = login_claim;
     b->email_verified = email_verified;
+    b->db = db;
+    b->introspect_with = introspect_with;
     /* Length-prefixed parts: no two configurations hash alike. */
     for (i = 0; clients && i < clients->nelts; i++) {
         const ao2_client_t *c = APR_ARRAY_IDX(clients, i, ao2_client_t *);
@@ -53,17 +77,19 @@ ao2_binding_t *ao2_binding_make(apr_pool_t *p,
         buf = part(p, apr_pstrcat(p, buf, "c", NULL), c->provider->name);
         buf = part(p, part(p, buf, ao2_provider_identity(c->provider)),
                    c->client_id);
-        /* token_validation=jwt: nothing of this provider is introspected. */
-        if (b->introspector == NULL &&
-            (c->provider->introspect_url || c->provider->issuer) &&
-            c->provider->token_validation != AO2_TV_JWT)
-            b->introspector = c;
+        choose_introspector(b, c, introspect_with);
     }
+    if (b->introspectors_ambiguous && introspect_with == NULL)
+        b->introspector = NULL;
+    if (introspect_with)
+        buf = part(p, apr_pstrcat(p, buf, "i", NULL), introspect_with);
     for (i = 0; audiences && i < audiences->nelts; i++)
         buf = part(p, apr_pstrcat(p, buf, "a", NULL),
                    APR_ARRAY_IDX(audiences, i, const char *));
     buf = part(p, apr_pstrcat(p, buf, "l", NULL), b->login_claim);
     buf = apr_pstrcat(p, buf, email_verified ? "v1" : "v0", NULL);
+    if (db)
+        buf = part(p, apr_pstrcat(p, buf, "d", NULL), db);
     ao2_sha256_b64url_into(buf, strlen(buf), b->id);
     return b;
 }
@@ -161,6 +187,26 @@ static lookup_e refuse(const ao2_validate_env_t *env, const ao2_binding_t *b,
 
 /* ---- tokens issued here: the store index -------------------------------- */
 
+/* The database a token was issued for is the location's own: X-Odoo-Db
+ * is never another location's. */
+static int same_db(const ao2_binding_t *b, const char *db)
+{
+    return !strcmp(b->db ? b->db : "", db ? db : "");
+}
+
+/* The login was taken as this location takes it: from the same claim and,
+ * where a verified email is required, a verified one. Entries written
+ * before this was kept are judged as before (SECURITY.md). */
+static int login_policy_ok(const ao2_binding_t *b, const ao2_index_t *ix)
+{
+    if (ix->login_claim == NULL)
+        return 1;
+    if (strcmp(ix->login_claim, b->login_claim) != 0)
+        return 0;
+    return !b->email_verified || strcmp(b->login_claim, "email") != 0 ||
+           ix->email_verified;
+}
+
 /* Tokens issued here and tombstones of tokens refreshed away or revoked
  * here (and of refresh and ID tokens, never Bearer credentials). */
 static lookup_e from_store(const ao2_validate_env_t *env,
@@ -211,6 +257,17 @@ static lookup_e from_store(const ao2_validate_env_t *env,
                 "AO2B0010: a token issued to client %s of provider %s is not "
                 "for this location",
                 ix.client_id, ix.provider);
+        return refuse(env, b, v, now);
+    }
+    if (!same_db(b, ix.db) || !login_policy_ok(b, &ix)) {
+        say(env, AO2_LOG_INFO, 0,
+            "AO2B0017: a token issued to client %s of provider %s refused: "
+            "it was issued where %s",
+            ix.client_id, ix.provider,
+            same_db(b, ix.db) ? "the login is taken otherwise "
+                                "(ApiOAuth2LoginClaim, ApiOAuth2EmailVerified)"
+                              : "the Odoo database is another "
+                                "(ApiOAuth2OdooDatabase)");
         return refuse(env, b, v, now);
     }
     return verdict(env, b, v, 1, ix.expires_at, now, ix.login, ix.db, ix.scope);
@@ -424,8 +481,14 @@ static lookup_e from_introspection(const ao2_validate_env_t *env,
     ao2_err_t *err;
     apr_status_t rv;
 
-    if (c == NULL)
+    if (c == NULL) {
+        if (b->introspectors_ambiguous)
+            say(env, AO2_LOG_INFO, 0,
+                "AO2B0018: an opaque token refused without introspection: "
+                "several providers of this location introspect and "
+                "ApiOAuth2IntrospectWith names none");
         return UNKNOWN;
+    }
     prov = env->resolve ? env->resolve(env->resolve_baton, p, c->provider)
                         : c->provider;
     if (prov == NULL)

@@ -37,22 +37,34 @@ typedef struct ao2_binding {
     char id[AO2_SHA256_B64URL_LEN + 1];
     const apr_array_header_t *clients;   /* ao2_client_t *; may be NULL */
     const apr_array_header_t *audiences; /* const char *; may be NULL */
-    /* The first client whose provider introspects (introspect=, or an
-     * issuer whose discovery may name the endpoint), NULL when none does. */
+    /* Whom an opaque token is sent to for introspection: the first client
+     * of the one provider of the location that introspects (introspect=,
+     * or an issuer whose discovery may name the endpoint), or of the
+     * provider ApiOAuth2IntrospectWith names. NULL when none does, or when
+     * several do and none is named: nobody learns another provider's
+     * tokens. */
     const ao2_client_t *introspector;
-    const char *login_claim; /* never NULL */
+    /* Several providers introspect and none is named (start-up warning). */
+    int introspectors_ambiguous;
+    const char *introspect_with; /* ApiOAuth2IntrospectWith; may be NULL */
+    const char *login_claim;     /* never NULL */
     /* 1: with login claim "email", only an email the provider calls
      * verified (email_verified true) is a login. */
     int email_verified;
+    /* ApiOAuth2OdooDatabase; NULL: none. A token issued here counts only
+     * where the database is the one it was issued for. */
+    const char *db;
 } ao2_binding_t;
 
-/* login_claim is never NULL: the configuration has applied its default
+/* introspect_with: ApiOAuth2IntrospectWith, a provider name; NULL: none.
+ * login_claim is never NULL: the configuration has applied its default
  * (AO2_DEFAULT_LOGIN_CLAIM). Strings and arrays must outlive the binding
  * (configuration pool). */
 ao2_binding_t *ao2_binding_make(apr_pool_t *p,
                                 const apr_array_header_t *clients,
                                 const apr_array_header_t *audiences,
-                                const char *login_claim, int email_verified);
+                                const char *login_claim, int email_verified,
+                                const char *db, const char *introspect_with);
 /* 1 when a token of the provider named provider, for the party value
  * (client id or audience), counts under b. provider_id is the provider's
  * identity when the token was issued (ao2_provider_identity): it must be

@@ -9,7 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use AO2Test;
 
-plan tests => 29;
+plan tests => 36;
 
 sub get {
     my ($token, $path) = @_;
@@ -31,6 +31,22 @@ is(status($a->{access_token}, '/apic/x'), 401,
    'refused at /apic (another provider definition, same client id)');
 is(status($a->{access_token}, '/jsonapiext/x'), 200,
    'still good at /jsonapiext: no cached verdict crossed either way');
+
+# --- the checking location's own database and login policy (issue 19 L4) ---
+my ($ost, $oecho) = get($a->{access_token}, '/otherdbapi/x');
+is($ost, 401, 'refused at /otherdbapi (same provider and client, database otherdb)')
+    or diag explain $oecho;
+my $opt = full_flow(api => '/optapi', user => 'bind-5', login => 'unverified-ulla');
+ok($opt->{access_token}, 'token issued at /optapi, where an unverified email is a login');
+(undef, $oecho) = get($opt->{access_token}, '/optapi/x');
+is($oecho && $oecho->{headers}{'remote-user'}, 'unverified-ulla@example.com', 'works there');
+is(status($opt->{access_token}, '/jsonapiext/x'), 401,
+   'refused at /jsonapiext (same provider, client and database; a verified email required)');
+my $ver = full_flow(api => '/optapi', user => 'bind-6', login => 'vera');
+ok($ver->{access_token}, 'a verified user through /optapi');
+(undef, $oecho) = get($ver->{access_token}, '/jsonapiext/x');
+is($oecho && $oecho->{headers}{'x-odoo-db'}, 'testdb', '... passes at /jsonapiext, with its database');
+is(status($a->{access_token}, '/jsonapiext/x'), 200, "the first token still good where it was issued");
 
 my $b = full_flow(api => '/apib', client_id => 'b-client', client_secret => 'b-secret',
                   user => 'bind-2', login => 'sam');

@@ -74,6 +74,8 @@ const apiRedirects = [
   `${api}/lateapi/oauth2/callback`,
   // t/01_happy_path.t: auth_params= of ApiOAuth2Client.
   `${api}/paramsapi/oauth2/callback`,
+  // t/23_bindings.t: issued where an unverified email is a login.
+  `${api}/optapi/oauth2/callback`,
   'http://127.0.0.1:8080/jsonapiext/oauth2/callback',
   'http://localhost:8080/jsonapiext/oauth2/callback',
   // t/30_two_servers.t: two more httpd servers sharing one store.

@@ -40,6 +40,8 @@ static ao2_record_t full_record(void)
     r.db = "erp_prod";
     r.issued_at = 1700000000;
     r.expires_at = 1700003600;
+    r.login_claim = "email";
+    r.email_verified = 1;
     return r;
 }
 
@@ -214,7 +216,8 @@ static void record_nothing_in_clear(apr_pool_t *p)
     ao2_state_t st = {"/api", "c", "u", "nonce-1", CV, "https://rp/cb", 1};
     ao2_index_t ix = {"t:abc",        "jdoe",     "erp_prod",
                       "openid email", 1700003600, 0,
-                      "acme",         "client-1", "https://acme.example"};
+                      "acme",         "client-1", "https://acme.example",
+                      "email",        1};
     const char *key = ao2_record_key(p, "/jsonapiext", "client-1", "user");
     const char *ikey = ao2_index_key(p, AT);
     apr_size_t len = 0, len2 = 0, i;
@@ -375,14 +378,16 @@ static void index_round_trip(apr_pool_t *p)
 {
     static const ao2_index_t cases[] = {
         {"t:abc", "jdoe", "erp", "read write", 1700003600, 0, "acme", "c1",
-         "https://acme.example"},
-        {"t:abc", "jdoe", "erp", "read write", 1700003600, 1, NULL, NULL, NULL},
-        {"t:abc", NULL, NULL, NULL, 0, 0, NULL, NULL, NULL},
-        {"t:abc", "", "", "", -5, 1, "", "", ""},
+         "https://acme.example", "email", 1},
+        {"t:abc", "jdoe", "erp", "read write", 1700003600, 1, NULL, NULL, NULL,
+         NULL, 0},
+        {"t:abc", NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
+        {"t:abc", "", "", "", -5, 1, "", "", "", "", 0},
         /* Escapes and UTF-8 in the JSON: read by jansson, not the flat
          * reader. */
-        {"t:abc", "\xc3\xa9", "erp", "read", 1, 0, "acme", "c1", NULL},
-        {"t:abc", "a\"b", "e\\rp", "read", 1, 0, "acme", "c1", NULL},
+        {"t:abc", "\xc3\xa9", "erp", "read", 1, 0, "acme", "c1", NULL, "sub",
+         0},
+        {"t:abc", "a\"b", "e\\rp", "read", 1, 0, "acme", "c1", NULL, NULL, 0},
     };
     ao2_keys_t k;
     const char *ikey = ao2_index_key(p, AT);
@@ -412,6 +417,10 @@ static void index_round_trip(apr_pool_t *p)
                (int)i);
         is_str(out.provider_id, cases[i].provider_id,
                "index row %d: provider identity", (int)i);
+        is_str(out.login_claim, cases[i].login_claim,
+               "index row %d: login claim", (int)i);
+        is_int(out.email_verified, cases[i].email_verified,
+               "index row %d: email verified", (int)i);
     }
 }
 
@@ -533,8 +542,10 @@ static void index_refusals(apr_pool_t *p)
     ao2_index_t out;
     ao2_index_t ix = {"t:abc", "jdoe",     "erp",
                       "read",  1700003600, 0,
-                      "op",    "c1",       "https://op.example"};
-    ao2_index_t tomb = {"-", NULL, NULL, NULL, 1700003600, 1, NULL, NULL, NULL};
+                      "op",    "c1",       "https://op.example",
+                      "email", 1};
+    ao2_index_t tomb = {"-",  NULL, NULL, NULL, 1700003600, 1,
+                        NULL, NULL, NULL, NULL, 0};
     ao2_record_t rec = full_record();
     const char *ikey = ao2_index_key(p, AT);
     const char *ikey2 = ao2_index_key(p, "another-token");

@@ -19,6 +19,8 @@
 #define NOW  ((apr_int64_t)1700000000)
 #define TOK  "foreign-token-1"
 #define ITOK "issued-token-1"
+/* ApiOAuth2OdooDatabase of the bindings, and of the tokens issued at A. */
+#define DB "testdb"
 /* The identity of provider op (no issuer): its token endpoint. */
 #define OP_ID "https://op/token"
 
@@ -198,7 +200,7 @@ typedef struct fake_provider {
     apr_status_t fail; /* returned for every call when set */
     int introspect_status, userinfo_status;
     const char *introspect_body, *userinfo_body;
-    const char *last_auth;
+    const char *last_auth, *last_url;
 } fake_provider_t;
 
 static apr_status_t fake_http(void *baton, apr_pool_t *p, const char *method,
@@ -215,6 +217,7 @@ static apr_status_t fake_http(void *baton, apr_pool_t *p, const char *method,
     else
         fp->userinfos++;
     fp->last_auth = authorization;
+    fp->last_url = url;
     memset(out, 0, sizeof(*out));
     if (fp->fail) {
         *why = "fake failure";
@@ -239,8 +242,9 @@ typedef struct world {
     ao2_client_t c1, c2, c3;
     /* A: op/api-client; B: op/other-client; C: other/api-client; AUD: A
      * plus ApiOAuth2Audience urn:odoo; SUB: A with login claim sub; OPT: A
-     * with ApiOAuth2EmailVerified optional. */
-    const ao2_binding_t *a, *b, *c, *aud, *sub, *opt;
+     * with ApiOAuth2EmailVerified optional; all with ApiOAuth2OdooDatabase
+     * testdb. OTHERDB: A with otherdb; NODB: A without a database. */
+    const ao2_binding_t *a, *b, *c, *aud, *sub, *opt, *otherdb, *nodb;
     char last_log[256];
     int logs;
 } world_t;
@@ -297,12 +301,18 @@ static world_t *world(apr_pool_t *p)
     w->c2 = (ao2_client_t){&w->op, "other-client", "s2", NULL, NULL};
     w->c3 = (ao2_client_t){&w->other, "api-client", "s3", NULL, NULL};
     APR_ARRAY_PUSH(auds, const char *) = "urn:odoo";
-    w->a = ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 1);
-    w->b = ao2_binding_make(p, clients(p, &w->c2), NULL, "email", 1);
-    w->c = ao2_binding_make(p, clients(p, &w->c3), NULL, "email", 1);
-    w->aud = ao2_binding_make(p, clients(p, &w->c1), auds, "email", 1);
-    w->sub = ao2_binding_make(p, clients(p, &w->c1), NULL, "sub", 1);
-    w->opt = ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 0);
+    w->a = ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 1, DB, NULL);
+    w->b = ao2_binding_make(p, clients(p, &w->c2), NULL, "email", 1, DB, NULL);
+    w->c = ao2_binding_make(p, clients(p, &w->c3), NULL, "email", 1, DB, NULL);
+    w->aud =
+        ao2_binding_make(p, clients(p, &w->c1), auds, "email", 1, DB, NULL);
+    w->sub = ao2_binding_make(p, clients(p, &w->c1), NULL, "sub", 1, DB, NULL);
+    w->opt =
+        ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 0, DB, NULL);
+    w->otherdb = ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 1,
+                                  "otherdb", NULL);
+    w->nodb =
+        ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 1, NULL, NULL);
 
     w->env.store = &w->store.base;
     w->env.keys = &w->keys;
@@ -330,9 +340,9 @@ static void put_index(world_t *w, const char *token, const ao2_index_t *ix)
 
 static ao2_index_t issued(void)
 {
-    ao2_index_t ix = {"t:rec",        "kate@example.com", "testdb",
-                      "openid email", NOW + 600,          0,
-                      "op",           "api-client",       OP_ID};
+    ao2_index_t ix = {
+        "t:rec", "kate@example.com", DB,    "openid email", NOW + 600, 0,
+        "op",    "api-client",       OP_ID, "email",        1};
     return ix;
 }
 
@@ -580,8 +590,10 @@ static void issued_rows(apr_pool_t *p)
 {
     static const struct {
         const char *name;
-        int binding; /* 0 A, 1 B (other client), 2 C (other provider) */
-        int edit;    /* what to change in the index entry */
+        /* 0 A, 1 B (other client), 2 C (other provider), 3 OPT, 4 SUB, 5
+         * OTHERDB, 6 NODB */
+        int binding;
+        int edit; /* what to change in the index entry */
         ao2_outcome_e want;
         int want_introspections;
     } rows[] = {
@@ -607,20 +619,36 @@ static void issued_rows(apr_pool_t *p)
          0, 8, AO2_TOKEN_INVALID, 0},
         {"entry written before identities were kept: by the name", 0, 9,
          AO2_TOKEN_VALID, 0},
+        /* Issue 19 L4: the checking location's own database and login
+         * policy, not the issuing one's. */
+        {"issued for testdb, presented where the database is otherdb", 5, 0,
+         AO2_TOKEN_INVALID, 0},
+        {"issued for testdb, presented where no database is set", 6, 0,
+         AO2_TOKEN_INVALID, 0},
+        {"an unverified email (issued where optional), presented where a "
+         "verified one is required",
+         0, 10, AO2_TOKEN_INVALID, 0},
+        {"an unverified email where optional", 3, 10, AO2_TOKEN_VALID, 0},
+        {"a verified email where optional", 3, 0, AO2_TOKEN_VALID, 0},
+        {"a login from claim email, presented where the login is sub", 4, 0,
+         AO2_TOKEN_INVALID, 0},
+        {"entry written before login claims were kept: as before", 0, 11,
+         AO2_TOKEN_VALID, 0},
     };
     apr_size_t i;
 
     for (i = 0; i < AO2_COUNT(rows); i++) {
         world_t *w = world(p);
-        const ao2_binding_t *bs[] = {w->a, w->b, w->c};
+        const ao2_binding_t *bs[] = {w->a,   w->b,       w->c,   w->opt,
+                                     w->sub, w->otherdb, w->nodb};
         ao2_index_t ix = issued();
         ao2_keys_t keys = w->keys;
         result_t r;
 
         switch (rows[i].edit) {
             case 1:
-                ix = (ao2_index_t){"-", NULL, NULL, NULL, NOW + 600,
-                                   1,   NULL, NULL, NULL};
+                ix = (ao2_index_t){"-",  NULL, NULL, NULL, NOW + 600, 1,
+                                   NULL, NULL, NULL, NULL, 0};
                 break;
             case 2:
                 ix.provider = ix.client_id = NULL;
@@ -645,6 +673,13 @@ static void issued_rows(apr_pool_t *p)
                 break;
             case 9:
                 ix.provider_id = NULL;
+                break;
+            case 10:
+                ix.email_verified = 0;
+                break;
+            case 11:
+                ix.login_claim = NULL;
+                ix.email_verified = 0;
                 break;
         }
         put_index(w, ITOK, &ix);
@@ -714,10 +749,12 @@ static void cache_never_crosses(apr_pool_t *p)
            "nor where another provider is");
     ok(strcmp(w->a->id, w->b->id) && strcmp(w->a->id, w->c->id) &&
            strcmp(w->a->id, w->aud->id) && strcmp(w->a->id, w->sub->id) &&
-           strcmp(w->a->id, w->opt->id),
+           strcmp(w->a->id, w->opt->id) && strcmp(w->a->id, w->otherdb->id) &&
+           strcmp(w->a->id, w->nodb->id),
        "every binding has its own id");
-    ok(!strcmp(w->a->id,
-               ao2_binding_make(p, clients(p, &w->c1), NULL, "email", 1)->id),
+    ok(!strcmp(w->a->id, ao2_binding_make(p, clients(p, &w->c1), NULL, "email",
+                                          1, DB, NULL)
+                             ->id),
        "the same configuration, the same id");
 }
 
@@ -739,8 +776,8 @@ static void replayed_verdict(apr_pool_t *p)
     /* Revoked: the tombstone, the verdict dropped, then the old verdict
      * written back by someone with memcached access. */
     {
-        ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600,
-                            1,   NULL, NULL, NULL};
+        ao2_index_t tomb = {"-",  NULL, NULL, NULL, NOW + 600, 1,
+                            NULL, NULL, NULL, NULL, 0};
         put_index(w, ITOK, &tomb);
     }
     ao2_validate_forget(&w->env, ITOK, NOW + 600, 1);
@@ -1136,11 +1173,51 @@ static void binding_accepts(apr_pool_t *p)
     is_str(ao2_provider_identity(&moved), "https://issuer.example",
            "identity: the issuer when there is one");
     c.provider = &moved;
-    m = ao2_binding_make(p, clients(p, &c), NULL, "email", 1);
+    m = ao2_binding_make(p, clients(p, &c), NULL, "email", 1, DB, NULL);
     ok(strcmp(m->id, w->a->id) != 0,
        "another issuer under the same name: another binding id");
     ok(!ao2_binding_accepts(m, "op", OP_ID, "api-client"),
        "and a token recorded before the change does not count");
+}
+
+/* Issue 19 L8: an opaque token names no issuer; with clients of two
+ * providers that introspect, sending it to the first one would disclose
+ * the other's tokens to it. */
+static void introspector_choice(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    apr_array_header_t *two = apr_array_make(p, 2, sizeof(ao2_client_t *));
+    apr_array_header_t *same = apr_array_make(p, 2, sizeof(ao2_client_t *));
+    const ao2_binding_t *both, *named, *one;
+    result_t r;
+
+    APR_ARRAY_PUSH(two, ao2_client_t *) = &w->c1;
+    APR_ARRAY_PUSH(two, ao2_client_t *) = &w->c3;
+    APR_ARRAY_PUSH(same, ao2_client_t *) = &w->c1;
+    APR_ARRAY_PUSH(same, ao2_client_t *) = &w->c2;
+    both = ao2_binding_make(p, two, NULL, "email", 1, DB, NULL);
+    named = ao2_binding_make(p, two, NULL, "email", 1, DB, "other");
+    one = ao2_binding_make(p, same, NULL, "email", 1, DB, NULL);
+    w->prov.introspect_body = ACTIVE EXP ",\"client_id\":\"api-client\","
+                                         "\"email\":\"k@x\","
+                                         "\"email_verified\":true}";
+    ok(both->introspector == NULL && both->introspectors_ambiguous,
+       "two providers introspect, none named: nobody is asked");
+    is_int(check(w, both, TOK, &r), AO2_TOKEN_INVALID,
+           "an opaque token there: refused");
+    is_int(w->prov.introspections, 0, "no provider saw it");
+    ok(strstr(w->last_log, "AO2B0018") != NULL, "logged as such");
+    ok(named->introspector == &w->c3, "ApiOAuth2IntrospectWith other: other");
+    is_int(check(w, named, TOK, &r), AO2_TOKEN_VALID,
+           "the named provider vouches for it");
+    ok(w->prov.last_url &&
+           !strcmp(w->prov.last_url, "https://other/introspect"),
+       "and only it was asked");
+    is_int(w->prov.introspections, 1, "once");
+    ok(one->introspector == &w->c1 && !one->introspectors_ambiguous,
+       "two clients of one provider: that provider");
+    ok(strcmp(both->id, named->id) != 0,
+       "the named provider is part of the binding id");
 }
 
 /* ---- the revocation log: two nodes, one memcached ----------------------- */
@@ -1230,7 +1307,8 @@ static void replay(world_t *w, apr_hash_t *snap)
 
 static void revoke_on(world_t *w, node_t *n, const char *token, apr_time_t at)
 {
-    ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL, NULL};
+    ao2_index_t tomb = {"-",  NULL, NULL, NULL, NOW + 600, 1,
+                        NULL, NULL, NULL, NULL, 0};
 
     put_index(w, token, &tomb);
     n->env.now_us = at;
@@ -1582,8 +1660,8 @@ static void memo_shm(apr_pool_t *p)
     is_int(shm.gets, gets, "(no get)");
     /* Revoked (ao2_endpoints.c): the tombstone, then the verdict forgotten. */
     {
-        ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600,
-                            1,   NULL, NULL, NULL};
+        ao2_index_t tomb = {"-",  NULL, NULL, NULL, NOW + 600, 1,
+                            NULL, NULL, NULL, NULL, 0};
         put_index(w, ITOK, &tomb);
     }
     ao2_validate_forget(&w->env, ITOK, NOW + 600, 1);
@@ -1659,7 +1737,8 @@ static void memo_revlog(apr_pool_t *p)
 static void revoke_now(void *baton)
 {
     world_t *w = baton;
-    ao2_index_t tomb = {"-", NULL, NULL, NULL, NOW + 600, 1, NULL, NULL, NULL};
+    ao2_index_t tomb = {"-",  NULL, NULL, NULL, NOW + 600, 1,
+                        NULL, NULL, NULL, NULL, 0};
 
     put_index(w, ITOK, &tomb);
     ao2_validate_forget(&w->env, ITOK, NOW + 600, 1);
@@ -1739,6 +1818,7 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"the lock primitive", lock_primitive},
     {"the JWT verifier slot", jwt_slot},
     {"bindings", binding_accepts},
+    {"the provider that introspects opaque tokens", introspector_choice},
     {"revocation log: a hit from the node-local copy", revlog_local_hit},
     {"revocation log: every memcached value put back after a revoke",
      revlog_replay},
