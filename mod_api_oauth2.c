@@ -90,6 +90,9 @@ static const command_rec ao2_directives[] = {
                  "client_id requests"),
     AP_INIT_TAKE1("ApiOAuth2MaxBodySize", ao2_cmd_max_body, NULL, ACCESS_CONF,
                   "bytes an endpoint request body may have (65536)"),
+    AP_INIT_FLAG("ApiOAuth2PassToken", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(ao2_dir_conf_t, pass_token), ACCESS_CONF,
+                 "on: the client's Bearer token goes on to the backend (off)"),
     /* Anywhere: the scrubbing runs on every request of every server. */
     AP_INIT_FLAG("ApiOAuth2ScrubHeaders", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(ao2_dir_conf_t, scrub_headers),
@@ -262,6 +265,11 @@ static void ao2_register_hooks(apr_pool_t *p)
                               APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ao2_bearer_error_status, NULL, NULL,
                                 APR_HOOK_MIDDLE);
+    ap_register_output_filter(AO2_JSON_ERROR_FILTER, ao2_bearer_json_filter,
+                              NULL, AP_FTYPE_RESOURCE);
+    /* Last: a rewrite's internal redirect still carries the token, and a
+     * RequestHeader of the operator's for the backend is not undone. */
+    ap_hook_fixups(ao2_bearer_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
     ao2_scope_provider.check_authorization = ao2_scope_check;
     ao2_scope_provider.parse_require_line =
         ao2_scope_authz_provider.parse_require_line;

@@ -7,10 +7,12 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <mod_core.h>
 #include <string.h>
 
 #include "ao2_config.h"
 #include "ao2_discovery.h"
+#include "ao2_json.h"
 #include "ao2_jwt.h"
 #include "ao2_memo.h"
 #include "ao2_metrics.h"
@@ -24,6 +26,7 @@ APLOG_USE_MODULE(api_oauth2);
 #define NOTE_SCOPE        "ao2-scope"
 #define NOTE_ERROR        "ao2-error"
 #define NOTE_INSUFFICIENT "ao2-insufficient-scope"
+#define NOTE_JSON         "ao2-json-refusal" /* the status it is set for */
 
 static int is_oauth2(request_rec *r)
 {
@@ -104,6 +107,25 @@ static const char *realm(request_rec *r)
     return out;
 }
 
+/* Every endpoint answers JSON, and clients read refusals of the API as JSON
+ * too: the body httpd sends for status is this one, unless the operator
+ * has an ErrorDocument for it. */
+static void json_refusal(request_rec *r, int status, const char *error,
+                         const char *description)
+{
+    const char *ours = apr_table_get(r->notes, NOTE_JSON);
+    ao2_json_t *j;
+
+    if ((ours == NULL || atoi(ours) != status) &&
+        ap_response_code_string(r, ap_index_of_response(status)) != NULL)
+        return;
+    j = ao2_json_object(r->pool);
+    ao2_json_set_str(j, "error", error);
+    ao2_json_set_str(j, "error_description", description);
+    ap_custom_response(r, status, ao2_json_dump(r->pool, j));
+    apr_table_setn(r->notes, NOTE_JSON, apr_itoa(r->pool, status));
+}
+
 static int unauthorized(request_rec *r, const char *error)
 {
     if (error)
@@ -120,27 +142,72 @@ int ao2_bearer_note_failure(request_rec *r, const char *auth_type)
 
     if (auth_type == NULL || strcasecmp(auth_type, AO2_AUTH_TYPE) != 0)
         return DECLINED;
-    if (scope)
+    /* Keyed 401 even for insufficient_scope: httpd picks the body by the
+     * status it dies with, before ao2_bearer_error_status makes it 403. */
+    if (scope) {
         value = apr_psprintf(r->pool,
                              "Bearer realm=\"%s\", error=\"insufficient_scope\""
                              ", scope=\"%s\"",
                              realm(r), scope);
-    else if (error)
+        json_refusal(r, HTTP_UNAUTHORIZED, "insufficient_scope",
+                     apr_pstrcat(r->pool,
+                                 "the access token does not grant the scope "
+                                 "this location requires: ",
+                                 scope, NULL));
+    } else if (error) {
         value = apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"%s\"",
                              realm(r), error);
-    else
+        json_refusal(r, HTTP_UNAUTHORIZED, error,
+                     "the access token is not valid here");
+    } else {
+        /* RFC 6750 §3.1: no error attribute in the challenge when no token
+         * came; the body still says what is missing. */
         value = apr_psprintf(r->pool, "Bearer realm=\"%s\"", realm(r));
+        json_refusal(r, HTTP_UNAUTHORIZED, "invalid_request",
+                     "this location needs an access token: send "
+                     "Authorization: Bearer <access_token>");
+    }
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", value);
     return OK;
 }
 
 void ao2_bearer_error_status(request_rec *r)
 {
+    const char *ours = apr_table_get(r->notes, NOTE_JSON);
+
+    if (ours && atoi(ours) == r->status)
+        ap_add_output_filter(AO2_JSON_ERROR_FILTER, NULL, r, r->connection);
     if (r->status == HTTP_UNAUTHORIZED &&
         apr_table_get(r->notes, NOTE_INSUFFICIENT)) {
         r->status = HTTP_FORBIDDEN;
         r->status_line = NULL;
     }
+}
+
+/* httpd has set text/html by the time the body passes. */
+apr_status_t ao2_bearer_json_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+int ao2_bearer_fixups(request_rec *r)
+{
+    const ao2_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+    const char *checked = NULL;
+    const request_rec *q;
+
+    /* A request that inherited the check (internal redirect, subrequest)
+     * carries the header its first request checked. */
+    for (q = r; q && checked == NULL; q = q->prev ? q->prev : q->main)
+        checked = ap_get_module_config(q->request_config, &api_oauth2_module);
+    /* Only the header checked: one the operator set for the backend stays. */
+    if (checked && h && dc->pass_token != 1 && strcmp(h, checked) == 0)
+        apr_table_unset(r->headers_in, "Authorization");
+    return DECLINED;
 }
 
 static void set_identity(request_rec *r, const char *name, const char *env,
@@ -361,6 +428,9 @@ int ao2_bearer_check(request_rec *r)
             ao2_metrics_bearer(AO2_MB_UNAVAILABLE);
             /* The failure is the answer that long (AO2_FAILED_LOOKUP_TTL). */
             apr_table_setn(r->err_headers_out, "Retry-After", "2");
+            json_refusal(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
+                         "the access token cannot be checked now; try again "
+                         "shortly");
             return HTTP_SERVICE_UNAVAILABLE;
         case AO2_TOKEN_INVALID:
             ao2_metrics_bearer(AO2_MB_INVALID);
@@ -369,6 +439,8 @@ int ao2_bearer_check(request_rec *r)
             break;
     }
     ao2_metrics_bearer(AO2_MB_VALID);
+    ap_set_module_config(r->request_config, &api_oauth2_module,
+                         (void *)apr_table_get(r->headers_in, "Authorization"));
     return pass_identity(r, dc, &v);
 }
 

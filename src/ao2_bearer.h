@@ -5,6 +5,7 @@
 
 #include <httpd.h>
 #include <mod_auth.h>
+#include <util_filter.h>
 
 #define AO2_AUTH_TYPE "api-oauth2"
 
@@ -12,8 +13,14 @@
 int ao2_bearer_check(request_rec *r);
 /* note_auth_failure hook: the WWW-Authenticate challenge (RFC 6750 §3). */
 int ao2_bearer_note_failure(request_rec *r, const char *auth_type);
-/* insert_error_filter hook: insufficient_scope is a 403, not a 401. */
+/* insert_error_filter hook: insufficient_scope is a 403, not a 401; the
+ * module's JSON refusal goes out as application/json. */
 void ao2_bearer_error_status(request_rec *r);
+#define AO2_JSON_ERROR_FILTER "API_OAUTH2_JSON_ERROR"
+apr_status_t ao2_bearer_json_filter(ap_filter_t *f, apr_bucket_brigade *bb);
+/* fixups hook: the Bearer token this module checked does not go on to the
+ * backend (ApiOAuth2PassToken on keeps it). */
+int ao2_bearer_fixups(request_rec *r);
 
 /* Require api-oauth2-scope WORD...: every word must be granted. */
 extern const authz_provider ao2_scope_authz_provider;

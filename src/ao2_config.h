@@ -84,6 +84,7 @@ typedef struct ao2_dir_conf {
     int client_auth; /* 0 off, 1 on */
     apr_off_t max_body;
     int scrub_headers; /* 0 off, 1 on: ApiOAuth2ScrubHeaders */
+    int pass_token;    /* 0 off, 1 on: ApiOAuth2PassToken */
 } ao2_dir_conf_t;
 
 extern ao2_global_t *ao2_global;

@@ -96,5 +96,6 @@
 #define AO2_UNDATED_TOKEN_TTL     3600
 #define AO2_DEFAULT_CLIENT_AUTH   1 /* ApiOAuth2ClientAuthentication on */
 #define AO2_DEFAULT_SCRUB_HEADERS 1 /* ApiOAuth2ScrubHeaders on */
+#define AO2_DEFAULT_PASS_TOKEN    0 /* ApiOAuth2PassToken off */
 
 #endif

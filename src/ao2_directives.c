@@ -121,6 +121,7 @@ static void dir_merge(ao2_dir_conf_t *conf, const ao2_dir_conf_t *base,
     AO2_MERGE(client_auth, AO2_UNSET, AO2_DEFAULT_CLIENT_AUTH);
     AO2_MERGE(max_body, AO2_UNSET, AO2_DEFAULT_MAX_BODY);
     AO2_MERGE(scrub_headers, AO2_UNSET, AO2_DEFAULT_SCRUB_HEADERS);
+    AO2_MERGE(pass_token, AO2_UNSET, AO2_DEFAULT_PASS_TOKEN);
 }
 
 void *ao2_create_server_conf(apr_pool_t *p, server_rec *s)
@@ -152,6 +153,7 @@ void *ao2_create_dir_conf(apr_pool_t *p, char *dir)
     dc->client_auth = AO2_UNSET;
     dc->max_body = AO2_UNSET;
     dc->scrub_headers = AO2_UNSET;
+    dc->pass_token = AO2_UNSET;
     dc->email_verified = AO2_UNSET;
     return dc;
 }

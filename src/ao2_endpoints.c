@@ -843,7 +843,10 @@ int ao2_endpoint_handle(request_rec *r, const ao2_dir_conf_t *dc,
         return ao2_reply_error(r, ao2_err_make(r->pool, HTTP_NOT_FOUND,
                                                "not_found",
                                                "no such OAuth2 endpoint"));
-    if (r->method_number != M_GET && r->method_number != M_POST) {
+    /* httpd files HEAD under M_GET; it acts like GET and would refresh or
+     * revoke with the answer thrown away. */
+    if ((r->method_number != M_GET && r->method_number != M_POST) ||
+        r->header_only) {
         apr_table_setn(r->headers_out, "Allow", "GET, POST");
         return ao2_reply_error(r, ao2_err_make(r->pool, HTTP_METHOD_NOT_ALLOWED,
                                                "invalid_request",

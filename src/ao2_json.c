@@ -466,7 +466,6 @@ apr_status_t ao2_json_to_table(const ao2_json_t *j, apr_table_t *t,
                                const char **bad_key)
 {
     void *it;
-    char num[32];
 
     if (bad_key) {
         *bad_key = NULL;
@@ -476,32 +475,17 @@ apr_status_t ao2_json_to_table(const ao2_json_t *j, apr_table_t *t,
     }
     for (it = json_object_iter(j->json); it;
          it = json_object_iter_next(j->json, it)) {
-        const char *key = json_object_iter_key(it), *text;
+        const char *key = json_object_iter_key(it);
         json_t *v = json_object_iter_value(it);
-        switch (json_typeof(v)) {
-            case JSON_STRING:
-                text = json_string_value(v);
-                break;
-            case JSON_INTEGER:
-                apr_snprintf(num, sizeof(num), "%" APR_INT64_T_FMT,
-                             (apr_int64_t)json_integer_value(v));
-                text = num;
-                break;
-            case JSON_TRUE:
-                text = "true";
-                break;
-            case JSON_FALSE:
-                text = "false";
-                break;
-            default:
-                if (bad_key) {
-                    *bad_key = key;
-                }
-                return APR_EINVAL;
+        if (!json_is_string(v)) {
+            if (bad_key) {
+                *bad_key = key;
+            }
+            return APR_EINVAL;
         }
         /* apr_table_add copies both into the table's pool, so the table
          * does not depend on this object's lifetime. */
-        apr_table_add(t, key, text);
+        apr_table_add(t, key, json_string_value(v));
     }
     return APR_SUCCESS;
 }

@@ -85,9 +85,9 @@ int ao2_json_array_len(const ao2_json_t *j, const char *key);
 apr_array_header_t *ao2_json_array_objects(apr_pool_t *p, const ao2_json_t *j,
                                            const char *key);
 
-/* Copies the top-level members into t: strings as they are, integers and
- * booleans in decimal/"true"/"false". APR_EINVAL (with *bad_key set) on a
- * member that is an object, array, null or real. */
+/* Copies the top-level members, all strings, into t. APR_EINVAL (with
+ * *bad_key set) on a member of another type: a number or a boolean would
+ * pass as the text of a parameter the contract defines as a string. */
 apr_status_t ao2_json_to_table(const ao2_json_t *j, apr_table_t *t,
                                const char **bad_key);
 

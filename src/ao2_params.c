@@ -18,7 +18,17 @@
 #define CONTROL    "parameter contains control characters"
 #define NOT_UTF8   "parameter is not valid UTF-8"
 #define NOT_OBJECT "body is not a JSON object"
-#define BAD_TYPE   "parameter values must be strings, numbers or booleans"
+#define BAD_TYPE   "parameter values must be strings"
+#define JSON_AS_FORM                                                           \
+    "the body looks like JSON but was sent as "                                \
+    "application/x-www-form-urlencoded; send Content-Type: application/json"
+
+/* The parameters the endpoints read: a value of the wrong type is refused
+ * naming the parameter, with this spelling, never the client's. */
+static const char *const known_names[] = {
+    "client_id", "client_secret", "client_user_identity", "state",
+    "code",      "error",         "error_description",    "iss",
+};
 
 static ao2_err_t *invalid_request(apr_pool_t *p, const char *why)
 {
@@ -263,6 +273,37 @@ ao2_err_t *ao2_params_parse_form(apr_pool_t *p, const char *buf, apr_size_t len,
     return NULL;
 }
 
+ao2_err_t *ao2_params_parse_form_body(apr_pool_t *p, const char *buf,
+                                      apr_size_t len, apr_table_t *t)
+{
+    apr_size_t i = 0;
+
+    /* curl -d sends a form type: the JSON would come out as one nameless
+     * parameter and the answer would be "client_user_identity is missing". */
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' ||
+                       buf[i] == '\n')) {
+        i++;
+    }
+    if (i < len && buf[i] == '{') {
+        return invalid_request(p, JSON_AS_FORM);
+    }
+    return ao2_params_parse_form(p, buf, len, t);
+}
+
+static ao2_err_t *bad_type(apr_pool_t *p, const char *key)
+{
+    apr_size_t i;
+
+    for (i = 0; key && i < sizeof(known_names) / sizeof(known_names[0]); i++) {
+        if (strcasecmp(key, known_names[i]) == 0) {
+            return ao2_err_make(p, 400, "invalid_request",
+                                "parameter %s must be a string",
+                                known_names[i]);
+        }
+    }
+    return invalid_request(p, BAD_TYPE);
+}
+
 ao2_err_t *ao2_params_parse_json(apr_pool_t *p, const char *buf, apr_size_t len,
                                  apr_table_t *t)
 {
@@ -279,7 +320,7 @@ ao2_err_t *ao2_params_parse_json(apr_pool_t *p, const char *buf, apr_size_t len,
     }
     fields = apr_table_make(p, 8);
     if (ao2_json_to_table(j, fields, &bad_key) != APR_SUCCESS) {
-        return invalid_request(p, BAD_TYPE);
+        return bad_type(p, bad_key);
     }
     elts = apr_table_elts(fields);
     if (elts->nelts > AO2_PARAMS_MAX_FIELDS) {

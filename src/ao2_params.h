@@ -22,7 +22,12 @@ char *ao2_url_encode(apr_pool_t *p, const char *s);
  * bounds count. NULL on success, else a 400 invalid_request error. */
 ao2_err_t *ao2_params_parse_form(apr_pool_t *p, const char *buf, apr_size_t len,
                                  apr_table_t *t);
-/* A JSON object whose members are strings, integers or booleans. */
+/* A form request body: as ao2_params_parse_form, but a body that looks like
+ * JSON (a '{' after whitespace) is refused, saying to send it as JSON. */
+ao2_err_t *ao2_params_parse_form_body(apr_pool_t *p, const char *buf,
+                                      apr_size_t len, apr_table_t *t);
+/* A JSON object whose members are strings; a member of another type is
+ * refused, naming it when the endpoints read a parameter of that name. */
 ao2_err_t *ao2_params_parse_json(apr_pool_t *p, const char *buf, apr_size_t len,
                                  apr_table_t *t);
 

@@ -89,7 +89,7 @@ ao2_err_t *ao2_request_params(request_rec *r, const ao2_dir_conf_t *dc,
     if (ct && media_type_is(ct, "application/json"))
         return ao2_params_parse_json(r->pool, body, len, t);
     if (ct && media_type_is(ct, "application/x-www-form-urlencoded"))
-        return ao2_params_parse_form(r->pool, body, len, t);
+        return ao2_params_parse_form_body(r->pool, body, len, t);
     return ao2_err_make(r->pool, HTTP_UNSUPPORTED_MEDIA_TYPE, "invalid_request",
                         "send application/json or "
                         "application/x-www-form-urlencoded");
@@ -147,10 +147,11 @@ static int parse_basic(request_rec *r, const char **id, const char **secret)
     return 1;
 }
 
-static ao2_err_t *bad_client(request_rec *r, int used_basic, const char *why)
+static ao2_err_t *bad_client(request_rec *r, int challenge, const char *why)
 {
-    /* RFC 6749 §5.2: a client that tried Basic is told the scheme. */
-    if (used_basic)
+    /* RFC 6749 §5.2: a client that tried Basic, or sent no credentials at
+     * all, is told the scheme. */
+    if (challenge)
         apr_table_setn(r->err_headers_out, "WWW-Authenticate",
                        "Basic realm=\"api_oauth2\"");
     return ao2_err_make(r->pool, HTTP_UNAUTHORIZED, "invalid_client", "%s",
@@ -185,9 +186,15 @@ ao2_err_t *ao2_request_client(request_rec *r, const ao2_dir_conf_t *dc,
         id = basic_id;
         secret = basic_secret;
     }
-    if (id == NULL || *id == '\0')
+    /* Without client authentication a client_id is a plain parameter. */
+    if ((id == NULL || *id == '\0') && !auth_on)
         return ao2_err_make(r->pool, HTTP_BAD_REQUEST, "invalid_request",
                             "client_id is missing");
+    if (id == NULL || *id == '\0')
+        return bad_client(r, 1,
+                          "client authentication is required: HTTP Basic "
+                          "(client_id:client_secret, each form-encoded) or "
+                          "client_id and client_secret in the body");
     c = ao2_dir_find_client(dc, id);
     if (!auth_on) {
         if (c == NULL)
@@ -196,7 +203,7 @@ ao2_err_t *ao2_request_client(request_rec *r, const ao2_dir_conf_t *dc,
         return NULL;
     }
     if (secret == NULL)
-        return bad_client(r, 0, "client authentication is required");
+        return bad_client(r, 1, "client authentication is required");
     /* An unknown id costs the same comparison as a wrong secret. */
     if (!ao2_ct_equal(secret, strlen(secret), c ? c->client_secret : "-",
                       c ? strlen(c->client_secret) : 1) ||

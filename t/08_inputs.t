@@ -7,7 +7,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use AO2Test;
 
-plan tests => 30;
+plan tests => 47;
 
 my $path = '/jsonapiext/oauth2/provider/authorize';
 my @basic = (basic => ['api-client', 'api-secret']);
@@ -77,3 +77,35 @@ ok(!exists $b->{headers}, 'the backend was not reached');
 is($st, 401, 'other API paths need a Bearer token');
 is($res->header('WWW-Authenticate'), 'Bearer realm="Test API"',
    'challenge without an error when no token was sent');
+
+# HEAD is answered like GET by httpd (M_GET), but it must not act: a HEAD on
+# /oauth2/token used to refresh and throw the new tokens away.
+my $head = full_flow(api => '/jsonapiext', user => 'in-head', login => 'hank');
+ok($head->{access_token}, 'tokens for the HEAD checks');
+my $before = provider_stats()->{token};
+for my $ep (qw(provider/authorize callback token revoke)) {
+    ($st, undef, $res) = api_call('HEAD', "/jsonapiext/oauth2/$ep",
+        query => { client_user_identity => 'in-head', state => 'x', code => 'y' }, @basic);
+    is($st, 405, "HEAD $ep is 405");
+    is($res->header('Allow'), 'GET, POST', "HEAD $ep: Allow: GET, POST");
+}
+is(provider_stats()->{token}, $before, 'no HEAD reached the provider');
+is((api_call('GET', '/jsonapiext/res.partner', bearer => $head->{access_token}))[0], 200,
+   'the access token still works: nothing was refreshed or revoked');
+
+# JSON sent as a form (curl -d without a Content-Type) is told apart.
+($st, $b) = api_call('POST', $path, raw_body => ' {"client_user_identity": "in-1"}',
+                     content_type => 'application/x-www-form-urlencoded', @basic);
+is($st, 400, 'JSON sent as a form is 400');
+like($b->{error_description} // '', qr/looks like JSON.*Content-Type: application\/json/,
+     '... saying to send it as application/json');
+
+# Parameter values are strings.
+($st, $b) = api_call('POST', $path, raw_body => '{"client_user_identity": 42}',
+                     content_type => 'application/json', @basic);
+is($st, 400, 'a number for client_user_identity is 400');
+is($b->{error}, 'invalid_request', '... invalid_request');
+like($b->{error_description} // '', qr/client_user_identity must be a string/, '... naming it');
+($st, $b) = api_call('POST', $path, raw_body => '{"client_id": "api-client", "client_user_identity": true}',
+                     content_type => 'application/json', @basic);
+is($st, 400, 'a boolean for client_user_identity is 400');

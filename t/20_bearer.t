@@ -8,7 +8,7 @@ use Apache::Test qw(-withtestmore);
 use AO2Test;
 use IO::Socket::INET;
 
-plan tests => 40;
+plan tests => 60;
 
 my $tok = full_flow(api => '/jsonapiext', client_id => 'api-client',
                     client_secret => 'api-secret', user => 'bearer-1',
@@ -103,3 +103,37 @@ is($st, 401, 'ID token refused as Bearer');
 ($st) = api_call('POST', '/jsonapiext/oauth2/provider/authorize',
     json => { client_user_identity => 'x' }, basic => ['api-client', 'api-secret']);
 is($st, 200, 'endpoints bypass the Bearer check');
+
+# The Bearer token is the client's credential for this module, not Odoo's:
+# it stops here, unless the location says ApiOAuth2PassToken on.
+($st, $echo) = backend(bearer => $at);
+is($st, 200, 'a valid token passes ...');
+ok(!exists $echo->{headers}{authorization}, '... and the backend sees no Authorization header')
+    or diag explain $echo->{headers};
+($st, $echo) = backend(path => '/jsonapiext/withtoken/x', bearer => $at);
+is($st, 200, 'ApiOAuth2PassToken on: the token passes ...');
+is($echo->{headers}{authorization}, "Bearer $at", '... and reaches the backend');
+
+# Refusals are JSON, like every answer of the endpoints, beside the challenge.
+sub refusal {
+    my ($what, $res, $status, $error) = @_;
+    is($res->code, $status, "$what: $status");
+    is($res->header('Content-Type'), 'application/json', "$what: a JSON body");
+    my $body = json_decode($res->decoded_content // '');
+    is(ref $body eq 'HASH' ? $body->{error} : undef, $error, "$what: error $error");
+}
+(undef, undef, $res) = backend();
+refusal('no token', $res, 401, 'invalid_request');
+like(challenge($res), qr/^Bearer realm=/, 'no token: the challenge is still there');
+(undef, undef, $res) = backend(bearer => 'not-a-token-we-know');
+refusal('unknown token', $res, 401, 'invalid_token');
+(undef, undef, $res) = backend(path => '/jsonapiext/needs-admin/x', bearer => $at);
+refusal('missing scope', $res, 403, 'insufficient_scope');
+(undef, undef, $res) = api_call(GET => '/deadbearer/x', bearer => 'foreign-token-nobody-can-check');
+refusal('introspection down', $res, 503, 'temporarily_unavailable');
+
+# The operator's ErrorDocument still wins.
+(undef, undef, $res) = backend(path => '/jsonapiext/errdoc/x');
+is($res->code, 401, 'ErrorDocument location: 401');
+is($res->decoded_content, 'Bearer token needed here', "the operator's ErrorDocument is the body");
+like(challenge($res), qr/^Bearer realm=/, '... beside the challenge');

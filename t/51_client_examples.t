@@ -25,7 +25,7 @@ my @examples = (
 my @steps = ('authorize', 'token information', 'api', 'refresh', 'api after refresh',
              'revoke', 'api after revoke');
 
-plan tests => @examples * 23 + 3;
+plan tests => @examples * 25 + 3;
 
 # run_example([command...], user, login, secret) -> (exit status, {step =>
 # [status, answer]}, stdout, stderr, browser page). Bounded by timeout(1):
@@ -104,6 +104,11 @@ for my $ex (@examples) {
     is($status{revoke}, 200, "$name: revoke 200");
     is_deeply($json{revoke}, { revoked => JSON::PP::true() }, "$name: {\"revoked\": true}");
     is($status{'api after revoke'}, 401, "$name: the example sees 401 after the revoke");
+    # What docs/clients.md says it shows: the JSON refusal and the challenge.
+    is(ref $json{'api after revoke'} eq 'HASH' ? $json{'api after revoke'}{error} : undef,
+       'invalid_token', "$name: the refusal is JSON: invalid_token");
+    like($stdout, qr/^api after revoke: WWW-Authenticate: Bearer realm="Test API", error="invalid_token"$/m,
+         "$name: prints the challenge");
     my ($st, undef, $res) = api_call(GET => '/jsonapiext/res.partner', bearer => $fresh->{access_token} // 'x');
     is($st, 401, "$name: the revoked token is refused");
     like($res->header('WWW-Authenticate') // '', qr/error="invalid_token"/, "$name: as invalid_token");

@@ -339,9 +339,14 @@ cat <<EOF
 === mod_api_oauth2 demo: http://127.0.0.1:$HTTPD_PORT/jsonapiext -> Odoo stand-in on :$BACKEND_PORT ===
 OAuth2 client api-client / api-secret at the demo provider http://127.0.0.1:$PROVIDER_PORT.
 
-1. Start an authorization for the API user "demo-user":
+1. Start an authorization for the API user "demo-user". HTTP Basic takes
+   the client id and secret form-encoded (RFC 6749 §2.3.1); the demo's
+   need no encoding, jq does it for any other:
 
-   curl -s -u api-client:api-secret -H 'Content-Type: application/json' \\
+   urlenc() { jq -rn --arg v "\$1" '\$v | @uri'; }
+   BASIC="\$(urlenc api-client):\$(urlenc api-secret)"
+
+   curl -s -u "\$BASIC" -H 'Content-Type: application/json' \\
         -d '{"client_user_identity":"demo-user"}' \\
         $base/oauth2/provider/authorize
 
@@ -364,12 +369,12 @@ OAuth2 client api-client / api-secret at the demo provider http://127.0.0.1:$PRO
 
 3. Refresh (refresh-token grant at the provider; new token information):
 
-   curl -s -u api-client:api-secret -H 'Content-Type: application/json' \\
+   curl -s -u "\$BASIC" -H 'Content-Type: application/json' \\
         -d '{"client_user_identity":"demo-user"}' $base/oauth2/token
 
 4. Revoke (at the provider, and the stored record is deleted):
 
-   curl -s -u api-client:api-secret -H 'Content-Type: application/json' \\
+   curl -s -u "\$BASIC" -H 'Content-Type: application/json' \\
         -d '{"client_user_identity":"demo-user"}' $base/oauth2/revoke
 
    The access token from step 2 or 3 now gets a 401.

@@ -30,19 +30,24 @@ uri() { jq -rn --arg v "$1" '$v | @uri'; }
 basic="user = \"$(uri "$client_id"):$(uri "$CLIENT_SECRET")\""
 body=$(jq -cn --arg u "$identity" '{client_user_identity: $u}')
 
-# request STEP CURL-ARGS...: sets status and answer; prints the step unless
-# quiet=1.
+# request STEP CURL-ARGS...: sets status, challenge (WWW-Authenticate) and
+# answer; prints the step unless quiet=1. (%header: curl 7.84 or later.)
 request() {
     local step=$1 out
     shift
-    out=$(curl -sS --max-time 30 -w '\n%{http_code}' "$@") || die "$step: curl failed"
+    out=$(curl -sS --max-time 30 -w '\n%header{www-authenticate}\n%{http_code}' "$@") ||
+        die "$step: curl failed"
     status=${out##*$'\n'}
+    out=${out%$'\n'*}
+    challenge=${out##*$'\n'}
     answer=${out%$'\n'*}
     [ "${quiet:-0}" = 1 ] || show "$step"
 }
-# show STEP: the last answer, as "STEP: STATUS JSON".
+# show STEP: the last answer, as "STEP: STATUS JSON", and a refusal's
+# challenge (RFC 6750 §3) as "STEP: WWW-Authenticate: ...".
 show() {
     printf '%s: %s %s\n' "$1" "$status" "$(jq -cS . <<<"$answer" 2>/dev/null || printf '%s' "$answer")"
+    [ -z "$challenge" ] || printf '%s: WWW-Authenticate: %s\n' "$1" "$challenge"
 }
 # expect STATUS: the last request answered that, or stop here.
 expect() { [ "$status" = "$1" ] || die "expected $1, got $status"; }

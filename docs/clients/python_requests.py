@@ -46,6 +46,9 @@ def show(step, r):
     except ValueError:
         body = r.text
     print(f"{step}: {r.status_code} {json.dumps(body, sort_keys=True)}", flush=True)
+    # A refusal of the API says why in its challenge too (RFC 6750 §3).
+    if "WWW-Authenticate" in r.headers:
+        print(f"{step}: WWW-Authenticate: {r.headers['WWW-Authenticate']}", flush=True)
     return body
 
 
