@@ -63,6 +63,9 @@ static const command_rec ao2_directives[] = {
                   "seconds an authorization may take (600)"),
     AP_INIT_TAKE1("ApiOAuth2RecordTTL", ao2_cmd_record_ttl, NULL, RSRC_CONF,
                   "seconds an unused token record is kept (2592000)"),
+    AP_INIT_TAKE1("ApiOAuth2RefreshWindow", ao2_cmd_refresh_window, NULL,
+                  RSRC_CONF,
+                  "seconds /token answers the tokens of the last refresh (5)"),
     /* Per location. */
     AP_INIT_FLAG("ApiOAuth2API", ao2_cmd_api, NULL, ACCESS_CONF,
                  "on: serve <location>/oauth2/* here"),

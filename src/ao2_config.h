@@ -55,6 +55,7 @@ typedef struct ao2_server_conf {
     ao2_http_opts_t http;
     int state_ttl;          /* seconds */
     apr_int64_t record_ttl; /* seconds */
+    int refresh_window;     /* seconds: ao2_record_refresh_due */
 } ao2_server_conf_t;
 
 typedef struct ao2_dir_conf {
@@ -135,6 +136,7 @@ const char *ao2_cmd_provider_max_response(cmd_parms *cmd, void *dc,
                                           const char *arg);
 const char *ao2_cmd_state_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_record_ttl(cmd_parms *cmd, void *dc, const char *arg);
+const char *ao2_cmd_refresh_window(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_api(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_client(cmd_parms *cmd, void *dc, int argc,
                            char *const argv[]);

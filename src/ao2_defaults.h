@@ -68,6 +68,17 @@
 #define AO2_DEFAULT_STATE_TTL  600
 #define AO2_DEFAULT_RECORD_TTL (30 * 86400)
 
+/* Seconds after a refresh during which /token answers the tokens that
+ * refresh stored instead of refreshing again (ApiOAuth2RefreshWindow). The
+ * workers of one API client that share an identity all find its access
+ * token expired at about the same time and each call /token, over a second
+ * or more and over several servers; each further refresh would end the
+ * access token the one before handed out (and the next 401 would make that
+ * worker refresh in turn). Longer only delays a client that wants new
+ * tokens at once, which /revoke and a new authorization give it. */
+#define AO2_DEFAULT_REFRESH_WINDOW 5
+#define AO2_REFRESH_WINDOW_MAX     60
+
 /* Per location. */
 #define AO2_DEFAULT_MAX_BODY    65536 /* bytes */
 #define AO2_DEFAULT_LOGIN_CLAIM "email"

@@ -63,6 +63,7 @@ static void server_merge(ao2_server_conf_t *conf, const ao2_server_conf_t *base,
     AO2_MERGE(http.ca_file, NULL, NULL);
     AO2_MERGE(state_ttl, AO2_UNSET, AO2_DEFAULT_STATE_TTL);
     AO2_MERGE(record_ttl, AO2_UNSET, AO2_DEFAULT_RECORD_TTL);
+    AO2_MERGE(refresh_window, AO2_UNSET, AO2_DEFAULT_REFRESH_WINDOW);
 }
 
 /* Whether b was made from exactly what conf holds (the same client and
@@ -132,6 +133,7 @@ void *ao2_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->http.total_timeout_ms = AO2_UNSET;
     sc->state_ttl = AO2_UNSET;
     sc->record_ttl = AO2_UNSET;
+    sc->refresh_window = AO2_UNSET;
     return sc;
 }
 
@@ -604,6 +606,18 @@ const char *ao2_cmd_record_ttl(cmd_parms *cmd, void *dc, const char *arg)
     if (err)
         return err;
     server_conf(cmd)->record_ttl = v;
+    return NULL;
+}
+
+const char *ao2_cmd_refresh_window(cmd_parms *cmd, void *dc, const char *arg)
+{
+    long v = 0;
+    const char *err =
+        parse_number(cmd, arg, SECONDS, 0, AO2_REFRESH_WINDOW_MAX, &v);
+
+    if (err)
+        return err;
+    server_conf(cmd)->refresh_window = (int)v;
     return NULL;
 }
 

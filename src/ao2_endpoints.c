@@ -670,8 +670,10 @@ static ao2_err_t *refresh_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
     auth = ao2_client_credentials(p, c, &form);
     if ((err = call_provider(cx, c->provider, AO2_ME_REFRESH, "token",
                              c->provider->token_url, auth, form, &resp)) ||
-        (err = apply_tokens(cx, c, meta, &resp, NULL, rec)) ||
-        (err = save_record(cx, key, rec, &old)))
+        (err = apply_tokens(cx, c, meta, &resp, NULL, rec)))
+        return err;
+    rec->refreshed_ms = apr_time_as_msec(apr_time_now());
+    if ((err = save_record(cx, key, rec, &old)))
         return err;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
                   "AO2E0005: tokens refreshed for client %s, login %s",
@@ -679,11 +681,22 @@ static ao2_err_t *refresh_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
     return NULL;
 }
 
+/* The record's own tokens: never those of another provider's record. */
+static int reply_stored(endpoint_ctx_t *cx, const ao2_client_t *c,
+                        const ao2_record_t *rec)
+{
+    if (!same_provider(cx, c, rec, "refused, the client authorizes again"))
+        return ao2_reply_error(cx->r, other_provider(cx->r->pool));
+    return ao2_reply_json(cx->r, HTTP_OK,
+                          ao2_record_token_info(cx->r->pool, rec, now_sec()));
+}
+
 static int do_token(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
     const ao2_client_t *c;
     const char *identity, *key, *seen;
+    int window = cx->sc->refresh_window;
     ao2_record_t rec;
     ao2_err_t *err;
     ao2_lock_t lk;
@@ -693,6 +706,10 @@ static int do_token(endpoint_ctx_t *cx)
     key = ao2_record_key(p, cx->dc->api_path, c->client_id, identity);
     if ((err = load_record(cx, key, &rec)))
         return ao2_reply_error(cx->r, err);
+    /* Refreshed a moment ago for another caller of this identity, on any
+     * server: its tokens, without the lock (SPEC's refresh window). */
+    if (!ao2_record_refresh_due(&rec, NULL, apr_time_now(), window))
+        return reply_stored(cx, c, &rec);
     seen = rec.access_token;
     refresh_lock(cx, &lk, key, 1);
     if (lk.failed)
@@ -706,14 +723,15 @@ static int do_token(endpoint_ctx_t *cx)
             ao2_err_make(p, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
                          "another refresh of this identity is still "
                          "running"));
-    /* Reloaded under the lock: when the access token changed while we
-     * waited, the holder refreshed for us and its tokens are the answer.
-     * Never the refresh token of another provider's record. */
+    /* Reloaded under the lock: the holder we waited for, or one that
+     * finished between our read and the lock, refreshed for us. Never the
+     * refresh token of another provider's record. */
     err = load_record(cx, key, &rec);
     if (err == NULL &&
         !same_provider(cx, c, &rec, "refused, the client authorizes again"))
         err = other_provider(p);
-    if (err == NULL && strcmp(rec.access_token, seen) == 0)
+    if (err == NULL &&
+        ao2_record_refresh_due(&rec, seen, apr_time_now(), window))
         err = refresh_record(cx, c, key, &rec);
     refresh_unlock(cx, &lk, err);
     if (err)

@@ -90,6 +90,7 @@ typedef enum {
     MEMBER_STR,      /* required string */
     MEMBER_STR_OPT,  /* string, may be NULL */
     MEMBER_INT,      /* required apr_int64_t */
+    MEMBER_INT_OPT,  /* apr_int64_t, stored only when not 0 */
     MEMBER_FLAG_OPT, /* int, stored only when true */
 } member_kind_e;
 
@@ -116,6 +117,7 @@ static const member_t record_members[] = {
     MEMBER(ao2_record_t, db, "db", MEMBER_STR_OPT),
     MEMBER(ao2_record_t, issued_at, "iat", MEMBER_INT),
     MEMBER(ao2_record_t, expires_at, "exp", MEMBER_INT),
+    MEMBER(ao2_record_t, refreshed_ms, "rfms", MEMBER_INT_OPT),
     MEMBER(ao2_record_t, access_token, "at", MEMBER_STR),
     MEMBER(ao2_record_t, refresh_token, "rt", MEMBER_STR_OPT),
     MEMBER(ao2_record_t, id_token, "it", MEMBER_STR_OPT),
@@ -175,6 +177,10 @@ static char *encode_members(apr_pool_t *p, const ao2_keys_t *k, const char *key,
             case MEMBER_INT:
                 ao2_json_set_int(j, m->name, *AT(base, m, apr_int64_t));
                 break;
+            case MEMBER_INT_OPT:
+                if (*AT(base, m, apr_int64_t))
+                    ao2_json_set_int(j, m->name, *AT(base, m, apr_int64_t));
+                break;
             case MEMBER_FLAG_OPT:
                 if (*AT(base, m, int))
                     ao2_json_set_bool(j, m->name, 1);
@@ -208,6 +214,9 @@ static apr_status_t read_members_json(apr_pool_t *p, const char *plain,
             case MEMBER_INT:
                 if (!ao2_json_int(j, m->name, AT(base, m, apr_int64_t)))
                     rv = APR_EINVAL;
+                break;
+            case MEMBER_INT_OPT:
+                ao2_json_int(j, m->name, AT(base, m, apr_int64_t));
                 break;
             case MEMBER_FLAG_OPT:
                 ao2_json_bool(j, m->name, AT(base, m, int));
@@ -290,7 +299,8 @@ static ao2_json_flat_e flat_member(void *ctx, const ao2_json_member_t *jm)
     if (is_str_member(m) && jm->kind == AO2_JSON_STRING)
         *AT(r->base, m, const char *) =
             apr_pstrmemdup(r->p, jm->str, jm->str_len);
-    else if (m->kind == MEMBER_INT && jm->kind == AO2_JSON_INTEGER)
+    else if ((m->kind == MEMBER_INT || m->kind == MEMBER_INT_OPT) &&
+             jm->kind == AO2_JSON_INTEGER)
         *AT(r->base, m, apr_int64_t) = jm->num;
     else if (m->kind == MEMBER_FLAG_OPT &&
              (jm->kind == AO2_JSON_TRUE || jm->kind == AO2_JSON_FALSE))
@@ -407,6 +417,19 @@ apr_status_t ao2_state_decode(apr_pool_t *p, const ao2_keys_t *k,
                               ao2_state_t *st)
 {
     return decode_members(p, k, key, val, len, state_members, st, sizeof(*st));
+}
+
+int ao2_record_refresh_due(const ao2_record_t *rec, const char *seen,
+                           apr_time_t now, int window)
+{
+    apr_int64_t age = apr_time_as_msec(now) - rec->refreshed_ms;
+    apr_int64_t span = (apr_int64_t)window * 1000;
+
+    if (seen && strcmp(rec->access_token, seen) != 0)
+        return 0;
+    if (rec->expires_at && rec->expires_at <= apr_time_sec(now))
+        return 1;
+    return rec->refreshed_ms <= 0 || age >= span || age <= -span;
 }
 
 static void set_opt(ao2_json_t *j, const char *name, const char *v)

@@ -9,6 +9,7 @@
 #define AO2_RECORD_H
 
 #include <apr_pools.h>
+#include <apr_time.h>
 #include "ao2_crypto.h"
 #include "ao2_err.h"
 #include "ao2_json.h"
@@ -37,6 +38,9 @@ typedef struct ao2_record {
      * called verified; login_claim NULL in records written before. */
     const char *login_claim;
     int email_verified;
+    /* Unix milliseconds of the refresh grant that got these tokens; 0 when
+     * a callback got them, and in records written before it was kept. */
+    apr_int64_t refreshed_ms;
 } ao2_record_t;
 
 /* A pending authorization: created by authorize, taken once by callback. */
@@ -107,6 +111,18 @@ char *ao2_state_encode(apr_pool_t *p, const ao2_keys_t *k, const char *key,
 apr_status_t ao2_state_decode(apr_pool_t *p, const ao2_keys_t *k,
                               const char *key, const char *val, apr_size_t len,
                               ao2_state_t *st);
+
+/* What a /token call does with the record it read: 1 when a refresh
+ * grant is due, 0 when the record's tokens are the answer. seen is the
+ * access token read before waiting for the refresh lock (NULL before it):
+ * another one now means the lock's holder refreshed for this caller.
+ * Otherwise tokens that a refresh got less than window seconds before now
+ * are the answer while they have not expired: the callers of a burst,
+ * arriving before or after that refresh ended, get its tokens, and none of
+ * them is ended by another caller's refresh. A refresh time ahead of now
+ * (another server's clock) counts as long, not longer. */
+int ao2_record_refresh_due(const ao2_record_t *rec, const char *seen,
+                           apr_time_t now, int window);
 
 /* The token information answered to API clients (SPEC "Token information");
  * expires_in counts from now. */

@@ -6,8 +6,9 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use AO2Test;
+use Time::HiRes ();
 
-plan tests => 12;
+plan tests => 14;
 
 my %client = (client_id => 'api-client', client_secret => 'api-secret');
 my $first = full_flow(api => '/jsonapiext', %client, user => 'refresh-1',
@@ -26,8 +27,21 @@ ok(abs($second->{expires_at} - ($t0 + $second->{expires_in})) <= 2,
    'expires_at recomputed');
 is($second->{login}, 'carol@example.com', 'login kept');
 is($second->{db}, 'testdb', 'db kept');
+my $refreshed = Time::HiRes::time();
 
-# The record now holds the rotated token: a second refresh works.
+# Within the refresh window another call answers the same tokens: other
+# callers sharing the identity keep theirs.
+my ($st2, $again) = api_call('POST', '/jsonapiext/oauth2/token',
+    json => { client_user_identity => 'refresh-1' },
+    basic => ['api-client', 'api-secret']);
+is($st2, 200, 'a second call at once: 200');
+ok($again->{access_token} eq $second->{access_token}
+       && $again->{refresh_token} eq $second->{refresh_token},
+   'within the refresh window: the same tokens');
+
+# The record now holds the rotated token: past the window, a second
+# refresh works.
+past_refresh_window($refreshed);
 my ($st3, $third) = api_call('POST', '/jsonapiext/oauth2/token',
     form => { client_id => 'api-client', client_user_identity => 'refresh-1' },
     basic => ['api-client', 'api-secret']);

@@ -7,9 +7,10 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use AO2Test;
+use Time::HiRes ();
 
 my $callers = 12;
-plan tests => 6;
+plan tests => 7;
 
 my @basic = (basic => ['api-client', 'api-secret']);
 my $tok = full_flow(api => '/jsonapiext', client_id => 'api-client',
@@ -25,6 +26,7 @@ my @answers = concurrently($callers, sub {
     return "$st " . ($body->{access_token} // '-');
 });
 provider_delay('token', 0);
+my $refreshed = Time::HiRes::time();
 my (%status, %tokens);
 for (@answers) {
     my ($st, $at) = split ' ';
@@ -38,6 +40,9 @@ is(provider_stats()->{token}, 1, 'the provider saw one refresh grant');
 my ($at) = keys %tokens;
 is((api_call('GET', '/jsonapiext/res.partner', bearer => $at))[0], 200,
    'that access token works');
-my ($st) = api_call('POST', '/jsonapiext/oauth2/token',
+# Past the refresh window a call refreshes again, with the rotated token.
+past_refresh_window($refreshed);
+my ($st, $later) = api_call('POST', '/jsonapiext/oauth2/token',
     json => { client_user_identity => 'race-1' }, @basic);
 is($st, 200, 'the rotated refresh token was kept: a later refresh works');
+isnt($later->{access_token} // '', $at, 'with a new access token');

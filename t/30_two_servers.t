@@ -24,7 +24,6 @@ store_key($key);
 my @ports = port('servers');
 my %local_ttl = ($ports[2] => 2);
 my $mods = '/usr/lib/apache2/modules';
-my $p = 'http://127.0.0.1:' . port('provider');
 my $mc = '127.0.0.1:' . port('memcached');
 
 sub conf_for {
@@ -36,15 +35,7 @@ ApiOAuth2TokenStore socache:memcache:$mc
 ApiOAuth2StoreKey file:$key
 ApiOAuth2Cache memcache:$mc
 @{[ $local_ttl{$port} ? "ApiOAuth2CacheLocalTTL $local_ttl{$port}" : "" ]}
-ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
-<Location /jsonapiext>
-    ApiOAuth2API on
-    ApiOAuth2Client testop api-client api-secret "scope=openid email offline_access"
-    ApiOAuth2OdooDatabase shared
-    AuthType api-oauth2
-    Require valid-user
-    ProxyPass http://127.0.0.1:@{[port('backend')]}/jsonapiext
-</Location>
+@{[shared_api_conf()]}
 CONF
 }
 

@@ -122,7 +122,6 @@ sub journal_read_back {
 
 sub conf_for {
     my ($port, $store) = @_;
-    my $p    = 'http://127.0.0.1:' . port('provider');
     my $spec = $store eq 'redis' ? "socache:redis:127.0.0.1:$redis" : "socache:memcache:127.0.0.1:$mc";
     return <<"CONF";
 LoadModule socache_memcache_module $mods/mod_socache_memcache.so
@@ -132,15 +131,7 @@ ApiOAuth2TokenStore $spec
 ApiOAuth2StoreKey file:$key
 ApiOAuth2Cache memcache:127.0.0.1:$mc
 ApiOAuth2RevocationJournal $dir/journal-$port
-ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
-<Location /jsonapiext>
-    ApiOAuth2API on
-    ApiOAuth2Client testop api-client api-secret "scope=openid email offline_access"
-    ApiOAuth2OdooDatabase shared
-    AuthType api-oauth2
-    Require valid-user
-    ProxyPass http://127.0.0.1:@{[port('backend')]}/jsonapiext
-</Location>
+@{[shared_api_conf()]}
 CONF
 }
 

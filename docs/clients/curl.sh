@@ -91,7 +91,9 @@ access_token=$(jq -r .access_token <<<"$answer")
 call_api api "$access_token"
 expect 200
 
-# 5. Refresh: new tokens (the old access token no longer counts).
+# 5. Refresh, as when the access token has expired or is refused: new
+#    tokens, the old access token no longer counting; within the refresh
+#    window of the last refresh (step 3's, here) the tokens in use.
 endpoint refresh token
 expect 200
 access_token=$(jq -r .access_token <<<"$answer")

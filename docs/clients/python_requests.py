@@ -122,7 +122,9 @@ def main(argv):
     # 4. The API, with the access token (the backend sees the login).
     expect("api", client.call_api(path, tokens["access_token"]))
 
-    # 5. Refresh: new tokens (the old access token no longer counts).
+    # 5. Refresh, as when the access token has expired or is refused: new
+    #    tokens, the old access token no longer counting; within the refresh
+    #    window of the last refresh (step 3's, here) the tokens in use.
     fresh = expect("refresh", client.endpoint("token"))
     expect("api after refresh", client.call_api(path, fresh["access_token"]))
 

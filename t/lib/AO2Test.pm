@@ -47,6 +47,7 @@ our @EXPORT = qw(
     dot_url dot_login dot_tokens dot_token_request dot_introspect
     metrics_scrape
     keepalive_connection keepalive_get
+    refresh_window past_refresh_window shared_api_conf
 );
 
 # port('httpd' | 'provider' | 'backend' | 'memcached' | 'dot') -> the run's port for
@@ -262,6 +263,28 @@ sub wait_for {
         return 0 if Time::HiRes::time() >= $deadline;
         Time::HiRes::sleep($interval // 0.05);
     }
+}
+
+# refresh_window() -> seconds of the refresh window of a server that leaves
+# ApiOAuth2RefreshWindow at its default (the test server does): the value of
+# AO2_DEFAULT_REFRESH_WINDOW in src/ao2_defaults.h, 0 where it is not
+# defined. past_refresh_window($since[, $window]) returns once $window
+# (default: refresh_window()) seconds have passed since $since (a
+# Time::HiRes time taken once the refresh's answer was back: the refresh
+# was made no later): a /token call then refreshes again. The window is
+# defined by the clock, so this waits until a known deadline.
+sub refresh_window {
+    open my $h, '<', "$TOP/src/ao2_defaults.h" or croak "ao2_defaults.h: $!";
+    local $/;
+    return <$h> =~ /^#define AO2_DEFAULT_REFRESH_WINDOW\s+(\d+)/m ? $1 : 0;
+}
+
+sub past_refresh_window {
+    my ($since, $window) = @_;
+    require Time::HiRes;
+    my $left = $since + ($window // refresh_window()) + 0.05 - Time::HiRes::time();
+    Time::HiRes::sleep($left) if $left > 0;
+    return 1;
 }
 
 # --- provider helpers ---------------------------------------------------------
@@ -826,6 +849,28 @@ sub wrk_result {
         $r{errors} = $1 + $2 + $3 + $4;
     }
     return \%r;
+}
+
+# shared_api_conf([LOCATION_TEXT]) -> the provider testop and the API
+# location /jsonapiext (client api-client, database "shared", Bearer
+# protected, proxied to the backend) that the multi-server tests give each
+# of their servers, with LOCATION_TEXT (lines) inside the location.
+sub shared_api_conf {
+    my ($more) = @_;
+    my $p = provider_url();
+    $more //= '';
+    $more .= "\n" if length $more && $more !~ /\n\z/;
+    return <<"CONF";
+ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
+<Location /jsonapiext>
+    ApiOAuth2API on
+    ApiOAuth2Client testop api-client api-secret "scope=openid email offline_access"
+${more}    ApiOAuth2OdooDatabase shared
+    AuthType api-oauth2
+    Require valid-user
+    ProxyPass http://127.0.0.1:@{[port('backend')]}/jsonapiext
+</Location>
+CONF
 }
 
 # httpd_core_modules([MPM_TEXT]) -> the LoadModule lines every scratch

@@ -42,6 +42,7 @@ static ao2_record_t full_record(void)
     r.expires_at = 1700003600;
     r.login_claim = "email";
     r.email_verified = 1;
+    r.refreshed_ms = APR_INT64_C(1700000000123);
     return r;
 }
 
@@ -62,6 +63,7 @@ static void same_record(const ao2_record_t *got, const ao2_record_t *want,
     is_str(got->db, want->db, "%s: db", name);
     is_int(got->issued_at, want->issued_at, "%s: issued_at", name);
     is_int(got->expires_at, want->expires_at, "%s: expires_at", name);
+    is_int(got->refreshed_ms, want->refreshed_ms, "%s: refreshed_ms", name);
 }
 
 static int contains(const char *buf, apr_size_t len, const char *text)
@@ -183,6 +185,7 @@ static void record_round_trip(apr_pool_t *p)
     in[1].db = NULL;
     in[1].provider_id = NULL; /* records written before it was kept */
     in[1].expires_at = 0;
+    in[1].refreshed_ms = 0; /* tokens from a callback */
     /* Empty strings, non-ASCII text and extreme times survive as they are. */
     in[2] = full_record();
     in[2].user_identity =
@@ -744,6 +747,90 @@ static void token_info_cases(apr_pool_t *p)
     is_str(ao2_json_str(j, "token_type"), "Bearer", "token_type by default");
 }
 
+/* A record as written before refresh times were kept reads as one whose
+ * tokens came from a callback: the next /token call refreshes. */
+static void record_without_refresh_time(apr_pool_t *p)
+{
+    static const char before[] =
+        "{\"api\":\"/a\",\"cid\":\"c\",\"cui\":\"u\",\"prov\":\"p\","
+        "\"iat\":1700000000,\"exp\":1700003600,\"at\":\"x\",\"rt\":\"r\"}";
+    ao2_keys_t k;
+    ao2_record_t out;
+    const char *val;
+    apr_size_t len;
+
+    test_keys(&k, 0x11);
+    val = sealed_json(p, &k, "t:x", before, &len);
+    is_int(ao2_record_decode(p, &k, "t:x", val, len, &out), APR_SUCCESS,
+           "a record without rfms decodes");
+    is_int(out.refreshed_ms, 0, "its refresh time is 0");
+    is_int(ao2_record_refresh_due(&out, NULL, apr_time_from_sec(1700000001), 5),
+           1, "a /token call for it refreshes");
+}
+
+#define T0 APR_INT64_C(1700000000000) /* ms */
+
+static void refresh_due_cases(apr_pool_t *p)
+{
+    static const struct {
+        const char *name;
+        apr_int64_t refreshed_ms; /* 0: the tokens came from a callback */
+        apr_int64_t expires_at;   /* s; 0: undated */
+        const char *seen;         /* NULL: before the lock */
+        apr_int64_t now_ms;
+        int window;
+        int want; /* 1 refresh, 0 the stored tokens */
+    } rows[] = {
+        {"tokens from a callback", 0, T0 / 1000 + 3600, NULL, T0 + 1000, 5, 1},
+        {"refreshed 1 ms ago", T0, T0 / 1000 + 3600, NULL, T0 + 1, 5, 0},
+        {"refreshed at this very ms", T0, T0 / 1000 + 3600, NULL, T0, 5, 0},
+        {"refreshed 4.999 s ago, window 5", T0, T0 / 1000 + 3600, NULL,
+         T0 + 4999, 5, 0},
+        {"refreshed 5 s ago, window 5", T0, T0 / 1000 + 3600, NULL, T0 + 5000,
+         5, 1},
+        {"refreshed 6 s ago, window 5", T0, T0 / 1000 + 3600, NULL, T0 + 6000,
+         5, 1},
+        {"refreshed 59 s ago, window 60", T0, T0 / 1000 + 3600, NULL,
+         T0 + 59000, 60, 0},
+        {"window 0: refreshed 1 ms ago", T0, T0 / 1000 + 3600, NULL, T0 + 1, 0,
+         1},
+        {"refresh time 4 s ahead (another server's clock)", T0,
+         T0 / 1000 + 3600, NULL, T0 - 4000, 5, 0},
+        {"refresh time 5 s ahead", T0, T0 / 1000 + 3600, NULL, T0 - 5000, 5, 1},
+        {"refresh time a day ahead", T0, T0 / 1000 + 3600, NULL, T0 - 86400000,
+         5, 1},
+        {"a negative refresh time", -5, T0 / 1000 + 3600, NULL, T0, 5, 1},
+        {"inside the window, the token expired", T0, T0 / 1000 + 1, NULL,
+         T0 + 1000, 5, 1},
+        {"inside the window, the token expires in 1 s", T0, T0 / 1000 + 2, NULL,
+         T0 + 1000, 5, 0},
+        {"inside the window, an undated token", T0, 0, NULL, T0 + 1000, 5, 0},
+        {"after the lock: the holder refreshed (window 0)", T0,
+         T0 / 1000 + 3600, "AT-before", T0 + 1, 0, 0},
+        {"after the lock: a callback replaced the tokens", 0, T0 / 1000 + 3600,
+         "AT-before", T0 + 1, 5, 0},
+        {"after the lock: the tokens as read, refreshed long ago", T0,
+         T0 / 1000 + 3600, AT, T0 + 60000, 5, 1},
+        {"after the lock: the tokens as read, refreshed just before the read",
+         T0, T0 / 1000 + 3600, AT, T0 + 100, 5, 0},
+        {"after the lock: the tokens as read, from a callback", 0,
+         T0 / 1000 + 3600, AT, T0 + 100, 5, 1},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < AO2_COUNT(rows); i++) {
+        ao2_record_t rec = full_record();
+        rec.access_token = AT;
+        rec.refreshed_ms = rows[i].refreshed_ms;
+        rec.expires_at = rows[i].expires_at;
+        is_int(ao2_record_refresh_due(&rec, rows[i].seen,
+                                      (apr_time_t)rows[i].now_ms * 1000,
+                                      rows[i].window),
+               rows[i].want, "%s: %s", rows[i].name,
+               rows[i].want ? "refresh" : "the stored tokens");
+    }
+}
+
 const ao2_test_case_t ao2_suite_record[] = {
     {"record round trip", record_round_trip},
     {"nothing in the clear", record_nothing_in_clear},
@@ -755,5 +842,7 @@ const ao2_test_case_t ao2_suite_record[] = {
     {"state round trip", state_round_trip},
     {"keys", keys_cases},
     {"token info", token_info_cases},
+    {"record without a refresh time", record_without_refresh_time},
+    {"refresh due", refresh_due_cases},
     {NULL, NULL},
 };
