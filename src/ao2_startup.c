@@ -181,7 +181,10 @@ static int default_key(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                      "file:/etc/apache2/api_oauth2.key (head -c 32 "
                      "/dev/urandom, 0600 root), or %s",
                      g->store->spec, path, u->name, pr->why,
-                     pr->fix ? pr->fix : "move the store");
+                     /* the key goes where the store is: only a key file
+                      * of its own can be fixed in place */
+                     pr->fix && strcmp(pr->path, path) == 0 ? pr->fix
+                                                            : "move the store");
         return !OK;
     }
     if (apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_LINK, ptemp) !=
