@@ -81,8 +81,8 @@ static const command_rec ao2_directives[] = {
     AP_INIT_TAKE1("ApiOAuth2OdooDatabase", ap_set_string_slot,
                   (void *)APR_OFFSETOF(ao2_dir_conf_t, odoo_db), ACCESS_CONF,
                   "the Odoo database name given to clients and Odoo"),
-    AP_INIT_FLAG("ApiOAuth2ClientAuthentication", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(ao2_dir_conf_t, client_auth), ACCESS_CONF,
+    AP_INIT_FLAG("ApiOAuth2ClientAuthentication", ao2_cmd_client_auth, NULL,
+                 ACCESS_CONF,
                  "off: accept the original module's bare "
                  "client_id requests"),
     AP_INIT_TAKE1("ApiOAuth2MaxBodySize", ao2_cmd_max_body, NULL, ACCESS_CONF,

@@ -20,6 +20,13 @@
 #define AO2_UNSET (-1)
 
 /* Process-wide: one store, one key, one set of providers per httpd. */
+/* Where a directive was written, for start-up messages. */
+typedef struct ao2_conf_site {
+    const char *section; /* the section's path, e.g. "/jsonapiext/oauth2" */
+    const char *file;
+    int line;
+} ao2_conf_site_t;
+
 typedef struct ao2_global {
     apr_array_header_t *providers; /* ao2_provider_t * */
     ao2_store_t *store;            /* NULL until configured or defaulted */
@@ -44,6 +51,10 @@ typedef struct ao2_global {
     const char *journal_path;
     /* Locations with ApiOAuth2API on, checked once all directives are read. */
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
+    /* Every ApiOAuth2ClientAuthentication off as written: whatever sections
+     * an endpoint's request merges, an off it ends with was written in one
+     * of these, so warning about each misses none. */
+    apr_array_header_t *auth_off; /* ao2_conf_site_t */
 } ao2_global_t;
 
 /* Every field starts unset (AO2_UNSET, or NULL; http.max_response 0) and
@@ -130,6 +141,7 @@ const char *ao2_cmd_provider_max_response(cmd_parms *cmd, void *dc,
 const char *ao2_cmd_state_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_record_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_api(cmd_parms *cmd, void *dc, int on);
+const char *ao2_cmd_client_auth(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_client(cmd_parms *cmd, void *dc, int argc,
                            char *const argv[]);
 const char *ao2_cmd_redirect_uri(cmd_parms *cmd, void *dc, const char *arg);

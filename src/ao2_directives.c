@@ -30,6 +30,8 @@ ao2_global_t *ao2_global_get(apr_pool_t *pconf)
         ao2_global = apr_pcalloc(pconf, sizeof(*ao2_global));
         ao2_global->providers = apr_array_make(pconf, 4, sizeof(void *));
         ao2_global->apis = apr_array_make(pconf, 4, sizeof(void *));
+        ao2_global->auth_off =
+            apr_array_make(pconf, 1, sizeof(ao2_conf_site_t));
         ao2_global->cache_ttl = AO2_DEFAULT_CACHE_TTL;
         ao2_global->cache_neg_ttl = AO2_DEFAULT_CACHE_NEG_TTL;
         ao2_global->cache_local_ttl = AO2_DEFAULT_CACHE_LOCAL_TTL;
@@ -642,6 +644,20 @@ const char *ao2_cmd_api(cmd_parms *cmd, void *dcv, int on)
     dc->api_line = cmd->directive->line_num;
     dc->api_server = cmd->server;
     APR_ARRAY_PUSH(ao2_global_get(cmd->pool)->apis, ao2_dir_conf_t *) = dc;
+    return NULL;
+}
+
+const char *ao2_cmd_client_auth(cmd_parms *cmd, void *dcv, int on)
+{
+    ao2_conf_site_t *w;
+
+    ((ao2_dir_conf_t *)dcv)->client_auth = on;
+    if (on)
+        return NULL;
+    w = apr_array_push(ao2_global_get(cmd->pool)->auth_off);
+    w->section = cmd->path ? cmd->path : cmd->directive->parent->directive;
+    w->file = cmd->directive->filename;
+    w->line = cmd->directive->line_num;
     return NULL;
 }
 

@@ -383,14 +383,17 @@ static void warn_weak_settings(server_rec *s, const ao2_global_t *g)
                          "use https outside a test bed",
                          pv->name);
     }
-    for (i = 0; i < g->apis->nelts; i++) {
-        const ao2_dir_conf_t *dc = APR_ARRAY_IDX(g->apis, i, ao2_dir_conf_t *);
-        if (dc->client_auth == 0)
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "AO2C0008: ApiOAuth2ClientAuthentication is off for "
-                         "%s (%s:%d): anyone who knows a client_id and a "
-                         "client_user_identity can get that user's tokens",
-                         dc->api_path, dc->api_file, dc->api_line);
+    /* Where it was written, not per API location: a nested or enclosing
+     * section merges into an endpoint's configuration at request time. */
+    for (i = 0; i < g->auth_off->nelts; i++) {
+        const ao2_conf_site_t *w =
+            &APR_ARRAY_IDX(g->auth_off, i, ao2_conf_site_t);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "AO2C0008: ApiOAuth2ClientAuthentication is off for %s "
+                     "(%s:%d): anyone who knows a client_id and a "
+                     "client_user_identity can get that user's tokens on the "
+                     "API endpoints it reaches",
+                     w->section, w->file, w->line);
     }
 }
 

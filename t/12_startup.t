@@ -12,7 +12,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 
 plan skip_all => 'the privilege-drop checks need root' unless $> == 0;
-plan tests => 40;
+plan tests => 42;
 
 my $top = "$FindBin::Bin/..";
 my $module = "$top/.libs/mod_api_oauth2.so";
@@ -234,15 +234,21 @@ journal_refused('journal in a directory the run user may write', "$dir/j/open/re
     . "root may write)");
 ok(!-e "$dir/j/open/revoked", 'and no journal was created there');
 
+# A server that starts, stopped again: whether it came up, and its log.
+sub start_stop {
+    my ($case, $p) = @_;
+    system($httpd, '-f', "$case/httpd.conf", '-k', 'start') == 0 or die 'httpd -k start';
+    my $came = wait_for(sub { -s "$case/httpd.pid"
+                              && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$p", Timeout => 1) }, 20);
+    system($httpd, '-f', "$case/httpd.conf", '-k', 'stop');
+    wait_for(sub { !-e "$case/httpd.pid" }, 20);
+    return ($came, do { local (@ARGV, $/) = "$case/error.log"; <> });
+}
+
 # The default path, in a DefaultRuntimeDir of the run user: a warning, and
 # the server runs without a journal.
 my $jcase = conf("$jstore\nDefaultRuntimeDir $dir/j/rt", $jport);
-system($httpd, '-f', "$jcase/httpd.conf", '-k', 'start') == 0 or die 'httpd -k start';
-my $jup = wait_for(sub { -s "$jcase/httpd.pid"
-                         && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$jport", Timeout => 1) }, 20);
-system($httpd, '-f', "$jcase/httpd.conf", '-k', 'stop');
-wait_for(sub { !-e "$jcase/httpd.pid" }, 20);
-my $jlog = do { local (@ARGV, $/) = "$jcase/error.log"; <> };
+my ($jup, $jlog) = start_stop($jcase, $jport);
 ok($jup, 'a default journal the run user could replace: the server starts') or diag $jlog;
 like($jlog, qr/\[api_oauth2:warn\] .*AO2C0034: the revocation journal \Q$dir\E\/j\/rt\/api_oauth2_revoked cannot be used: nobody could replace it: \Q$dir\E\/j\/rt is owned by nobody \(mode 0755, owner nobody\) \(fix: move \Q$dir\E\/j\/rt\/api_oauth2_revoked out of \Q$dir\E\/j\/rt, into a directory only root may write\); a restart forgets what this node learned from the revocation log\n/,
      'with a warning that says why') or diag $jlog;
@@ -270,3 +276,13 @@ ok($jup && $again, 'a server with a journal starts and restarts gracefully')
     or diag `cat $jcase/error.log`;
 is($reads[0], 1, 'the journal is read back once at start-up (not in the dry pass)');
 is($reads[1], 2, 'and once more at a graceful restart');
+
+# 10. Client authentication turned off in a location nested in the API
+# (the API location's own setting untouched) reaches the endpoints: the
+# start-up warning names it too.
+my ($aup, $alog) = start_stop(conf("ApiOAuth2TokenStore dbm:$dir/a/tokens\n"
+    . "ApiOAuth2StoreKey file:$key\n<Location /jsonapiext/oauth2>\n"
+    . "    ApiOAuth2ClientAuthentication off\n</Location>", $jport), $jport);
+ok($aup, 'client authentication off in a nested location: the server starts') or diag $alog;
+like($alog, qr/\[api_oauth2:warn\] .*AO2C0008: ApiOAuth2ClientAuthentication is off for \/jsonapiext\/oauth2 \(\Q$dir\E\/case\d+\/httpd\.conf:\d+\): anyone who knows a client_id/,
+     'with the warning AO2C0008, naming the nested location') or diag $alog;
