@@ -251,6 +251,9 @@ static void ao2_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(ao2_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ao2_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ao2_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_setenvif's and mod_rewrite's server-level rules. */
+    ap_hook_post_read_request(ao2_scrub_early, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(ao2_scrub_identity, NULL, NULL,
                           APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(ao2_authn, NULL, NULL, APR_HOOK_MIDDLE,
