@@ -67,7 +67,8 @@ static const command_rec ao2_directives[] = {
     AP_INIT_FLAG("ApiOAuth2API", ao2_cmd_api, NULL, ACCESS_CONF,
                  "on: serve <location>/oauth2/* here"),
     AP_INIT_TAKE_ARGV("ApiOAuth2Client", ao2_cmd_client, NULL, ACCESS_CONF,
-                      "PROVIDER CLIENT_ID CLIENT_SECRET [\"scope=...\"]"),
+                      "PROVIDER CLIENT_ID CLIENT_SECRET [\"scope=...\"] "
+                      "[\"auth_params=NAME=VALUE&...\"]"),
     AP_INIT_TAKE1("ApiOAuth2RedirectURI", ao2_cmd_redirect_uri, NULL,
                   ACCESS_CONF, "the callback URL registered at the provider"),
     AP_INIT_TAKE1("ApiOAuth2LoginClaim", ao2_cmd_login_claim, NULL, ACCESS_CONF,

@@ -538,10 +538,18 @@ const char *ao2_cmd_provider_timeout(cmd_parms *cmd, void *dc,
                                      const char *connect, const char *total)
 {
     ao2_server_conf_t *sc = server_conf(cmd);
-    long c = 0, t = AO2_DEFAULT_TOTAL_TIMEOUT / 1000;
+    long c = 0, t;
     const char *err = parse_number(cmd, connect, SECONDS, 1, 300, &c);
 
-    if (err || (total && (err = parse_number(cmd, total, SECONDS, 1, 600, &t))))
+    if (err)
+        return err;
+    /* Without TOTAL: the default, or CONNECT plus what the defaults leave
+     * after the connect, whichever is longer, so that a long CONNECT
+     * alone is not refused. */
+    t = c + (AO2_DEFAULT_TOTAL_TIMEOUT - AO2_DEFAULT_CONNECT_TIMEOUT) / 1000;
+    if (t < AO2_DEFAULT_TOTAL_TIMEOUT / 1000)
+        t = AO2_DEFAULT_TOTAL_TIMEOUT / 1000;
+    if (total && (err = parse_number(cmd, total, SECONDS, 1, 600, &t)))
         return err;
     if (t < c)
         return apr_psprintf(cmd->pool,
