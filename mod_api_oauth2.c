@@ -70,7 +70,8 @@ static const command_rec ao2_directives[] = {
     AP_INIT_FLAG("ApiOAuth2API", ao2_cmd_api, NULL, ACCESS_CONF,
                  "on: serve <location>/oauth2/* here"),
     AP_INIT_TAKE_ARGV("ApiOAuth2Client", ao2_cmd_client, NULL, ACCESS_CONF,
-                      "PROVIDER CLIENT_ID CLIENT_SECRET [\"scope=...\"]"),
+                      "PROVIDER CLIENT_ID CLIENT_SECRET [\"scope=...\"] "
+                      "[\"auth_params=NAME=VALUE&...\"]"),
     AP_INIT_TAKE1("ApiOAuth2RedirectURI", ao2_cmd_redirect_uri, NULL,
                   ACCESS_CONF, "the callback URL registered at the provider"),
     AP_INIT_TAKE1("ApiOAuth2LoginClaim", ao2_cmd_login_claim, NULL, ACCESS_CONF,
@@ -87,8 +88,8 @@ static const command_rec ao2_directives[] = {
                   ACCESS_CONF,
                   "the provider that introspects opaque Bearer tokens where "
                   "clients of several providers do"),
-    AP_INIT_FLAG("ApiOAuth2ClientAuthentication", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(ao2_dir_conf_t, client_auth), ACCESS_CONF,
+    AP_INIT_FLAG("ApiOAuth2ClientAuthentication", ao2_cmd_client_auth, NULL,
+                 ACCESS_CONF,
                  "off: accept the original module's bare "
                  "client_id requests"),
     AP_INIT_TAKE1("ApiOAuth2MaxBodySize", ao2_cmd_max_body, NULL, ACCESS_CONF,
@@ -260,6 +261,9 @@ static void ao2_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(ao2_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ao2_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ao2_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_setenvif's and mod_rewrite's server-level rules. */
+    ap_hook_post_read_request(ao2_scrub_early, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(ao2_scrub_identity, NULL, NULL,
                           APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(ao2_authn, NULL, NULL, APR_HOOK_MIDDLE,

@@ -20,6 +20,13 @@
 #define AO2_UNSET (-1)
 
 /* Process-wide: one store, one key, one set of providers per httpd. */
+/* Where a directive was written, for start-up messages. */
+typedef struct ao2_conf_site {
+    const char *section; /* the section's path, e.g. "/jsonapiext/oauth2" */
+    const char *file;
+    int line;
+} ao2_conf_site_t;
+
 typedef struct ao2_global {
     apr_array_header_t *providers; /* ao2_provider_t * */
     ao2_store_t *store;            /* NULL until configured or defaulted */
@@ -46,6 +53,10 @@ typedef struct ao2_global {
     apr_array_header_t *apis; /* struct ao2_dir_conf * */
     /* Sections with an ApiOAuth2Client, likewise. */
     apr_array_header_t *client_dirs; /* struct ao2_dir_conf * */
+    /* Every ApiOAuth2ClientAuthentication off as written: whatever sections
+     * an endpoint's request merges, an off it ends with was written in one
+     * of these, so warning about each misses none. */
+    apr_array_header_t *auth_off; /* ao2_conf_site_t */
 } ao2_global_t;
 
 /* Every field starts unset (AO2_UNSET, or NULL; http.max_response 0) and
@@ -138,6 +149,7 @@ const char *ao2_cmd_state_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_record_ttl(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_refresh_window(cmd_parms *cmd, void *dc, const char *arg);
 const char *ao2_cmd_api(cmd_parms *cmd, void *dc, int on);
+const char *ao2_cmd_client_auth(cmd_parms *cmd, void *dc, int on);
 const char *ao2_cmd_client(cmd_parms *cmd, void *dc, int argc,
                            char *const argv[]);
 const char *ao2_cmd_redirect_uri(cmd_parms *cmd, void *dc, const char *arg);

@@ -31,6 +31,8 @@ ao2_global_t *ao2_global_get(apr_pool_t *pconf)
         ao2_global->providers = apr_array_make(pconf, 4, sizeof(void *));
         ao2_global->apis = apr_array_make(pconf, 4, sizeof(void *));
         ao2_global->client_dirs = apr_array_make(pconf, 4, sizeof(void *));
+        ao2_global->auth_off =
+            apr_array_make(pconf, 1, sizeof(ao2_conf_site_t));
         ao2_global->cache_ttl = AO2_DEFAULT_CACHE_TTL;
         ao2_global->cache_neg_ttl = AO2_DEFAULT_CACHE_NEG_TTL;
         ao2_global->cache_local_ttl = AO2_DEFAULT_CACHE_LOCAL_TTL;
@@ -545,10 +547,18 @@ const char *ao2_cmd_provider_timeout(cmd_parms *cmd, void *dc,
                                      const char *connect, const char *total)
 {
     ao2_server_conf_t *sc = server_conf(cmd);
-    long c = 0, t = AO2_DEFAULT_TOTAL_TIMEOUT / 1000;
+    long c = 0, t;
     const char *err = parse_number(cmd, connect, SECONDS, 1, 300, &c);
 
-    if (err || (total && (err = parse_number(cmd, total, SECONDS, 1, 600, &t))))
+    if (err)
+        return err;
+    /* Without TOTAL: the default, or CONNECT plus what the defaults leave
+     * after the connect, whichever is longer, so that a long CONNECT
+     * alone is not refused. */
+    t = c + (AO2_DEFAULT_TOTAL_TIMEOUT - AO2_DEFAULT_CONNECT_TIMEOUT) / 1000;
+    if (t < AO2_DEFAULT_TOTAL_TIMEOUT / 1000)
+        t = AO2_DEFAULT_TOTAL_TIMEOUT / 1000;
+    if (total && (err = parse_number(cmd, total, SECONDS, 1, 600, &t)))
         return err;
     if (t < c)
         return apr_psprintf(cmd->pool,
@@ -663,6 +673,20 @@ const char *ao2_cmd_api(cmd_parms *cmd, void *dcv, int on)
     dc->api_line = cmd->directive->line_num;
     dc->api_server = cmd->server;
     APR_ARRAY_PUSH(ao2_global_get(cmd->pool)->apis, ao2_dir_conf_t *) = dc;
+    return NULL;
+}
+
+const char *ao2_cmd_client_auth(cmd_parms *cmd, void *dcv, int on)
+{
+    ao2_conf_site_t *w;
+
+    ((ao2_dir_conf_t *)dcv)->client_auth = on;
+    if (on)
+        return NULL;
+    w = apr_array_push(ao2_global_get(cmd->pool)->auth_off);
+    w->section = cmd->path ? cmd->path : cmd->directive->parent->directive;
+    w->file = cmd->directive->filename;
+    w->line = cmd->directive->line_num;
     return NULL;
 }
 

@@ -241,19 +241,28 @@ static const ao2_pc_problem_t *replaceable_one(apr_pool_t *p, const char *path,
     /* Innermost first: the closest directory is the likeliest culprit. */
     for (i = dirs->nelts - 1; i >= 0; i--) {
         const char *d = APR_ARRAY_IDX(dirs, i, const char *);
+        ao2_pc_problem_t *pr = NULL;
         if (lstat(d, &st) != 0)
             return stat_problem(p, d, errno);
-        if (st.st_uid == u->uid || S_ISLNK(st.st_mode)) {
-            ao2_pc_problem_t *pr = replace_self(p, d, &st, u);
-            if (pr)
-                return pr;
-        } else if (may(&st, u, AO2_PC_W) &&
-                   !((st.st_mode & S_ISVTX) && below_known &&
-                     below.st_uid != u->uid)) {
-            return problem(p, d,
-                           apr_psprintf(p, "%s is writable by %s (%s)", d,
-                                        u->name, describe(p, &st)),
-                           apr_psprintf(p, "chmod go-w %s", d));
+        if (st.st_uid == u->uid || S_ISLNK(st.st_mode))
+            pr = replace_self(p, d, &st, u);
+        else if (may(&st, u, AO2_PC_W) &&
+                 !((st.st_mode & S_ISVTX) && below_known &&
+                   below.st_uid != u->uid))
+            pr = problem(p, d,
+                         apr_psprintf(p, "%s is writable by %s (%s)", d,
+                                      u->name, describe(p, &st)),
+                         NULL);
+        if (pr) {
+            /* The directory is likely the run user's on purpose (a store's
+             * own directory, which AO2C0030 wants writable): taking it
+             * away would break that and the hints would go round in a
+             * circle. Moving the file is the cure that always holds. */
+            pr->fix = apr_psprintf(p,
+                                   "move %s out of %s, into a directory "
+                                   "only root may write",
+                                   path, d);
+            return pr;
         }
         below = st;
         below_known = 1;

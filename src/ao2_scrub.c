@@ -51,21 +51,79 @@ static int find_identity(void *name, const char *key, const char *value)
     return 0;
 }
 
-int ao2_scrub_identity(request_rec *r)
+static int keep_identity(void *saved, const char *key, const char *value)
 {
-    const ao2_dir_conf_t *dc =
-        ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    if (is_identity_header(key))
+        apr_table_addn(saved, key, value);
+    return 1;
+}
+
+static void remove_identity(request_rec *r)
+{
     const char *name;
 
-    /* Every request of every server: Odoo trusts Remote-User on all of its
-     * routes, not only behind the API locations. */
-    if (dc->scrub_headers == 0)
-        return DECLINED;
     /* Usually one walk that finds nothing; no allocation on every request. */
     while (!apr_table_do(find_identity, &name, r->headers_in, NULL)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "AO2B0001: removed client-sent header %s", name);
         apr_table_unset(r->headers_in, name);
     }
+}
+
+/* What ao2_scrub_early kept aside for this request: the request's own, or
+ * that of the request it was redirected from or is a subrequest of (they
+ * share its headers). */
+static const apr_table_t *kept_aside(const request_rec *r)
+{
+    for (; r; r = r->prev ? r->prev : r->main) {
+        const apr_table_t *saved =
+            ap_get_module_config(r->request_config, &api_oauth2_module);
+        if (saved)
+            return saved;
+    }
+    return NULL;
+}
+
+int ao2_scrub_early(request_rec *r)
+{
+    /* Only the server's (or virtual host's) setting is known this early:
+     * with it off, the operator trusts every front of this server and
+     * server-level rules may use the headers. */
+    const ao2_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    const char *name;
+    apr_table_t *saved;
+
+    if (dc->scrub_headers == 0 ||
+        apr_table_do(find_identity, &name, r->headers_in, NULL))
+        return DECLINED;
+    saved = apr_table_make(r->pool, 4);
+    apr_table_do(keep_identity, saved, r->headers_in, NULL);
+    ap_set_module_config(r->request_config, &api_oauth2_module, saved);
+    remove_identity(r);
+    return DECLINED;
+}
+
+int ao2_scrub_identity(request_rec *r)
+{
+    const ao2_dir_conf_t *dc =
+        ap_get_module_config(r->per_dir_config, &api_oauth2_module);
+    const apr_table_t *saved;
+    const char *name;
+
+    /* Every request of every server: Odoo trusts Remote-User on all of its
+     * routes, not only behind the API locations. Removed again here for
+     * what a redirect or a subrequest carried over. */
+    if (dc->scrub_headers != 0) {
+        remove_identity(r);
+        return DECLINED;
+    }
+    /* Off here: what ao2_scrub_early removed comes back, for everything
+     * that runs once the location is known (per-location SetEnvIf and
+     * RewriteRule, RequestHeader, the proxy). Only once: a redirect to
+     * here carries them over already. */
+    saved = kept_aside(r);
+    if (saved && apr_table_do(find_identity, &name, r->headers_in, NULL))
+        apr_table_overlap(r->headers_in, saved, APR_OVERLAP_TABLES_ADD);
     return DECLINED;
 }

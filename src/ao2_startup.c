@@ -181,7 +181,10 @@ static int default_key(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                      "file:/etc/apache2/api_oauth2.key (head -c 32 "
                      "/dev/urandom, 0600 root), or %s",
                      g->store->spec, path, u->name, pr->why,
-                     pr->fix ? pr->fix : "move the store");
+                     /* the key goes where the store is: only a key file
+                      * of its own can be fixed in place */
+                     pr->fix && strcmp(pr->path, path) == 0 ? pr->fix
+                                                            : "move the store");
         return !OK;
     }
     if (apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_LINK, ptemp) !=
@@ -393,14 +396,17 @@ static void warn_weak_settings(server_rec *s, const ao2_global_t *g)
                          "names the one to ask",
                          dc->path ? dc->path : "a section");
     }
-    for (i = 0; i < g->apis->nelts; i++) {
-        const ao2_dir_conf_t *dc = APR_ARRAY_IDX(g->apis, i, ao2_dir_conf_t *);
-        if (dc->client_auth == 0)
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "AO2C0008: ApiOAuth2ClientAuthentication is off for "
-                         "%s (%s:%d): anyone who knows a client_id and a "
-                         "client_user_identity can get that user's tokens",
-                         dc->api_path, dc->api_file, dc->api_line);
+    /* Where it was written, not per API location: a nested or enclosing
+     * section merges into an endpoint's configuration at request time. */
+    for (i = 0; i < g->auth_off->nelts; i++) {
+        const ao2_conf_site_t *w =
+            &APR_ARRAY_IDX(g->auth_off, i, ao2_conf_site_t);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "AO2C0008: ApiOAuth2ClientAuthentication is off for %s "
+                     "(%s:%d): anyone who knows a client_id and a "
+                     "client_user_identity can get that user's tokens on the "
+                     "API endpoints it reaches",
+                     w->section, w->file, w->line);
     }
 }
 

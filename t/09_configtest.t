@@ -80,6 +80,10 @@ my @cases = (
       qr/ApiOAuth2Provider: jwks "file:\/\/\/etc\/passwd" is not an absolute http\(s\) URL/ ],
     [ 'bad timeout', "ApiOAuth2ProviderTimeout abc",
       qr/ApiOAuth2ProviderTimeout: "abc" is not a whole number/ ],
+    # Without TOTAL, the total follows a connect timeout above its default.
+    [ 'a connect timeout alone, above the default total', "ApiOAuth2StoreKey file:$dir/key\nApiOAuth2ProviderTimeout 15\n$provider\n$location", undef ],
+    [ 'a total timeout given below the connect timeout', "ApiOAuth2ProviderTimeout 15 12",
+      qr/ApiOAuth2ProviderTimeout: the total timeout 12 is shorter than the connect timeout 15/ ],
     [ 'ApiOAuth2API outside a Location', "$provider\n<Directory /tmp>\nApiOAuth2API on\n</Directory>",
       qr/ApiOAuth2API on belongs in a <Location>/ ],
 );

@@ -7,12 +7,15 @@
 #   AO2<letter><4 digits> (the letters docs/operations.md explains), and
 #   every tag is explained there, which lists no tag the code lacks;
 # - README.md, SECURITY.md and docs/*.md link only to files of the repository
-#   (and to headings that exist in them), and README links every docs page.
+#   (and to headings that exist in them), and README links every docs page;
+# - README's map of the source names every file of src/ (a line of its own
+#   or a glob), and "httpd -L" names every key=... of a directive's Syntax.
 use strict;
 use warnings FATAL => 'all';
 use Cwd ();
 use FindBin;
 use Apache::Test qw(-withtestmore);
+use File::Temp ();
 
 my $top = "$FindBin::Bin/..";
 
@@ -51,7 +54,7 @@ $letters ||= 'none documented';
 
 my @pages = ("$top/README.md", "$top/SECURITY.md", glob("$top/docs/*.md"));
 
-plan tests => 3 + 2 * @defined + 4 + keys(%tags) + 5 + @pages + 3;
+plan tests => 3 + 2 * @defined + 4 + keys(%tags) + 5 + @pages + 3 + 2;
 
 ok(@defined >= 18, scalar(@defined) . ' directives found in the code');
 ok(keys(%tags) >= 40, scalar(keys %tags) . ' log tags found in the code');
@@ -128,3 +131,30 @@ for my $page (@pages) {
     push @bad, 'names ../shared' if $text =~ m{\.\./shared};
     is_deeply(\@bad, [], "$name links only inside the repository");
 }
+
+# The map of the source in README.md: "src/NAME  what it is" lines.
+my @mapped = $readme =~ m{^(src/\S+)\s}mg;
+my @globs = map { (quotemeta) =~ s/\\\*/.*/gr } @mapped;
+my @unmapped = grep { my $f = $_; !grep { $f =~ /^$_$/ } @globs }
+    map { s{^\Q$top\E/}{}r } glob("$top/src/*.c");
+is_deeply(\@unmapped, [], "README.md's map of the source names every src/*.c");
+
+# httpd -L shows each directive's help line: it must offer the key=
+# words the directive's Syntax documents (an operator's first look).
+my $ldir = File::Temp::tempdir(CLEANUP => 1);
+open my $lc, '>', "$ldir/l.conf" or die;
+print $lc "ServerRoot $ldir\nServerName localhost\nErrorLog $ldir/error.log\n",
+    "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n",
+    "LoadModule api_oauth2_module $top/.libs/mod_api_oauth2.so\n",
+    "ApiOAuth2TokenStore dbm:$ldir/tokens\n";
+close $lc;
+my $httpd = $ENV{APACHE_TEST_HTTPD} || '/usr/sbin/apache2';
+my %help = `$httpd -L -f $ldir/l.conf 2>&1` =~ /^(ApiOAuth2\w+) \(mod_api_oauth2\.c\)\n\t(.*)$/mg;
+my @unoffered;
+for my $d (@defined) {
+    my ($syntax) = ($entry{$d} // '') =~ /^- Syntax: (.*)$/m;
+    push @unoffered, map { "$d: $_=" } grep { index($help{$d} // '', "$_=") < 0 }
+        ($syntax // '') =~ /\b([a-z_]+)=/g;
+}
+is_deeply(\@unoffered, [], 'httpd -L offers every key= word of the documented Syntax')
+    or diag explain \%help;

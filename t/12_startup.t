@@ -12,7 +12,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 
 plan skip_all => 'the privilege-drop checks need root' unless $> == 0;
-plan tests => 38;
+plan tests => 42;
 
 my $top = "$FindBin::Bin/..";
 my $module = "$top/.libs/mod_api_oauth2.so";
@@ -130,14 +130,25 @@ refused('key owned by the run user',
     "AO2C0032: the store key $dir/s4/mine.key cannot be used: nobody could replace "
     . "it: $dir/s4/mine.key is owned by nobody (mode 0600, owner nobody) (fix: "
     . "chown root $dir/s4/mine.key)");
-mkdirs(["$dir/s4/theirs", 0755]);
-chown $nobody_uid, 0, "$dir/s4/theirs";
-write_file("$dir/s4/theirs/k.key", 'k' x 32, 0600);
-refused('key in a directory of the run user',
-    "ApiOAuth2TokenStore dbm:$dir/s4/store/tokens\nApiOAuth2StoreKey file:$dir/s4/theirs/k.key",
-    "AO2C0032: the store key $dir/s4/theirs/k.key cannot be used: nobody could "
-    . "replace it: $dir/s4/theirs is owned by nobody (mode 0755, owner nobody) "
-    . "(fix: chown root $dir/s4/theirs)");
+# A key in a directory of the run user's. Kept in the store's own
+# directory, that directory must stay the run user's (AO2C0030), so the
+# only cure is to move the key, and the hint says so instead of handing the
+# directory to root (which AO2C0030 would undo).
+sub key_in_users_dir {
+    my ($name, $sub, $mode, $store) = @_;
+    my $kdir = "$dir/s4/$sub";
+    mkdirs([$kdir, $mode]);
+    chown $nobody_uid, 0, $kdir;
+    write_file("$kdir/k.key", 'k' x 32, 0600);
+    refused($name,
+        "ApiOAuth2TokenStore dbm:$store/tokens\nApiOAuth2StoreKey file:$kdir/k.key",
+        "AO2C0032: the store key $kdir/k.key cannot be used: nobody could "
+        . "replace it: $kdir is owned by nobody (mode @{[sprintf '%04o', $mode]}, "
+        . "owner nobody) (fix: move $kdir/k.key out of $kdir, into a directory "
+        . "only root may write)");
+}
+key_in_users_dir('key in a directory of the run user', 'theirs', 0755, "$dir/s4/store");
+key_in_users_dir('key in the store directory', 'st2', 0700, "$dir/s4/st2");
 
 # 5. No key configured, and the place a generated one would go is open to
 # the run user.
@@ -146,7 +157,9 @@ refused('generated key would be replaceable',
     "ApiOAuth2TokenStore dbm:$dir/s5/open/store/tokens",
     "AO2C0031: the store key for dbm:$dir/s5/open/store/tokens would be "
     . "$dir/s5/open/store.key, which user nobody could replace: $dir/s5/open is "
-    . "writable by nobody (mode 0777, owner root); set ApiOAuth2StoreKey");
+    . "writable by nobody (mode 0777, owner root); set ApiOAuth2StoreKey "
+    . "file:/etc/apache2/api_oauth2.key (head -c 32 /dev/urandom, 0600 root), "
+    . "or move the store");
 ok(!-e "$dir/s5/open/store.key", 'and no key was written there');
 
 # 6. The default layout (no ApiOAuth2StoreKey, missing parents), as for
@@ -211,25 +224,33 @@ sub journal_refused {
 journal_refused('journal in a directory of the run user', "$dir/j/mine/revoked",
     "AO2C0034: the revocation journal $dir/j/mine/revoked cannot be used: nobody "
     . "could replace it: $dir/j/mine is owned by nobody (mode 0755, owner nobody) "
-    . "(fix: chown root $dir/j/mine); a restart forgets what this node learned "
+    . "(fix: move $dir/j/mine/revoked out of $dir/j/mine, into a directory only "
+    . "root may write); a restart forgets what this node learned "
     . "from the revocation log; set ApiOAuth2RevocationJournal off to go on without");
 journal_refused('journal in a directory the run user may write', "$dir/j/open/revoked",
     "AO2C0034: the revocation journal $dir/j/open/revoked cannot be used: nobody "
     . "could replace it: $dir/j/open is writable by nobody (mode 0777, owner root) "
-    . "(fix: chmod go-w $dir/j/open)");
+    . "(fix: move $dir/j/open/revoked out of $dir/j/open, into a directory only "
+    . "root may write)");
 ok(!-e "$dir/j/open/revoked", 'and no journal was created there');
+
+# A server that starts, stopped again: whether it came up, and its log.
+sub start_stop {
+    my ($case, $p) = @_;
+    system($httpd, '-f', "$case/httpd.conf", '-k', 'start') == 0 or die 'httpd -k start';
+    my $came = wait_for(sub { -s "$case/httpd.pid"
+                              && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$p", Timeout => 1) }, 20);
+    system($httpd, '-f', "$case/httpd.conf", '-k', 'stop');
+    wait_for(sub { !-e "$case/httpd.pid" }, 20);
+    return ($came, do { local (@ARGV, $/) = "$case/error.log"; <> });
+}
 
 # The default path, in a DefaultRuntimeDir of the run user: a warning, and
 # the server runs without a journal.
 my $jcase = conf("$jstore\nDefaultRuntimeDir $dir/j/rt", $jport);
-system($httpd, '-f', "$jcase/httpd.conf", '-k', 'start') == 0 or die 'httpd -k start';
-my $jup = wait_for(sub { -s "$jcase/httpd.pid"
-                         && IO::Socket::INET->new(PeerAddr => "127.0.0.1:$jport", Timeout => 1) }, 20);
-system($httpd, '-f', "$jcase/httpd.conf", '-k', 'stop');
-wait_for(sub { !-e "$jcase/httpd.pid" }, 20);
-my $jlog = do { local (@ARGV, $/) = "$jcase/error.log"; <> };
+my ($jup, $jlog) = start_stop($jcase, $jport);
 ok($jup, 'a default journal the run user could replace: the server starts') or diag $jlog;
-like($jlog, qr/\[api_oauth2:warn\] .*AO2C0034: the revocation journal \Q$dir\E\/j\/rt\/api_oauth2_revoked cannot be used: nobody could replace it: \Q$dir\E\/j\/rt is owned by nobody \(mode 0755, owner nobody\) \(fix: chown root \Q$dir\E\/j\/rt\); a restart forgets what this node learned from the revocation log\n/,
+like($jlog, qr/\[api_oauth2:warn\] .*AO2C0034: the revocation journal \Q$dir\E\/j\/rt\/api_oauth2_revoked cannot be used: nobody could replace it: \Q$dir\E\/j\/rt is owned by nobody \(mode 0755, owner nobody\) \(fix: move \Q$dir\E\/j\/rt\/api_oauth2_revoked out of \Q$dir\E\/j\/rt, into a directory only root may write\); a restart forgets what this node learned from the revocation log\n/,
      'with a warning that says why') or diag $jlog;
 ok(!-e "$dir/j/rt/api_oauth2_revoked", 'and without a journal');
 
@@ -255,3 +276,13 @@ ok($jup && $again, 'a server with a journal starts and restarts gracefully')
     or diag `cat $jcase/error.log`;
 is($reads[0], 1, 'the journal is read back once at start-up (not in the dry pass)');
 is($reads[1], 2, 'and once more at a graceful restart');
+
+# 10. Client authentication turned off in a location nested in the API
+# (the API location's own setting untouched) reaches the endpoints: the
+# start-up warning names it too.
+my ($aup, $alog) = start_stop(conf("ApiOAuth2TokenStore dbm:$dir/a/tokens\n"
+    . "ApiOAuth2StoreKey file:$key\n<Location /jsonapiext/oauth2>\n"
+    . "    ApiOAuth2ClientAuthentication off\n</Location>", $jport), $jport);
+ok($aup, 'client authentication off in a nested location: the server starts') or diag $alog;
+like($alog, qr/\[api_oauth2:warn\] .*AO2C0008: ApiOAuth2ClientAuthentication is off for \/jsonapiext\/oauth2 \(\Q$dir\E\/case\d+\/httpd\.conf:\d+\): anyone who knows a client_id/,
+     'with the warning AO2C0008, naming the nested location') or diag $alog;

@@ -48,40 +48,14 @@ sub slurp { open my $f, '<', $_[0] or die "$_[0]: $!"; local $/; <$f> }
 # configtest($site_text, $tag) -> (exit status, output, connect() lines)
 sub configtest {
     my ($site, $tag) = @_;
-    my $site_file = "$dir/$tag.site.conf";
-    open my $s, '>', $site_file or die "$site_file: $!";
-    print $s $site;
-    close $s;
-    my $conf = "$dir/$tag.httpd.conf";
-    open my $c, '>', $conf or die "$conf: $!";
-    print $c <<"CONF";
-ServerRoot $dir
-ServerName localhost
-PidFile $dir/httpd.pid
-ErrorLog $dir/error.log
-Listen 127.0.0.1:1
-@{[httpd_core_modules()]}
+    return offline_configtest(dir => $dir, tag => $tag, site => $site, head => <<"CONF");
 LoadModule socache_shmcb_module $mods/mod_socache_shmcb.so
 LoadModule ssl_module $mods/mod_ssl.so
 LoadModule api_oauth2_module $module
 # What mods-available/api_oauth2.conf sets server-wide.
 ApiOAuth2TokenStore dbm:$dir/tokens
 ApiOAuth2StoreKey file:$dir/store.key
-Include $site_file
 CONF
-    close $c;
-    my $trace = "$dir/$tag.trace";
-    my $httpd = httpd_bin();
-    my $out = `unshare --net strace -f -qq -e trace=connect -o $trace $httpd -t -f $conf 2>&1`;
-    my $rc = $? >> 8;
-    # APR's IPv6 probe and glibc's source address selection for "*:443"
-    # connect UDP sockets to the unspecified address ("::", 0.0.0.0): that
-    # sends nothing. A DNS query or an HTTP fetch connects elsewhere.
-    my @inet = grep { /connect\(.*sa_family=AF_INET6?\b/
-                      && !/inet_pton\(AF_INET6, "::"|inet_addr\("0\.0\.0\.0"\)/ }
-        split /\n/, (-e $trace ? slurp($trace) : '');
-    push @inet, 'strace wrote no trace' unless -e $trace;
-    return ($rc, $out, \@inet);
 }
 
 for my $file (@examples) {

@@ -42,7 +42,7 @@ our @EXPORT = qw(
     error_log_path error_log_mark error_log_text wait_for
     httpd_bin service_stop service_start
     wrk_start wrk_result extra_httpd extra_httpd_conf extra_httpd_stop httpd_children_rss
-    store_key
+    store_key offline_configtest
     httpd_core_modules
     dot_url dot_login dot_tokens dot_token_request dot_introspect
     metrics_scrape
@@ -1010,6 +1010,45 @@ sub store_key {
     close $k or croak "store_key: $path: $!";
     chmod 0600, $path or croak "store_key: chmod $path: $!";
     return $path;
+}
+
+# offline_configtest(dir => DIR, tag => NAME, head => TEXT, site => TEXT)
+# -> (exit status, output, [connect() lines]): "httpd -t" on a scratch
+# configuration (ServerRoot DIR, the core modules, then TEXT of head, then an
+# Include of site written to DIR/NAME.site.conf, so httpd names the site's
+# own lines), in a network namespace of its own (no interface but a loopback
+# that is down) under strace. The connect() lines are those to an IPv4 or
+# IPv6 address other than the unspecified one: a configuration that fetched
+# something (discovery, JWKS, DNS) at -t has some.
+sub offline_configtest {
+    my (%o) = @_;
+    my ($dir, $tag) = @o{qw(dir tag)};
+    my $site_file = "$dir/$tag.site.conf";
+    open my $s, '>', $site_file or croak "$site_file: $!";
+    print $s $o{site};
+    close $s;
+    my $conf = "$dir/$tag.httpd.conf";
+    open my $c, '>', $conf or croak "$conf: $!";
+    print $c "ServerRoot $dir\nServerName localhost\nPidFile $dir/httpd.pid\n",
+        "ErrorLog $dir/error.log\nListen 127.0.0.1:1\n", httpd_core_modules(),
+        $o{head} // '', "Include $site_file\n";
+    close $c;
+    my $trace = "$dir/$tag.trace";
+    my $httpd = httpd_bin();
+    my $out = `unshare --net strace -f -qq -e trace=connect -o $trace $httpd -t -f $conf 2>&1`;
+    my $rc = $? >> 8;
+    # APR's IPv6 probe and glibc's source address selection for "*:443"
+    # connect UDP sockets to the unspecified address ("::", 0.0.0.0): that
+    # sends nothing. A DNS query or an HTTP fetch connects elsewhere.
+    my @inet;
+    if (open my $t, '<', $trace) {
+        @inet = grep { /connect\(.*sa_family=AF_INET6?\b/
+                       && !/inet_pton\(AF_INET6, "::"|inet_addr\("0\.0\.0\.0"\)/ } <$t>;
+        chomp @inet;
+    } else {
+        @inet = ('strace wrote no trace');
+    }
+    return ($rc, $out, \@inet);
 }
 
 1;
