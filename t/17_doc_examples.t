@@ -6,9 +6,10 @@
 #   (the socache providers too: the text says to load them first) and what
 #   mods-available/api_oauth2.conf sets (store, key);
 # - a block in a directive's section of docs/configuration.md whose
-#   "Context:" is "directory" only is placed in a <Location>, with the
-#   providers its clients name ("acme", "google") defined around it; any
-#   other block is placed at server level, as written;
+#   "Context:" is "directory" only is placed in a <Location> (unless it opens
+#   its own section), with the providers its clients name ("acme", "google")
+#   defined around it; any other block is placed at server level, as
+#   written;
 # - paths are replaced by files this test makes (the store key, a CA file,
 #   the store's directory), "modules/mod_api_oauth2.so" by the built module.
 use strict;
@@ -86,7 +87,9 @@ my $n = 0;
 for my $b (@blocks) {
     my ($file, $line, $text, $in_location) = @$b;
     $text =~ s/\Q$_\E/$replace{$_}/g for keys %replace;
-    $text = "$providers<Location /jsonapiext>\n$text</Location>\n" if $in_location;
+    # A block that opens its own section is placed as written.
+    $text = "$providers<Location /jsonapiext>\n$text</Location>\n"
+        if $in_location && $text !~ /\A\s*<(?:Location|Directory|Files|If)/;
     my ($rc, $out, $inet) = offline_configtest(dir => $dir, tag => 'block' . ++$n,
                                                head => $head, site => $text);
     ok($rc == 0 && $out =~ /^Syntax OK$/m, "$file:$line: httpd -t passes")
