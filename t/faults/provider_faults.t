@@ -65,6 +65,7 @@ LoadModule api_oauth2_module $top/.libs/mod_api_oauth2.so
 ApiOAuth2TokenStore dbm:$dir/store/tokens
 ApiOAuth2StoreKey file:$dir/key
 ApiOAuth2ProviderTimeout 1 $total_s
+CustomLog $dir/access-$port.log "%>s %D %U"
 ApiOAuth2Provider flaky issuer=$p authorize=$p/auth token=$f/token revoke=$f/token/revocation userinfo=$f/me introspect=$f/token/introspection introspect_token_type=required
 <Location /jsonapiext>
     ApiOAuth2API on
@@ -84,8 +85,24 @@ ok($tok && $tok->{access_token}, 'tokens issued through the flaky provider while
 is((api_call('GET', "$api/res.partner", bearer => $tok->{access_token}))[0], 200,
    'the token works');
 
+# The slowest /token call of those logged since byte $from, in seconds, as
+# httpd timed it (%D): the callers' own clocks also count their waits for
+# a CPU on a loaded machine (seconds in mode refuse, which answers at once).
+sub slowest_in_httpd {
+    my ($from) = @_;
+    open my $f, '<', "$dir/access-$port.log" or return undef;
+    seek $f, $from, 0;
+    my $max;
+    for (<$f>) {
+        next unless m{^\d+ (\d+) /jsonapiext/oauth2/token$};
+        $max = $1 / 1e6 if !defined $max || $1 / 1e6 > $max;
+    }
+    return $max;
+}
+
 for my $m (@modes) {
     ok(mode($m), "provider mode $m");
+    my $logged = -s "$dir/access-$port.log" || 0;
     my $load = wrk_start(url => "$api/res.partner", bearer => $tok->{access_token},
                          seconds => $load_s, connections => 8);
     my @answers = concurrently($callers, sub {
@@ -110,7 +127,10 @@ for my $m (@modes) {
        . 'waiters, each with Retry-After') or diag explain \%status, \@answers;
     ok(!$error{'-'}, "$m: each with a JSON error (" . join(', ', sort keys %error) . ')')
         or diag explain \%error;
-    ok($slowest <= $total_s + 1.5, sprintf("$m: the slowest within the timeout (%.2f s)", $slowest));
+    my $in_httpd = slowest_in_httpd($logged);
+    ok(defined $in_httpd && $in_httpd <= $total_s + 1.5,
+       sprintf("$m: the slowest within the timeout (%.2f s in httpd, %.2f s for its caller)",
+               $in_httpd // -1, $slowest));
     ok($w->{requests} && $w->{non2xx} == 0 && $w->{errors} == 0,
        "$m: the known token kept being served under load")
         or diag $w->{text};
