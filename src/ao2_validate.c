@@ -1,6 +1,5 @@
 #include "ao2_validate.h"
 
-#include <apr_atomic.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <stdarg.h>
