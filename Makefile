@@ -32,7 +32,7 @@ UNIT_CFLAGS   = $(WARN) -g -O1 $(EXTRA_CFLAGS) $(APR_CFLAGS) $(PKG_CFLAGS)
 UNIT_SRCS   := src/ao2_err.c src/ao2_crypto.c src/ao2_json.c src/ao2_oauth2.c \
                src/ao2_record.c src/ao2_params.c src/ao2_cache_table.c \
                src/ao2_verdict.c src/ao2_pathcheck.c src/ao2_validate.c src/ao2_jose.c src/ao2_metadata.c \
-               src/ao2_lock.c src/ao2_jwt.c src/ao2_keyfilter.c src/ao2_metrics.c \
+               src/ao2_lock.c src/ao2_gate.c src/ao2_jwt.c src/ao2_keyfilter.c src/ao2_metrics.c \
                src/ao2_revlog.c src/ao2_journal.c src/ao2_dbm_read.c src/ao2_memo.c
 APR_CFLAGS  := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
                $(shell apu-1-config --includes 2>/dev/null)

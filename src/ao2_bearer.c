@@ -18,6 +18,7 @@
 #include "ao2_metrics.h"
 #include "ao2_http.h"
 #include "ao2_oauth2.h"
+#include "ao2_request.h"
 #include "ao2_validate.h"
 
 APLOG_USE_MODULE(api_oauth2);
@@ -426,8 +427,7 @@ int ao2_bearer_check(request_rec *r)
                          (apr_int64_t)apr_time_sec(env.now_us), buf, &v)) {
         case AO2_TOKEN_TROUBLE:
             ao2_metrics_bearer(AO2_MB_UNAVAILABLE);
-            /* The failure is the answer that long (AO2_FAILED_LOOKUP_TTL). */
-            apr_table_setn(r->err_headers_out, "Retry-After", "2");
+            ao2_retry_after(r);
             json_refusal(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
                          "the access token cannot be checked now; try again "
                          "shortly");

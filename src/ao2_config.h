@@ -19,6 +19,13 @@
 /* "Not written here" for a number or flag; NULL for a pointer. */
 #define AO2_UNSET (-1)
 
+/* One provider's endpoint calls and refresh-lock waiters in this process
+ * (apr_atomic). */
+typedef struct ao2_provider_gates {
+    volatile apr_uint32_t calls, call_waiters, refresh_waiters;
+    volatile apr_uint64_t call_ended; /* apr_time_t, atomic */
+} ao2_provider_gates_t;
+
 /* Process-wide: one store, one key, one set of providers per httpd. */
 /* Where a directive was written, for start-up messages. */
 typedef struct ao2_conf_site {
@@ -42,6 +49,10 @@ typedef struct ao2_global {
     /* Bearer checks waiting for one of those call slots (apr_atomic). */
     volatile apr_uint32_t provider_call_waiters;
     volatile apr_uint64_t provider_call_ended; /* apr_time_t, atomic */
+    /* The endpoints' gates (ao2_gate.h), this process's: per provider (its
+     * index) and per identity (a hash of its refresh lock). */
+    struct ao2_provider_gates *provider_gates;
+    volatile apr_uint32_t refresh_waiters[AO2_REFRESH_WAIT_SLOTS];
     ao2_cache_t *local_cache;
     int metrics; /* ApiOAuth2Metrics: 1 on, 0 off */
     /* With a shared cache: the cluster revocation log (ao2_revlog.h). */

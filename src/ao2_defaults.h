@@ -94,10 +94,26 @@
  * flood of made-up tokens against a hanging provider holds that many
  * threads. Beyond them, that many more checks wait that long for a call
  * slot (a burst of new tokens while the provider answers in milliseconds);
- * the rest get 503 with Retry-After at once. */
+ * the rest get 503 with Retry-After at once. The endpoints' calls (code
+ * and refresh grants, revocation, userinfo) have as many slots and waiters
+ * of their own, per provider. */
 #define AO2_DEFAULT_PROVIDER_CALLS        8
 #define AO2_DEFAULT_PROVIDER_CALL_WAITERS 8
 #define AO2_DEFAULT_PROVIDER_CALL_WAIT    apr_time_from_msec(250)
+/* Requests of one process that wait for another's refresh (or revoke) of
+ * one identity, behind its refresh lock: at most this many per identity
+ * (counted by a hash of the lock into AO2_REFRESH_WAIT_SLOTS, so two
+ * identities may share a count), and this many for the identities of one
+ * provider together. The rest answer 503 with Retry-After at once: a burst
+ * of /token calls for one identity against a provider that hangs holds
+ * that many threads of a child for the provider's timeout, not all. */
+#define AO2_DEFAULT_REFRESH_WAITERS          8
+#define AO2_DEFAULT_PROVIDER_REFRESH_WAITERS 16
+#define AO2_REFRESH_WAIT_SLOTS               256
+/* Retry-After (seconds) of every held or capped answer: a held failure
+ * is the answer that long, and a provider that answers frees its call
+ * slots well within it. */
+#define AO2_RETRY_AFTER AO2_FAILED_LOOKUP_TTL
 /* Bits of the dbm store's key filter (1 MB): at one key per 16 bits, under
  * 0.3% of unknown keys read the file for half a million stored keys. */
 #define AO2_STORE_FILTER_BITS (1u << 23)

@@ -11,6 +11,7 @@
 #include "ao2_bearer.h"
 #include "ao2_crypto.h"
 #include "ao2_discovery.h"
+#include "ao2_gate.h"
 #include "ao2_http.h"
 #include "ao2_json.h"
 #include "ao2_lock.h"
@@ -210,6 +211,46 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
     return NULL;
 }
 
+/* This process's gates of provider pv (ao2_config.h); NULL before
+ * post_config made them. */
+static ao2_provider_gates_t *gates_of(const endpoint_ctx_t *cx,
+                                      const ao2_provider_t *pv)
+{
+    if (cx->g->provider_gates == NULL || pv->index < 0 ||
+        pv->index >= cx->g->providers->nelts)
+        return NULL;
+    return &cx->g->provider_gates[pv->index];
+}
+
+/* Calls to one provider in flight in this process, the same cap and
+ * waiting room as the Bearer check's (ao2_gate.h): a provider that hangs
+ * holds that many threads, the rest answer 503 at once. */
+static ao2_err_t *call_slot(endpoint_ctx_t *cx, const ao2_provider_t *pv,
+                            const char *what, ao2_gate_t *gate)
+{
+    ao2_provider_gates_t *pg = gates_of(cx, pv);
+
+    memset(gate, 0, sizeof(*gate));
+    if (pg == NULL)
+        return NULL;
+    gate->in = &pg->calls;
+    gate->max = AO2_DEFAULT_PROVIDER_CALLS;
+    gate->waiting = &pg->call_waiters;
+    gate->max_waiting = AO2_DEFAULT_PROVIDER_CALL_WAITERS;
+    gate->wait = AO2_DEFAULT_PROVIDER_CALL_WAIT;
+    gate->ended = &pg->call_ended;
+    if (ao2_gate_enter(gate))
+        return NULL;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
+                  "AO2E0012: provider %s endpoint: too many calls to provider "
+                  "%s at once; the client gets 503 with Retry-After",
+                  what, pv->name);
+    return ao2_err_make(cx->r->pool, HTTP_SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "too many calls to the provider are in flight; try "
+                        "again shortly");
+}
+
 /* what names the endpoint to the client and in the log; endpoint and pv
  * file the call in the metrics. */
 static ao2_err_t *call_provider(endpoint_ctx_t *cx, const ao2_provider_t *pv,
@@ -219,11 +260,17 @@ static ao2_err_t *call_provider(endpoint_ctx_t *cx, const ao2_provider_t *pv,
                                 ao2_http_response_t *resp)
 {
     const char *why = "";
-    apr_time_t start = apr_time_now();
-    apr_status_t rv =
-        ao2_http_request(cx->r->pool, &cx->sc->http, form ? "POST" : "GET", url,
-                         authorization, form, resp, &why);
+    apr_time_t start;
+    apr_status_t rv;
+    ao2_gate_t gate;
+    ao2_err_t *busy = call_slot(cx, pv, what, &gate);
 
+    if (busy)
+        return busy;
+    start = apr_time_now();
+    rv = ao2_http_request(cx->r->pool, &cx->sc->http, form ? "POST" : "GET",
+                          url, authorization, form, resp, &why);
+    ao2_gate_leave(&gate);
     ao2_metrics_provider_call(pv->index, endpoint, rv,
                               rv == APR_SUCCESS ? resp->status : 0,
                               apr_time_now() - start);
@@ -605,6 +652,30 @@ static int do_callback(endpoint_ctx_t *cx)
                           ao2_record_token_info(p, &rec, now_sec()));
 }
 
+/* The waiting room of lk (ao2_gate.h): its identity's count (by a hash of
+ * the lock key; its base64url MAC is evenly spread) and its provider's, in
+ * room[0..1]. */
+static const ao2_gate_t *refresh_room(endpoint_ctx_t *cx, const ao2_lock_t *lk,
+                                      const ao2_provider_t *pv,
+                                      ao2_gate_t room[2])
+{
+    ao2_provider_gates_t *pg = gates_of(cx, pv);
+    apr_uint32_t h = 0;
+    apr_size_t i;
+
+    if (pg == NULL)
+        return NULL;
+    for (i = 5; i < AO2_LOCK_KEY_LEN; i++)
+        h = h * 31 + (unsigned char)lk->key[i];
+    memset(room, 0, 2 * sizeof(*room));
+    room[0].in = &cx->g->refresh_waiters[h % AO2_REFRESH_WAIT_SLOTS];
+    room[0].max = AO2_DEFAULT_REFRESH_WAITERS;
+    room[0].next = &room[1];
+    room[1].in = &pg->refresh_waiters;
+    room[1].max = AO2_DEFAULT_PROVIDER_REFRESH_WAITERS;
+    return room;
+}
+
 /* Concurrent refreshes of one identity, from any process (and any server
  * sharing a memcache cache) make one refresh grant: rotating refresh tokens
  * die when used twice. The first takes a short lock entry in the cache; the
@@ -615,9 +686,13 @@ static int do_callback(endpoint_ctx_t *cx)
  * lock entry for AO2_FAILED_LOOKUP_TTL seconds instead of removing it: the
  * waiters, and callers arriving meanwhile, give the same answer at once rather
  * than each trying the failing provider in turn behind the lock (which made the
- * last of many callers wait many provider timeouts). */
+ * last of many callers wait many provider timeouts).
+ *
+ * Waiting holds a thread, so only so many wait (AO2_DEFAULT_REFRESH_WAITERS
+ * per identity, AO2_DEFAULT_PROVIDER_REFRESH_WAITERS per provider, in this
+ * process); the rest get lk->full and answer 503 at once. */
 static void refresh_lock(endpoint_ctx_t *cx, ao2_lock_t *lk, const char *key,
-                         int provider_calls)
+                         const ao2_provider_t *pv, int provider_calls)
 {
     /* The lease outlives its holder's work: each provider call is bounded by
      * the total ApiOAuth2ProviderTimeout (curl enforces it), the store
@@ -625,21 +700,34 @@ static void refresh_lock(endpoint_ctx_t *cx, ao2_lock_t *lk, const char *key,
     int ttl = provider_calls * (int)(cx->sc->http.total_timeout_ms / 1000) +
               AO2_LOCK_WRITE_MARGIN;
 
+    ao2_gate_t room[2];
+
     ao2_lock_key(lk, &cx->g->keys, AO2_LOCK_REFRESH_PREFIX, key, strlen(key));
-    if (ao2_lock_take(cx->g->cache, lk, ttl, apr_time_from_sec(ttl), NULL,
-                      NULL) != APR_SUCCESS &&
-        lk->rv != APR_EEXIST)
+    lk->room = refresh_room(cx, lk, pv, room);
+    ao2_lock_take(cx->g->cache, lk, ttl, apr_time_from_sec(ttl), NULL, NULL);
+    lk->room = NULL;
+    if (lk->full)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,
+                      "AO2E0013: too many requests wait for a refresh of "
+                      "this identity (or of provider %s's identities); the "
+                      "client gets 503 with Retry-After",
+                      pv->name);
+    else if (lk->rv != APR_SUCCESS && lk->rv != APR_EEXIST)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk->rv, cx->r,
                       "AO2E0007: refresh lock unavailable (cache down?); "
                       "refreshing without it");
 }
 
-/* Ours only: removed, or left holding the provider failure for a moment. */
+/* Ours only: removed, or left holding the provider failure for a moment
+ * (then err is a held answer: Retry-After). */
 static void refresh_unlock(endpoint_ctx_t *cx, const ao2_lock_t *lk,
-                           const ao2_err_t *err)
+                           ao2_err_t *err)
 {
     int failed = err && (err->status == HTTP_BAD_GATEWAY ||
                          err->status == HTTP_GATEWAY_TIME_OUT);
+
+    if (failed && lk->rv == APR_SUCCESS)
+        err->retry = 1;
 
     ao2_lock_release(cx->g->cache, lk, failed ? err->status : 0,
                      AO2_FAILED_LOOKUP_TTL);
@@ -691,6 +779,17 @@ static int reply_stored(endpoint_ctx_t *cx, const ao2_client_t *c,
                           ao2_record_token_info(cx->r->pool, rec, now_sec()));
 }
 
+/* Another's refresh failed just now: its answer, for as long as it is held. */
+static ao2_err_t *held_failure(apr_pool_t *p, int status)
+{
+    ao2_err_t *err = ao2_err_make(p, status, "temporarily_unavailable",
+                                  "the provider failed a refresh of this "
+                                  "identity just now; try again shortly");
+
+    err->retry = 1;
+    return err;
+}
+
 static int do_token(endpoint_ctx_t *cx)
 {
     apr_pool_t *p = cx->r->pool;
@@ -711,12 +810,15 @@ static int do_token(endpoint_ctx_t *cx)
     if (!ao2_record_refresh_due(&rec, NULL, apr_time_now(), window))
         return reply_stored(cx, c, &rec);
     seen = rec.access_token;
-    refresh_lock(cx, &lk, key, 1);
+    refresh_lock(cx, &lk, key, c->provider, 1);
     if (lk.failed)
+        return ao2_reply_error(cx->r, held_failure(p, lk.failed));
+    if (lk.full)
         return ao2_reply_error(
-            cx->r, ao2_err_make(p, lk.failed, "temporarily_unavailable",
-                                "the provider failed a refresh of this "
-                                "identity just now; try again shortly"));
+            cx->r,
+            ao2_err_make(p, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
+                         "too many requests wait for a refresh of this "
+                         "identity; try again shortly"));
     if (lk.rv == APR_EEXIST)
         return ao2_reply_error(
             cx->r,
@@ -814,7 +916,7 @@ static int do_revoke(endpoint_ctx_t *cx)
      * starts later finds no record. Without it, a refresh in flight would
      * save its tokens after the delete and bring the record back. A holder
      * that just failed wrote nothing: go ahead. */
-    refresh_lock(cx, &lk, key, 2);
+    refresh_lock(cx, &lk, key, conf_c->provider, 2);
     if (lk.rv == APR_EEXIST && !lk.failed)
         return ao2_reply_error(
             cx->r,

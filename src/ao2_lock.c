@@ -81,9 +81,9 @@ apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
     apr_time_t deadline = apr_time_now() + wait;
     apr_interval_time_t poll = POLL_FIRST;
     ao2_metric_wait_e end = AO2_MW_ACQUIRED;
-    int waited = 0;
+    int waited = 0, in_room = 0;
 
-    lk->failed = 0;
+    lk->failed = lk->full = 0;
     if (!lock_value(lk->value))
         return lk->rv = APR_EGENERAL;
     while ((lk->rv = c->type->add(c, lk->key, AO2_LOCK_KEY_LEN, lk->value,
@@ -91,6 +91,12 @@ apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
         waited = 1;
         if ((lk->failed = held_failure(c, lk)) != 0) {
             end = AO2_MW_FAILURE;
+            break;
+        }
+        if (lk->room && !in_room && !(in_room = ao2_gate_enter(lk->room))) {
+            /* Not a wait: answered at once. */
+            lk->full = 1;
+            waited = 0;
             break;
         }
         if (apr_time_now() >= deadline) {
@@ -104,6 +110,8 @@ apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
         }
         poll = poll * 2 > POLL_MAX ? POLL_MAX : poll * 2;
     }
+    if (in_room)
+        ao2_gate_leave(lk->room);
     /* Only waits: a lock taken at once costs nothing here. */
     if (waited)
         ao2_metrics_lock_wait(memcmp(lk->key, AO2_LOCK_REFRESH_PREFIX, 4) == 0

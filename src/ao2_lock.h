@@ -12,7 +12,9 @@
  *   moment: waiters and callers arriving meanwhile answer it at once
  *   instead of each trying the failing provider in turn.
  * - Waiters poll with a backoff (2 ms doubling to 50 ms) and give up at a
- *   deadline. Pure: no httpd, unit-tested with a fake cache. */
+ *   deadline. A lock can bound how many wait for it (a waiting room): the
+ *   others do not wait at all. Pure: no httpd, unit-tested with a fake cache.
+ */
 #ifndef AO2_LOCK_H
 #define AO2_LOCK_H
 
@@ -20,6 +22,7 @@
 
 #include "ao2_cache.h"
 #include "ao2_crypto.h"
+#include "ao2_gate.h"
 
 #define AO2_LOCK_KEY_LEN (5 + AO2_SHA256_B64URL_LEN)
 /* The refresh lock's prefix; waits for it are counted apart from the
@@ -33,6 +36,11 @@ typedef struct ao2_lock {
     char value[AO2_LOCK_VALUE_LEN + 1]; /* ours, when taken */
     apr_status_t rv; /* APR_SUCCESS ours; APR_EEXIST another's; else no cache */
     int failed;      /* with APR_EEXIST: the holder's failure (HTTP status) */
+    /* Set after ao2_lock_key, NULL: any number wait. A waiter must get in
+     * before it waits (ao2_gate.h); one that cannot returns at once with
+     * APR_EEXIST and full set. */
+    const ao2_gate_t *room;
+    int full;
 } ao2_lock_t;
 
 /* The key of the lock for name (a token, a record key) under a 4-character
@@ -42,7 +50,8 @@ void ao2_lock_key(ao2_lock_t *lk, const ao2_keys_t *keys, const char *prefix,
 
 /* Takes the lock for ttl seconds. While another holds it, waits until wait
  * has passed, the holder leaves a failure, or done(baton) returns 1 (what
- * the holder was to produce has appeared). Returns lk->rv. */
+ * the holder was to produce has appeared); not at all when lk->room is
+ * full. Returns lk->rv. */
 apr_status_t ao2_lock_take(ao2_cache_t *c, ao2_lock_t *lk, int ttl,
                            apr_interval_time_t wait, int (*done)(void *),
                            void *baton);

@@ -226,9 +226,18 @@ int ao2_reply_json(request_rec *r, int status, const char *json)
     return OK;
 }
 
+void ao2_retry_after(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   APR_STRINGIFY(AO2_RETRY_AFTER));
+}
+
 int ao2_reply_error(request_rec *r, const ao2_err_t *err)
 {
     ao2_json_t *j = ao2_json_object(r->pool);
+
+    if (err->retry || err->status == HTTP_SERVICE_UNAVAILABLE)
+        ao2_retry_after(r);
 
     ao2_json_set_str(j, "error", err->code);
     if (err->description)

@@ -25,7 +25,12 @@ ao2_err_t *ao2_request_param(request_rec *r, const apr_table_t *params,
                              const char *name, apr_size_t max_len,
                              const char **value);
 
-/* Writes the answer; the handler then returns OK. */
+/* The Retry-After of every held or capped answer (AO2_RETRY_AFTER), Bearer
+ * and endpoints alike. */
+void ao2_retry_after(request_rec *r);
+
+/* Writes the answer; the handler then returns OK. 503s and held answers
+ * (err->retry) carry Retry-After. */
 int ao2_reply_json(request_rec *r, int status, const char *json);
 int ao2_reply_error(request_rec *r, const ao2_err_t *err);
 

@@ -442,6 +442,9 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     ao2_config_finish(s);
     if (setup_metrics(pconf, ptemp, s, g) != OK)
         return !OK;
+    /* Zero here, each child's own after the fork. */
+    g->provider_gates = apr_pcalloc(pconf, sizeof(*g->provider_gates) *
+                                               (g->providers->nelts + 1));
     if (g->apis->nelts == 0 && g->store == NULL && g->providers->nelts == 0)
         return OK; /* loaded, not used: create no files */
     if (g->store == NULL &&

@@ -1,11 +1,11 @@
 #include "ao2_validate.h"
 
-#include <apr_atomic.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include "ao2_gate.h"
 #include "ao2_lock.h"
 #include "ao2_memo.h"
 #include "ao2_metrics.h"
@@ -14,11 +14,6 @@
 #define KEY_VERDICT "ao2v:"
 #define KEY_LEN     (5 + AO2_SHA256_B64URL_LEN) /* prefix + token hash */
 #define LOCK_PREFIX "ao2l"
-/* A waiter for a provider call slot looks again after this, then after
- * twice as long, up to the maximum: the calls share no lock with it, only
- * their count. */
-#define CALL_SLOT_POLL     apr_time_from_msec(1)
-#define CALL_SLOT_POLL_MAX apr_time_from_msec(32)
 
 /* BUSY: this process has as many provider calls in flight as it may (503
  * like TROUBLE, but nothing failed: no failure is remembered for the
@@ -275,50 +270,21 @@ static lookup_e from_store(const ao2_validate_env_t *env,
 
 /* ---- tokens issued elsewhere: JWT, introspection, userinfo -------------- */
 
-/* A slot for a provider call, of env->max_calls in this process. When all
- * are taken and a call ended within env->call_wait, up to
- * env->max_call_waiters callers wait up to env->call_wait for one: new
- * tokens that come in a burst while the provider answers (each slot frees
- * within milliseconds) get their answer, not 503. The rest, and
- * waiters whose wait ends (a hanging provider holds every slot), are
- * refused at once (503, Retry-After): a flood of made-up tokens holds
- * max_calls + max_call_waiters threads, never all of them. */
-static int call_slot_take(const ao2_validate_env_t *env)
+/* A slot for a provider call, of env->max_calls in this process, with
+ * env->max_call_waiters waiting up to env->call_wait while calls end
+ * (ao2_gate.h): new tokens that come in a burst while the provider answers
+ * get their answer, not 503; a flood of made-up tokens against a hanging
+ * provider holds max_calls threads, never all of them. */
+static ao2_gate_t call_gate(const ao2_validate_env_t *env)
 {
-    apr_time_t deadline;
-    apr_interval_time_t poll;
-    int got = 0;
-
-    if (env->calls == NULL || env->max_calls == 0)
-        return 1;
-    if (apr_atomic_inc32(env->calls) < env->max_calls)
-        return 1;
-    apr_atomic_dec32(env->calls);
-    /* Only while the provider answers: when no call has ended lately (it
-     * hangs) a waiter would only hold a thread for nothing. */
-    if (env->call_waiters == NULL || env->call_ended == NULL ||
-        apr_time_now() -
-                (apr_time_t)__atomic_load_n(env->call_ended, __ATOMIC_RELAXED) >
-            env->call_wait)
-        return 0;
-    if (apr_atomic_inc32(env->call_waiters) >= env->max_call_waiters) {
-        apr_atomic_dec32(env->call_waiters);
-        return 0;
-    }
-    deadline = apr_time_now() + env->call_wait;
-    /* Doubling steps: a slot freed by a provider that answers comes within
-     * milliseconds; one that hangs costs a waiter a few wake-ups, not one a
-     * millisecond for each of up to 8 waiters per process. */
-    for (poll = CALL_SLOT_POLL; !got && apr_time_now() < deadline;
-         poll = poll * 2 > CALL_SLOT_POLL_MAX ? CALL_SLOT_POLL_MAX : poll * 2) {
-        apr_sleep(poll);
-        if (apr_atomic_inc32(env->calls) < env->max_calls)
-            got = 1;
-        else
-            apr_atomic_dec32(env->calls);
-    }
-    apr_atomic_dec32(env->call_waiters);
-    return got;
+    ao2_gate_t g = {env->calls,
+                    env->max_calls,
+                    env->call_waiters,
+                    env->max_call_waiters,
+                    env->call_wait,
+                    env->call_ended,
+                    NULL};
+    return g;
 }
 
 static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
@@ -328,10 +294,11 @@ static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
                                   const char *auth, const char *form,
                                   ao2_http_response_t *resp, const char **why)
 {
+    ao2_gate_t gate = call_gate(env);
     apr_time_t start;
     apr_status_t rv;
 
-    if (!call_slot_take(env)) {
+    if (!ao2_gate_enter(&gate)) {
         *why = "too many provider calls at once";
         return APR_EBUSY;
     }
@@ -340,11 +307,7 @@ static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
     ao2_metrics_provider_call(prov->index, endpoint, rv,
                               rv == APR_SUCCESS ? resp->status : 0,
                               apr_time_now() - start);
-    if (env->call_ended)
-        __atomic_store_n(env->call_ended, (apr_uint64_t)apr_time_now(),
-                         __ATOMIC_RELAXED);
-    if (env->calls && env->max_calls)
-        apr_atomic_dec32(env->calls);
+    ao2_gate_leave(&gate);
     return rv;
 }
 
