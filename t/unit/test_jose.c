@@ -542,6 +542,29 @@ static void id_token_cases(apr_pool_t *p)
                    strcmp(err->code, "invalid_id_token") == 0 && cl == NULL,
                "id token %s: 502 invalid_id_token", cases[i].name);
     }
+    /* iss: against issuer= (which discovery, the only source of an
+     * issuer, must match exactly); without issuer= nothing to hold it to. */
+    {
+        ao2_json_t *cl = NULL;
+        const char *no_iss = apr_psprintf(
+            p,
+            "{\"aud\":\"rp\",\"sub\":\"alice\",\"exp\":%" APR_INT64_T_FMT
+            ",\"nonce\":\"n-1\"}",
+            NOW + 300);
+        ok(ao2_verify_id_token(p, sign(p, rsa, "RS256", "k1", no_iss), &c, keys,
+                               "n-1", apr_time_from_sec(NOW), &cl,
+                               NULL) != NULL,
+           "id token without iss: refused when issuer= is set");
+        pv.issuer = NULL;
+        ok(ao2_verify_id_token(p,
+                               sign(p, rsa, "RS256", "k1",
+                                    claims(p, "https://evil.example", "rp",
+                                           NOW + 300, NOW, "n-1")),
+                               &c, keys, "n-1", apr_time_from_sec(NOW), &cl,
+                               NULL) == NULL,
+           "id token of any iss: accepted without issuer= (documented)");
+        pv.issuer = ISS;
+    }
     is_str(
         ao2_jwt_claim_unverified(p, sign(p, rsa, "RS256", "k1", good), "sub"),
         "alice", "the sub of a stored ID token");
