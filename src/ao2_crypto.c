@@ -516,6 +516,15 @@ apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
     return APR_SUCCESS;
 }
 
+/* The copy of the last key is a secret too: not left behind once it no
+ * longer stands for the context's key. */
+static void hmac_unkey(thread_contexts_t *tc)
+{
+    OPENSSL_cleanse(tc->mac_key, sizeof(tc->mac_key));
+    tc->mac_keylen = 0;
+    tc->mac_keyed = 0;
+}
+
 /* Keys the thread's HMAC context, or finds it keyed with the same key
  * already (compared in constant time: both sides are secrets). 1 on
  * success. */
@@ -528,7 +537,7 @@ static int hmac_key(thread_contexts_t *tc, const void *key, apr_size_t keylen)
         CRYPTO_memcmp(tc->mac_key, key, keylen) == 0)
         /* NULL key: the one set before, from its saved pads. */
         return EVP_MAC_init(tc->mac, NULL, 0, NULL) == 1;
-    tc->mac_keyed = 0;
+    hmac_unkey(tc);
     params[0] =
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
     params[1] = OSSL_PARAM_construct_end();
@@ -575,7 +584,7 @@ apr_status_t ao2_hmac_sha256(const void *key, apr_size_t keylen, const void *a,
         ok = hmac_key(tc, keybytes, keylen) &&
              hmac_compute(tc->mac, a, alen, b, blen, out);
         if (!ok)
-            tc->mac_keyed = 0;
+            hmac_unkey(tc);
     } else {
         /* Fetched once (ao2_crypto_init), else per call. */
         mac = fetched_hmac ? fetched_hmac : EVP_MAC_fetch(NULL, "HMAC", NULL);
