@@ -29,8 +29,16 @@
 /* Changing this string changes every derived key: sealed data written under
  * the old one would no longer open. */
 #define SEAL_KEY_INFO "mod_api_oauth2 seal v1"
-/* The same for the key that authenticates cached verdicts. */
-#define MAC_KEY_INFO "mod_api_oauth2 verdict mac v1"
+/* The same for the key that authenticated every MACed value before each
+ * kind had its own: still derived, to read what it made. */
+#define MAC_V1_KEY_INFO "mod_api_oauth2 verdict mac v1"
+/* One per ao2_mac_kind_e, in its order. */
+static const char *const mac_key_info[AO2_MAC_KINDS] = {
+    "mod_api_oauth2 verdict mac v2",
+    "mod_api_oauth2 lock mac v2",
+    "mod_api_oauth2 revocation log mac v2",
+    "mod_api_oauth2 revocation journal mac v2",
+};
 
 /* --- Branch-free character classes ---------------------------------------
  *
@@ -266,7 +274,7 @@ static EVP_CIPHER *fetched_gcm;
  * reused: a new context per call allocates and frees libcrypto's state
  * (for HMAC three digest contexts), about as much work as hashing a token.
  * The HMAC context keeps the last key it was given, so that a MAC under the
- * same key (nearly always the one verdict and lock key) starts from the
+ * same key (nearly always the verdict key, on the hit path) starts from the
  * key's precomputed pads. libcrypto's allocator, not a pool: the contexts
  * live as long as the thread, and go with it (thread_contexts_free). */
 typedef struct thread_contexts {
@@ -493,7 +501,7 @@ apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
 {
     EVP_KDF *kdf;
     EVP_KDF_CTX *kctx = NULL;
-    int ok = 0;
+    int ok = 0, i;
 
     if (!out || !master || len < AO2_MASTER_KEY_MIN) {
         return APR_EINVAL;
@@ -506,7 +514,11 @@ apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
     if (kctx) {
         ok = hkdf(kctx, master, len, SEAL_KEY_INFO, out->seal,
                   sizeof(out->seal)) &&
-             hkdf(kctx, master, len, MAC_KEY_INFO, out->mac, sizeof(out->mac));
+             hkdf(kctx, master, len, MAC_V1_KEY_INFO, out->mac_v1,
+                  sizeof(out->mac_v1));
+        for (i = 0; ok && i < AO2_MAC_KINDS; i++)
+            ok = hkdf(kctx, master, len, mac_key_info[i], out->mac[i],
+                      sizeof(out->mac[i]));
         EVP_KDF_CTX_free(kctx);
     }
     if (!ok) {
@@ -514,6 +526,15 @@ apr_status_t ao2_keys_derive(ao2_keys_t *out, const unsigned char *master,
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
+}
+
+/* The copy of the last key is a secret too: not left behind once it no
+ * longer stands for the context's key. */
+static void hmac_unkey(thread_contexts_t *tc)
+{
+    OPENSSL_cleanse(tc->mac_key, sizeof(tc->mac_key));
+    tc->mac_keylen = 0;
+    tc->mac_keyed = 0;
 }
 
 /* Keys the thread's HMAC context, or finds it keyed with the same key
@@ -528,7 +549,7 @@ static int hmac_key(thread_contexts_t *tc, const void *key, apr_size_t keylen)
         CRYPTO_memcmp(tc->mac_key, key, keylen) == 0)
         /* NULL key: the one set before, from its saved pads. */
         return EVP_MAC_init(tc->mac, NULL, 0, NULL) == 1;
-    tc->mac_keyed = 0;
+    hmac_unkey(tc);
     params[0] =
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
     params[1] = OSSL_PARAM_construct_end();
@@ -575,7 +596,7 @@ apr_status_t ao2_hmac_sha256(const void *key, apr_size_t keylen, const void *a,
         ok = hmac_key(tc, keybytes, keylen) &&
              hmac_compute(tc->mac, a, alen, b, blen, out);
         if (!ok)
-            tc->mac_keyed = 0;
+            hmac_unkey(tc);
     } else {
         /* Fetched once (ao2_crypto_init), else per call. */
         mac = fetched_hmac ? fetched_hmac : EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -601,35 +622,53 @@ apr_status_t ao2_hmac_sha256(const void *key, apr_size_t keylen, const void *a,
     return APR_SUCCESS;
 }
 
-apr_status_t ao2_mac(const ao2_keys_t *k, const void *a, apr_size_t alen,
-                     const void *b, apr_size_t blen,
-                     unsigned char tag[AO2_MAC_TAG_LEN])
+static apr_status_t mac_under(const unsigned char key[32], const void *a,
+                              apr_size_t alen, const void *b, apr_size_t blen,
+                              unsigned char tag[AO2_MAC_TAG_LEN])
 {
     unsigned char full[AO2_SHA256_LEN];
-    apr_status_t rv;
+    apr_status_t rv = ao2_hmac_sha256(key, 32, a, alen, b, blen, full);
 
-    if (!k || !tag) {
-        return APR_EINVAL;
-    }
-    rv = ao2_hmac_sha256(k->mac, sizeof(k->mac), a, alen, b, blen, full);
     memcpy(tag, full, AO2_MAC_TAG_LEN);
     OPENSSL_cleanse(full, sizeof(full));
     return rv;
 }
 
-int ao2_mac_verify(const ao2_keys_t *k, const void *a, apr_size_t alen,
-                   const void *b, apr_size_t blen,
-                   const unsigned char tag[AO2_MAC_TAG_LEN])
+apr_status_t ao2_mac(const ao2_keys_t *k, ao2_mac_kind_e kind, const void *a,
+                     apr_size_t alen, const void *b, apr_size_t blen,
+                     unsigned char tag[AO2_MAC_TAG_LEN])
+{
+    if (!k || !tag || (unsigned int)kind >= AO2_MAC_KINDS) {
+        return APR_EINVAL;
+    }
+    return mac_under(k->mac[kind], a, alen, b, blen, tag);
+}
+
+static int tag_is(const unsigned char key[32], const void *a, apr_size_t alen,
+                  const void *b, apr_size_t blen,
+                  const unsigned char tag[AO2_MAC_TAG_LEN])
 {
     unsigned char want[AO2_MAC_TAG_LEN];
-    int good;
+    int good = mac_under(key, a, alen, b, blen, want) == APR_SUCCESS &&
+               CRYPTO_memcmp(want, tag, AO2_MAC_TAG_LEN) == 0;
 
-    if (!tag || ao2_mac(k, a, alen, b, blen, want) != APR_SUCCESS) {
-        return 0;
-    }
-    good = CRYPTO_memcmp(want, tag, AO2_MAC_TAG_LEN) == 0;
     OPENSSL_cleanse(want, sizeof(want));
     return good;
+}
+
+/* A verdict is made again when it does not verify: only what would forget
+ * a revoke is still read under the key of before. */
+int ao2_mac_verify(const ao2_keys_t *k, ao2_mac_kind_e kind, const void *a,
+                   apr_size_t alen, const void *b, apr_size_t blen,
+                   const unsigned char tag[AO2_MAC_TAG_LEN])
+{
+    if (!k || !tag || (unsigned int)kind >= AO2_MAC_KINDS) {
+        return 0;
+    }
+    if (tag_is(k->mac[kind], a, alen, b, blen, tag))
+        return 1;
+    return (kind == AO2_MAC_REVLOG || kind == AO2_MAC_JOURNAL) &&
+           tag_is(k->mac_v1, a, alen, b, blen, tag);
 }
 
 void ao2_cleanse(void *buf, apr_size_t len)

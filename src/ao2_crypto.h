@@ -9,10 +9,26 @@
 #define AO2_MASTER_KEY_MIN 32
 #define AO2_MAC_TAG_LEN    16 /* truncated HMAC-SHA256 (RFC 2104 §5) */
 
+/* What a MAC is made for. Each kind has a key of its own: a MAC made for
+ * one kind never passes for another, whatever bytes the two share (their
+ * prefixes alone kept them apart before). */
+typedef enum {
+    AO2_MAC_VERDICT = 0, /* verdicts in memcached */
+    AO2_MAC_LOCK,        /* lock names (the whole HMAC, ao2_lock.c) */
+    AO2_MAC_REVLOG,      /* revocation log entries in memcached */
+    AO2_MAC_JOURNAL,     /* revocation journal records */
+    AO2_MAC_KINDS
+} ao2_mac_kind_e;
+
 /* Keys derived from the operator's master key (HKDF-SHA256), one per use. */
 typedef struct ao2_keys {
     unsigned char seal[32]; /* AES-256-GCM for values in the store */
-    unsigned char mac[32];  /* HMAC-SHA256 for values in shared caches */
+    /* HMAC-SHA256, one per ao2_mac_kind_e */
+    unsigned char mac[AO2_MAC_KINDS][32];
+    /* The one MAC key of every kind before: revocation log entries and
+     * journal records made under it still verify (ao2_mac_verify), so
+     * that an upgrade forgets no tombstone. */
+    unsigned char mac_v1[32];
 } ao2_keys_t;
 
 /* Fetches SHA-256, HMAC and AES-256-GCM once for the life of pool p (the
@@ -68,15 +84,17 @@ apr_status_t ao2_hmac_sha256(const void *key, apr_size_t keylen, const void *a,
                              apr_size_t alen, const void *b, apr_size_t blen,
                              unsigned char out[AO2_SHA256_LEN]);
 
-/* The first AO2_MAC_TAG_LEN bytes of HMAC-SHA256 under k->mac over a || b.
- * The caller keeps the split unambiguous (a of a fixed length, say). */
-apr_status_t ao2_mac(const ao2_keys_t *k, const void *a, apr_size_t alen,
-                     const void *b, apr_size_t blen,
+/* The first AO2_MAC_TAG_LEN bytes of HMAC-SHA256 under kind's key over
+ * a || b. The caller keeps the split unambiguous (a of a fixed length,
+ * say). APR_EINVAL for a kind out of range. */
+apr_status_t ao2_mac(const ao2_keys_t *k, ao2_mac_kind_e kind, const void *a,
+                     apr_size_t alen, const void *b, apr_size_t blen,
                      unsigned char tag[AO2_MAC_TAG_LEN]);
-/* 1 when tag is ao2_mac of a || b, compared in constant time; 0 when it is
+/* 1 when tag is ao2_mac of a || b, compared in constant time (for the
+ * revocation log and journal kinds also under k->mac_v1); 0 when it is
  * not, and when the MAC cannot be computed. */
-int ao2_mac_verify(const ao2_keys_t *k, const void *a, apr_size_t alen,
-                   const void *b, apr_size_t blen,
+int ao2_mac_verify(const ao2_keys_t *k, ao2_mac_kind_e kind, const void *a,
+                   apr_size_t alen, const void *b, apr_size_t blen,
                    const unsigned char tag[AO2_MAC_TAG_LEN]);
 
 /* Overwrites len bytes at buf with zeros in a way the compiler keeps: for

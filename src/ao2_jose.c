@@ -204,8 +204,10 @@ int ao2_jws_looks_like(const char *text, apr_size_t len)
 /* The protected header, read here before cjose sees the token: the alg is
  * judged on our own parse, where a duplicate member is an error (jansson
  * alone would take the last "alg", and a second reader could take the
- * first). 0 when the header is not a base64url JSON object. */
-static int read_header(apr_pool_t *p, const char *compact, ao2_jws_info_t *info)
+ * first). AO2_JWS_MALFORMED when the header is not a base64url JSON
+ * object. */
+static ao2_jws_result_e read_header(apr_pool_t *p, const char *compact,
+                                    ao2_jws_info_t *info)
 {
     const char *dot = strchr(compact, '.');
     unsigned char *raw;
@@ -215,17 +217,22 @@ static int read_header(apr_pool_t *p, const char *compact, ao2_jws_info_t *info)
 
     if (ao2_b64url_decode(p, compact, (apr_size_t)(dot - compact), &raw,
                           &raw_len) != APR_SUCCESS)
-        return 0;
+        return AO2_JWS_MALFORMED;
     h = ao2_json_parse_object(p, (const char *)raw, raw_len, &why);
     if (h == NULL)
-        return 0;
+        return AO2_JWS_MALFORMED;
     info->alg = ao2_json_str(h, "alg");
     info->kid = ao2_json_str(h, "kid");
     info->typ = ao2_json_str(h, "typ");
     /* A kid that is there but not a string names no key. */
     if (info->kid == NULL && ao2_json_has(h, "kid"))
         info->kid = "";
-    return 1;
+    /* RFC 7515 §4.1.11: an extension named in crit must be understood, and
+     * this module understands none (cjose would ignore them all). A crit
+     * that is not a list of names is invalid all the same. */
+    if (ao2_json_has(h, "crit"))
+        return AO2_JWS_UNKNOWN_CRIT;
+    return AO2_JWS_OK;
 }
 
 static int alg_index(const char *alg)
@@ -293,8 +300,8 @@ ao2_jws_result_e ao2_jws_verify(apr_pool_t *p, const ao2_jwks_t *keys,
     *payload_len = 0;
     if (!ao2_jws_looks_like(compact, len))
         return AO2_JWS_MALFORMED;
-    if (!read_header(p, compact, info))
-        return AO2_JWS_MALFORMED;
+    if ((rc = read_header(p, compact, info)) != AO2_JWS_OK)
+        return rc;
     a = alg_index(info->alg);
     if (a < 0)
         return AO2_JWS_BAD_ALG;
@@ -330,6 +337,9 @@ const char *ao2_jws_result_text(ao2_jws_result_e r)
             return "no key of the provider's JWKS for its algorithm";
         case AO2_JWS_BAD_SIGNATURE:
             return "a signature that does not verify";
+        case AO2_JWS_UNKNOWN_CRIT:
+            return "a crit header naming an extension this module does not "
+                   "understand";
     }
     return "an unknown problem";
 }

@@ -33,7 +33,8 @@ typedef enum {
     AO2_JWS_BAD_ALG,     /* none, HS*, unknown, or a key of another kind */
     AO2_JWS_UNKNOWN_KID, /* the kid names no key of the set */
     AO2_JWS_NO_KEY,      /* no kid, and no key of that kind verifies */
-    AO2_JWS_BAD_SIGNATURE
+    AO2_JWS_BAD_SIGNATURE,
+    AO2_JWS_UNKNOWN_CRIT /* a "crit" header (RFC 7515 §4.1.11): we know none */
 } ao2_jws_result_e;
 
 /* What a checked JWS said about itself. */
@@ -46,7 +47,8 @@ typedef struct ao2_jws_info {
 /* Verifies the compact JWS of len bytes against keys. The header's alg
  * must be one of RS256/384/512, PS256/384/512, ES256/384/512 and fit the
  * key: RSA keys only for RS/PS, EC keys only for ES with the curve the alg
- * names. With a kid only that key is tried; without one, every key of the
+ * names. A header with "crit" is refused: no extension is understood.
+ * With a kid only that key is tried; without one, every key of the
  * fitting kind. On AO2_JWS_OK, *payload (NUL-terminated, in p) and
  * *payload_len are the verified payload. info may be NULL. */
 ao2_jws_result_e ao2_jws_verify(apr_pool_t *p, const ao2_jwks_t *keys,

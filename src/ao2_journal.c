@@ -5,8 +5,9 @@
 #include <unistd.h>
 
 /* A record: magic, seq and until little-endian, the hash, a zero byte, then
- * the MAC over the 64 bytes before it. The magic keeps a record from
- * passing for any other value MACed under the same key. */
+ * the MAC over the 64 bytes before it, under the journal's own key. The
+ * magic kept a record from passing for any other value MACed under the key
+ * all kinds shared before, which still reads old records. */
 #define MAGIC     "ao2j"
 #define MAGIC_LEN 4
 #define SEQ_AT    4
@@ -59,7 +60,8 @@ static int sound(const unsigned char *rec, apr_uint32_t slot,
     for (i = 0; i < AO2_SHA256_B64URL_LEN; i++)
         if (!b64url_char(rec[HASH_AT + i]))
             return 0;
-    if (!ao2_mac_verify(k, rec, BODY_LEN, NULL, 0, rec + TAG_AT))
+    if (!ao2_mac_verify(k, AO2_MAC_JOURNAL, rec, BODY_LEN, NULL, 0,
+                        rec + TAG_AT))
         return 0;
     *seq = get_le64(rec + SEQ_AT);
     *until = (apr_int64_t)get_le64(rec + UNTIL_AT);
@@ -121,7 +123,7 @@ apr_status_t ao2_journal_write(int fd, apr_uint32_t slots, const ao2_keys_t *k,
     put_le64(rec + SEQ_AT, seq);
     put_le64(rec + UNTIL_AT, (apr_uint64_t)until);
     memcpy(rec + HASH_AT, hash, AO2_SHA256_B64URL_LEN);
-    rv = ao2_mac(k, rec, BODY_LEN, NULL, 0, rec + TAG_AT);
+    rv = ao2_mac(k, AO2_MAC_JOURNAL, rec, BODY_LEN, NULL, 0, rec + TAG_AT);
     if (rv != APR_SUCCESS)
         return rv;
     do

@@ -4,20 +4,52 @@
 #include <string.h>
 #include <strings.h>
 
-/* RFC 9068 §2.1 says "at+jwt" (also spelled with "application/");
- * Keycloak, Entra ID and Auth0 write "JWT" or nothing, so for those the
- * payload must at least not be an ID token. */
+/* Claims only an ID token carries (OIDC Core §2, §3.1.3.6, §3.3.2.11):
+ * a nonce when the client asked with one, the hashes of the code and the
+ * access token issued beside it. */
+static const char *const id_token_claims[] = {"nonce", "at_hash", "c_hash",
+                                              NULL};
+
+/* What an access token was granted: "scope" (RFC 9068 §2.2.3, Keycloak,
+ * Auth0) or "scp" (Entra ID, Okta). No ID token carries either. */
+static int has_scope(const ao2_json_t *j)
+{
+    return ao2_json_has(j, "scope") || ao2_json_has(j, "scp");
+}
+
+static int is_id_token(const ao2_json_t *j)
+{
+    const char *ktyp = ao2_json_str(j, "typ");
+    int i;
+
+    for (i = 0; id_token_claims[i]; i++) {
+        if (ao2_json_has(j, id_token_claims[i]))
+            return 1;
+    }
+    /* Keycloak's and Okta's access tokens carry auth_time too, with a
+     * scope. */
+    if (ao2_json_has(j, "auth_time") && !has_scope(j))
+        return 1;
+    return ktyp && !strcasecmp(ktyp, "ID"); /* Keycloak's own mark */
+}
+
+/* RFC 9068 §2.1 says "at+jwt" (also spelled with "application/"), and an
+ * ID token is never one (§4). Keycloak, Entra ID, Okta and Auth0 write
+ * "JWT" or nothing, and so do oidc-provider and Google for ID tokens asked
+ * for without a nonce: signed by the same keys, with the client in aud and
+ * often no claim of an ID token's own. So without "at+jwt" the payload
+ * must carry no mark of an ID token, and one of an access token: a scope,
+ * or the client_id RFC 9068 §2.2 requires. */
 static int is_access_token(const ao2_jws_info_t *info, const ao2_json_t *j)
 {
-    const char *typ = info->typ, *ktyp;
+    const char *typ = info->typ;
 
     if (typ &&
         (!strcasecmp(typ, "at+jwt") || !strcasecmp(typ, "application/at+jwt")))
         return 1;
     if (typ && strcasecmp(typ, "JWT") != 0)
         return 0;
-    ktyp = ao2_json_str(j, "typ");
-    return !ao2_json_has(j, "nonce") && !(ktyp && !strcasecmp(ktyp, "ID"));
+    return !is_id_token(j) && (has_scope(j) || ao2_json_has(j, "client_id"));
 }
 
 ao2_jwt_access_e ao2_jwt_access_verify(apr_pool_t *p, const ao2_provider_t *pv,

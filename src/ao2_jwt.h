@@ -19,10 +19,11 @@ typedef enum {
 } ao2_jwt_access_e;
 
 /* Signature with keys, then: typ "at+jwt" (RFC 9068 §4), or for providers
- * that write "JWT" or nothing, not an ID token (no nonce, Keycloak's typ
- * claim not "ID"); iss equal to pv->issuer; exp present and not past, nbf
- * and iat not in the future, each with pv->leeway. On AO2_JWT_ACCESS_OK,
- * *claims and *exp are set. */
+ * that write "JWT" or nothing, no mark of an ID token (nonce, at_hash,
+ * c_hash, auth_time without a scope, Keycloak's typ claim "ID") and one of
+ * an access token (scope, scp or client_id); iss equal to pv->issuer; exp
+ * present and not past, nbf and iat not in the future, each with pv->leeway. On
+ * AO2_JWT_ACCESS_OK, *claims and *exp are set. */
 ao2_jwt_access_e ao2_jwt_access_verify(apr_pool_t *p, const ao2_provider_t *pv,
                                        const ao2_jwks_t *keys,
                                        const char *token, apr_int64_t now,

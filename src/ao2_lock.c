@@ -15,9 +15,10 @@ void ao2_lock_key(ao2_lock_t *lk, const ao2_keys_t *keys, const char *prefix,
     unsigned char mac[AO2_SHA256_LEN];
 
     memset(lk, 0, sizeof(*lk));
-    /* The MAC key, not a plain hash: the lock of a known token or
+    /* A MAC key of its own, not a plain hash: the lock of a known token or
      * identity cannot be computed without ApiOAuth2StoreKey. */
-    ao2_hmac_sha256(keys->mac, sizeof(keys->mac), prefix, 4, name, len, mac);
+    ao2_hmac_sha256(keys->mac[AO2_MAC_LOCK], sizeof(keys->mac[AO2_MAC_LOCK]),
+                    prefix, 4, name, len, mac);
     memcpy(lk->key, prefix, 4);
     lk->key[4] = ':';
     ao2_digest_b64url_into(mac, lk->key + 5);

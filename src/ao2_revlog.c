@@ -205,7 +205,7 @@ static apr_size_t entry_encode(const ao2_revlog_t *rl, const char *key,
     int n = apr_snprintf(buf, AO2_CACHE_MAX_VALUE, "%.*s %" APR_INT64_T_FMT,
                          AO2_SHA256_B64URL_LEN, hash, until);
 
-    if (ao2_mac(rl->keys, key, klen, buf, (apr_size_t)n,
+    if (ao2_mac(rl->keys, AO2_MAC_REVLOG, key, klen, buf, (apr_size_t)n,
                 (unsigned char *)buf + n) != APR_SUCCESS)
         return 0;
     return (apr_size_t)n + AO2_MAC_TAG_LEN;
@@ -222,7 +222,8 @@ static entry_e learn(ao2_revlog_t *rl, apr_uint64_t gen, apr_int64_t now_sec)
         return ABSENT;
     if (len > AO2_CACHE_MAX_VALUE ||
         len < AO2_SHA256_B64URL_LEN + 2 + AO2_MAC_TAG_LEN ||
-        !ao2_mac_verify(rl->keys, key, klen, buf, len - AO2_MAC_TAG_LEN,
+        !ao2_mac_verify(rl->keys, AO2_MAC_REVLOG, key, klen, buf,
+                        len - AO2_MAC_TAG_LEN,
                         (unsigned char *)buf + len - AO2_MAC_TAG_LEN) ||
         buf[AO2_SHA256_B64URL_LEN] != ' ')
         return BAD;

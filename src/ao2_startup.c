@@ -28,6 +28,9 @@ APLOG_USE_MODULE(api_oauth2);
 
 #define AO2_MAX_KEY_FILE 4096
 
+/* The key file's bytes are the master key: cleared on every way out,
+ * with a write the compiler keeps (a memset before return is a dead store
+ * it may drop). */
 const char *ao2_key_load(apr_pool_t *p, const char *path, ao2_keys_t *keys)
 {
     unsigned char buf[AO2_MAX_KEY_FILE];
@@ -35,6 +38,7 @@ const char *ao2_key_load(apr_pool_t *p, const char *path, ao2_keys_t *keys)
     apr_size_t n = sizeof(buf);
     apr_status_t rv;
     char ebuf[128];
+    const char *err = NULL;
 
     rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, p);
     if (rv != APR_SUCCESS)
@@ -43,17 +47,17 @@ const char *ao2_key_load(apr_pool_t *p, const char *path, ao2_keys_t *keys)
     rv = apr_file_read_full(f, buf, sizeof(buf), &n);
     apr_file_close(f);
     if (rv != APR_SUCCESS && rv != APR_EOF)
-        return apr_psprintf(p, "cannot read key file %s: %s", path,
-                            apr_strerror(rv, ebuf, sizeof(ebuf)));
-    if (n < AO2_MASTER_KEY_MIN)
-        return apr_psprintf(p,
-                            "key file %s has %" APR_SIZE_T_FMT
-                            " bytes; at least %d random bytes are needed",
-                            path, n, AO2_MASTER_KEY_MIN);
-    if (ao2_keys_derive(keys, buf, n) != APR_SUCCESS)
-        return "cannot derive keys";
-    memset(buf, 0, sizeof(buf));
-    return NULL;
+        err = apr_psprintf(p, "cannot read key file %s: %s", path,
+                           apr_strerror(rv, ebuf, sizeof(ebuf)));
+    else if (n < AO2_MASTER_KEY_MIN)
+        err = apr_psprintf(p,
+                           "key file %s has %" APR_SIZE_T_FMT
+                           " bytes; at least %d random bytes are needed",
+                           path, n, AO2_MASTER_KEY_MIN);
+    else if (ao2_keys_derive(keys, buf, n) != APR_SUCCESS)
+        err = "cannot derive keys";
+    ao2_cleanse(buf, sizeof(buf));
+    return err;
 }
 
 /* The user the children run as. Started as root, httpd switches to
@@ -148,14 +152,14 @@ static int generate_key(apr_pool_t *ptemp, server_rec *s, const char *path)
                             APR_FPROT_UREAD | APR_FPROT_UWRITE, ptemp)) ||
         (rv = apr_file_write_full(f, key, sizeof(key), &n)) ||
         (rv = apr_file_close(f))) {
-        memset(key, 0, sizeof(key));
+        ao2_cleanse(key, sizeof(key));
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "AO2C0002: cannot create the store key %s; set "
                      "ApiOAuth2StoreKey",
                      path);
         return !OK;
     }
-    memset(key, 0, sizeof(key));
+    ao2_cleanse(key, sizeof(key));
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  "AO2C0003: generated the store key %s (0600, owner %s); set "
                  "ApiOAuth2StoreKey to keep it elsewhere or to share it "

@@ -652,7 +652,7 @@ static void remember(const ao2_validate_env_t *env, ao2_cache_t *cache,
         return;
     len += sl;
     if (mac) {
-        if (ao2_mac(env->keys, key, KEY_LEN, buf, len,
+        if (ao2_mac(env->keys, AO2_MAC_VERDICT, key, KEY_LEN, buf, len,
                     (unsigned char *)buf + len) != APR_SUCCESS)
             return;
         len += AO2_MAC_TAG_LEN;
@@ -677,7 +677,8 @@ static int cached(const ao2_validate_env_t *env, ao2_cache_t *cache,
         return 0;
     if (cache->type->shared) {
         if (len < AO2_MAC_TAG_LEN ||
-            !ao2_mac_verify(env->keys, key, KEY_LEN, buf, len - AO2_MAC_TAG_LEN,
+            !ao2_mac_verify(env->keys, AO2_MAC_VERDICT, key, KEY_LEN, buf,
+                            len - AO2_MAC_TAG_LEN,
                             (unsigned char *)buf + len - AO2_MAC_TAG_LEN)) {
             say(env, AO2_LOG_DEBUG, 0,
                 "AO2B0007: cached verdict without a valid MAC ignored");

@@ -10,7 +10,7 @@ use Apache::Test qw(-withtestmore);
 use AO2Test;
 use MIME::Base64 qw(encode_base64url decode_base64url);
 
-plan tests => 17;
+plan tests => 20;
 
 sub get { (api_call(GET => $_[1] // '/jwtapi/res.partner', bearer => $_[0]))[0] }
 sub parts { my @p = split /\./, $_[0]; return (json_decode(decode_base64url($p[0])), json_decode(decode_base64url($p[1])), $p[2]) }
@@ -44,6 +44,17 @@ is(get(join('.', b64json({ %$h, alg => 'HS256' }), b64json($c), $sig)), 401,
 is(get(join('.', b64json($h), b64json($c), encode_base64url('x' x 256))), 401,
    'a signature by another key: 401');
 is(get($tok->{id_token}), 401, 'its ID token is no access token: 401');
+# An ID token asked for without a nonce (by another application of the same
+# client, say): signed with the same keys, aud the location's client, no typ
+# header, and no claim of an ID token's own (oidc-provider writes none).
+my $bare = provider_tokens(client_id => 'jwt-client', client_secret => 'jwt-secret',
+                           login => 'jim', scope => 'openid email', nonce => undef);
+my (undef, $idc) = parts($bare->{id_token} // '');
+ok(!exists $idc->{nonce} && ($idc->{aud} // '') eq 'jwt-client' && ($idc->{sub} // '') eq 'jim',
+   'an ID token without a nonce, for jwt-client and jim') or diag explain $idc;
+my ($ist, undef, $ires) = api_call(GET => '/jwtapi/res.partner', bearer => $bare->{id_token});
+is($ist, 401, 'an ID token without a nonce is no access token either: 401');
+like($ires->header('WWW-Authenticate') // '', qr/error="invalid_token"/, 'invalid_token');
 is(get(join('.', b64json({ %$h, kid => 'no-such-key' }), b64json($c), $sig)), 401,
    'an unknown kid: 401');
 provider_stats_reset();

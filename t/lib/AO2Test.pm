@@ -307,16 +307,18 @@ sub pkce_pair {
 
 # authorization_url(client_id => ..., redirect_uri => ..., [scope, state, nonce,
 # code_challenge, prompt]) -> URL of the provider's /auth with those parameters.
+# nonce => undef: none at all (the ID token then carries none).
 sub authorization_url {
     my (%p) = @_;
     my $u = URI->new("$PROVIDER_URL/auth");
+    my $nonce = exists $p{nonce} ? $p{nonce} : random_string(16);
     $u->query_form([
         response_type         => 'code',
         client_id             => $p{client_id},
         redirect_uri          => $p{redirect_uri},
         scope                 => $p{scope} // 'openid email offline_access',
         state                 => $p{state} // random_string(16),
-        nonce                 => $p{nonce} // random_string(16),
+        (defined $nonce ? (nonce => $nonce) : ()),
         code_challenge        => $p{code_challenge},
         code_challenge_method => 'S256',
         prompt                => $p{prompt} // 'consent',
@@ -645,7 +647,7 @@ sub provider_revoke {
 # other OAuth2 client would do it. Options: client_id, client_secret, auth,
 # redirect_uri (default: the /badsecret callback, which api-client has
 # registered and which the module never handles with a working secret),
-# scope, login, password.
+# scope, login, password, nonce (undef: none).
 sub provider_tokens {
     my (%o) = @_;
     my $id     = $o{client_id}     // 'api-client';
@@ -654,7 +656,8 @@ sub provider_tokens {
     my ($verifier, $challenge) = pkce_pair();
     my $state = random_string(16);
     my $url = authorization_url(client_id => $id, redirect_uri => $redir,
-        scope => $o{scope}, state => $state, code_challenge => $challenge);
+        scope => $o{scope}, state => $state, code_challenge => $challenge,
+        (exists $o{nonce} ? (nonce => $o{nonce}) : ()));
     my $cb = provider_login($url, login => $o{login} // 'alice',
                             password => $o{password} // 'x');
     my %q = URI->new($cb)->query_form;

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "ao2_crypto.h"
+#include "ao2_lock.h"
 #include "tap.h"
 
 static const char *hex(apr_pool_t *p, const unsigned char *b, apr_size_t len)
@@ -269,6 +270,20 @@ static void test_keys(ao2_keys_t *k, unsigned char seed)
     ao2_keys_derive(k, master, sizeof(master));
 }
 
+/* HKDF-SHA256 of the bytes 0..31, no salt, computed apart (Python hmac). */
+static const struct {
+    const char *info, *hex;
+} mac_kat[AO2_MAC_KINDS] = {
+    {"mod_api_oauth2 verdict mac v2",
+     "ac66fc7332c11ea1e0231554bfa72c3304c82f2c3c88495241e0c2721932b998"},
+    {"mod_api_oauth2 lock mac v2",
+     "9129eb221d41f8571c2112258383fbc06e0b8ba73056f55513e8315e616f6759"},
+    {"mod_api_oauth2 revocation log mac v2",
+     "9b0707d226baf7619c325c5fae9edf8a6e20d0f3f2c2cb2c92a67dfc5fcbac64"},
+    {"mod_api_oauth2 revocation journal mac v2",
+     "624279f04cc5020fa484347ccd13b7484218bffaaeaac2383c5a128a55074e80"},
+};
+
 static void keys_derive_cases(apr_pool_t *p)
 {
     unsigned char master[32], other[32];
@@ -288,18 +303,71 @@ static void keys_derive_cases(apr_pool_t *p)
     is_str(hex(p, k1.seal, sizeof(k1.seal)),
            "07f1046ff1779b2bf056043f3f191e18ecd6f42167ec7dc79bd38643dcca13e2",
            "seal key known answer");
-    /* The same with info "mod_api_oauth2 verdict mac v1": cached verdicts
-     * written by one server verify on the others only while it holds. */
-    is_str(hex(p, k1.mac, sizeof(k1.mac)),
+    /* The same with info "mod_api_oauth2 verdict mac v1": the MAC key of
+     * every kind before, still read for log entries and journal records. */
+    is_str(hex(p, k1.mac_v1, sizeof(k1.mac_v1)),
            "cd7fb09799afe09f6bfac6f246b3f666c0a9d22b1dd64a88382b2d6d8bdd12f1",
-           "mac key known answer");
-    ok(memcmp(k1.seal, k1.mac, sizeof(k1.seal)) != 0,
+           "v1 mac key known answer");
+    /* One per kind: values MACed by one server verify on the others only
+     * while these hold. */
+    for (i = 0; i < AO2_MAC_KINDS; i++)
+        is_str(hex(p, k1.mac[i], sizeof(k1.mac[i])), mac_kat[i].hex,
+               "mac key known answer: %s", mac_kat[i].info);
+    ok(memcmp(k1.seal, k1.mac[AO2_MAC_VERDICT], sizeof(k1.seal)) != 0,
        "the seal and mac keys differ");
     ao2_keys_derive(&k2, other, sizeof(other));
     ok(memcmp(k1.seal, k2.seal, sizeof(k1.seal)) != 0,
        "another master gives another key");
     ok(memcmp(k1.mac, k2.mac, sizeof(k1.mac)) != 0,
-       "another master gives another mac key");
+       "another master gives other mac keys");
+}
+
+/* Each kind's MAC is apart from every other's over the same bytes: a
+ * value made for one (a lock name anyone reading memcached sees, say)
+ * never passes for another. */
+static void mac_kinds_apart(apr_pool_t *p)
+{
+    static const char a[] = "ao2l", b[] = "some token";
+    unsigned char tag[AO2_MAC_KINDS][AO2_MAC_TAG_LEN], v1[AO2_MAC_TAG_LEN];
+    unsigned char full[AO2_SHA256_LEN];
+    ao2_keys_t k;
+    ao2_lock_t lk;
+    int i, j, same = 0;
+
+    test_keys(&k, 1);
+    for (i = 0; i < AO2_MAC_KINDS; i++)
+        ao2_mac(&k, (ao2_mac_kind_e)i, a, 4, b, strlen(b), tag[i]);
+    for (i = 0; i < AO2_MAC_KINDS; i++)
+        for (j = i + 1; j < AO2_MAC_KINDS; j++)
+            same += memcmp(tag[i], tag[j], AO2_MAC_TAG_LEN) == 0;
+    is_int(same, 0, "no two kinds give the same MAC over the same bytes");
+    for (i = 0; i < AO2_MAC_KINDS; i++)
+        for (j = 0; j < AO2_MAC_KINDS; j++)
+            same += (i != j) && ao2_mac_verify(&k, (ao2_mac_kind_e)j, a, 4, b,
+                                               strlen(b), tag[i]);
+    is_int(same, 0, "no kind's MAC verifies as another kind's");
+    /* The lock name is the whole HMAC in base64url: not the start of a
+     * verdict's tag over the same bytes. */
+    ao2_lock_key(&lk, &k, a, b, strlen(b));
+    ao2_hmac_sha256(k.mac[AO2_MAC_LOCK], sizeof(k.mac[AO2_MAC_LOCK]), a, 4, b,
+                    strlen(b), full);
+    ok(memcmp(full, tag[AO2_MAC_LOCK], AO2_MAC_TAG_LEN) == 0,
+       "the lock name is made under the lock key");
+    ok(memcmp(full, tag[AO2_MAC_VERDICT], AO2_MAC_TAG_LEN) != 0,
+       "a lock name is not a verdict tag over the same bytes");
+    is_int(ao2_mac(&k, AO2_MAC_KINDS, a, 4, b, strlen(b), v1), APR_EINVAL,
+           "a kind out of range: APR_EINVAL");
+    /* Made under the key of before: still read where forgetting it would
+     * forget a revoke, nowhere else. */
+    ao2_hmac_sha256(k.mac_v1, sizeof(k.mac_v1), a, 4, b, strlen(b), full);
+    memcpy(v1, full, sizeof(v1));
+    ok(ao2_mac_verify(&k, AO2_MAC_REVLOG, a, 4, b, strlen(b), v1) &&
+           ao2_mac_verify(&k, AO2_MAC_JOURNAL, a, 4, b, strlen(b), v1),
+       "a v1 log entry or journal record still verifies");
+    ok(!ao2_mac_verify(&k, AO2_MAC_VERDICT, a, 4, b, strlen(b), v1) &&
+           !ao2_mac_verify(&k, AO2_MAC_LOCK, a, 4, b, strlen(b), v1),
+       "a v1 verdict does not (it is made again)");
+    (void)p;
 }
 
 static void hmac_known_answers(apr_pool_t *p)
@@ -345,6 +413,7 @@ static void hmac_known_answers(apr_pool_t *p)
            "NULL data with a length: APR_EINVAL");
 }
 
+#define V AO2_MAC_VERDICT
 static void mac_verify_cases(apr_pool_t *p)
 {
     static const char key[] =
@@ -358,41 +427,43 @@ static void mac_verify_cases(apr_pool_t *p)
 
     test_keys(&k, 1);
     test_keys(&other, 2);
-    is_int(ao2_mac(&k, key, strlen(key), val, strlen(val), tag), APR_SUCCESS,
+    is_int(ao2_mac(&k, V, key, strlen(key), val, strlen(val), tag), APR_SUCCESS,
            "mac computes");
     /* Python: hmac.new(HKDF(b"\x01" * 32, info), key + val, sha256),
-     * first 16 bytes. */
-    is_str(hex(p, tag, sizeof(tag)), "f1dee4fb521641c29b33d72e913f6fb7",
+     * first 16 bytes, info "mod_api_oauth2 verdict mac v2". */
+    is_str(hex(p, tag, sizeof(tag)), "0dfa375870144464f1cc32fe63457d48",
            "mac known answer");
-    ao2_hmac_sha256(k.mac, sizeof(k.mac), key, strlen(key), val, strlen(val),
-                    full);
+    ao2_hmac_sha256(k.mac[V], sizeof(k.mac[V]), key, strlen(key), val,
+                    strlen(val), full);
     ok(memcmp(full, tag, sizeof(tag)) == 0,
        "the tag is the start of HMAC-SHA256 under the mac key");
-    ok(ao2_mac_verify(&k, key, strlen(key), val, strlen(val), tag),
+    ok(ao2_mac_verify(&k, V, key, strlen(key), val, strlen(val), tag),
        "the tag verifies");
-    ok(!ao2_mac_verify(&other, key, strlen(key), val, strlen(val), tag),
+    ok(!ao2_mac_verify(&other, V, key, strlen(key), val, strlen(val), tag),
        "not under another master key");
-    ok(!ao2_mac_verify(&k, "ao2v:y", 6, val, strlen(val), tag),
+    ok(!ao2_mac_verify(&k, V, "ao2v:y", 6, val, strlen(val), tag),
        "not under another cache key");
-    ok(!ao2_mac_verify(&k, key, strlen(key), "verdicT", 7, tag),
+    ok(!ao2_mac_verify(&k, V, key, strlen(key), "verdicT", 7, tag),
        "not for another value");
-    ok(!ao2_mac_verify(&k, key, strlen(key), val, strlen(val) - 1, tag),
+    ok(!ao2_mac_verify(&k, V, key, strlen(key), val, strlen(val) - 1, tag),
        "not for a shorter value");
     for (i = 0; i < sizeof(tag) * 8; i++) {
         memcpy(bad, tag, sizeof(tag));
         bad[i / 8] ^= (unsigned char)(1 << (i % 8));
-        failures += ao2_mac_verify(&k, key, strlen(key), val, strlen(val), bad);
+        failures +=
+            ao2_mac_verify(&k, V, key, strlen(key), val, strlen(val), bad);
     }
     is_int(failures, 0, "each of %d flipped tag bits fails",
            (int)(sizeof(tag) * 8));
-    ok(!ao2_mac_verify(NULL, key, strlen(key), val, strlen(val), tag),
+    ok(!ao2_mac_verify(NULL, V, key, strlen(key), val, strlen(val), tag),
        "no keys: fails");
-    ok(!ao2_mac_verify(&k, key, strlen(key), val, strlen(val), NULL),
+    ok(!ao2_mac_verify(&k, V, key, strlen(key), val, strlen(val), NULL),
        "no tag: fails");
-    ok(ao2_mac(&k, NULL, 0, NULL, 0, tag) == APR_SUCCESS &&
-           ao2_mac_verify(&k, NULL, 0, NULL, 0, tag),
+    ok(ao2_mac(&k, V, NULL, 0, NULL, 0, tag) == APR_SUCCESS &&
+           ao2_mac_verify(&k, V, NULL, 0, NULL, 0, tag),
        "an empty message has a tag too");
 }
+#undef V
 
 static void seal_round_trips(apr_pool_t *p)
 {
@@ -582,6 +653,7 @@ const ao2_test_case_t ao2_suite_crypto[] = {
     {"key derivation", keys_derive_cases},
     {"HMAC-SHA256 known answers, RFC 4231", hmac_known_answers},
     {"mac and verify", mac_verify_cases},
+    {"mac kinds apart", mac_kinds_apart},
     {"seal round trips", seal_round_trips},
     {"unseal refuses", unseal_refuses},
     {NULL, NULL},

@@ -69,10 +69,11 @@ static const char *public_json(apr_pool_t *p, const cjose_jwk_t *k,
     return out;
 }
 
-/* A compact JWS of payload under k with the header {alg[, kid][, typ]}. */
+/* A compact JWS of payload under k with the header {alg[, kid][, typ][,
+ * crit]}, crit as raw JSON. */
 static const char *sign_full(apr_pool_t *p, const cjose_jwk_t *k,
                              const char *alg, const char *kid, const char *typ,
-                             const char *payload)
+                             const char *crit, const char *payload)
 {
     cjose_err err;
     cjose_header_t *h = cjose_header_new(&err);
@@ -84,6 +85,8 @@ static const char *sign_full(apr_pool_t *p, const cjose_jwk_t *k,
         cjose_header_set(h, CJOSE_HDR_KID, kid, &err);
     if (typ)
         cjose_header_set(h, "typ", typ, &err);
+    if (crit)
+        cjose_header_set_raw(h, "crit", crit, &err);
     jws = cjose_jws_sign(k, h, (const uint8_t *)payload, strlen(payload), &err);
     if (jws && cjose_jws_export(jws, &ser, &err))
         out = apr_pstrdup(p, ser);
@@ -95,7 +98,14 @@ static const char *sign_full(apr_pool_t *p, const cjose_jwk_t *k,
 static const char *sign(apr_pool_t *p, const cjose_jwk_t *k, const char *alg,
                         const char *kid, const char *payload)
 {
-    return sign_full(p, k, alg, kid, NULL, payload);
+    return sign_full(p, k, alg, kid, NULL, NULL, payload);
+}
+
+/* RS256 under k with kid "rsa1" and a "crit" header of raw JSON. */
+static const char *sign_crit(apr_pool_t *p, const cjose_jwk_t *k,
+                             const char *crit, const char *payload)
+{
+    return sign_full(p, k, "RS256", "rsa1", NULL, crit, payload);
 }
 
 static const char *b64(apr_pool_t *p, const char *s)
@@ -226,6 +236,20 @@ static void verify_cases(apr_pool_t *p)
          AO2_JWS_UNKNOWN_KID},
         {"header not JSON", forge(p, "not json", PAYLOAD, rsa_pub),
          AO2_JWS_MALFORMED},
+        /* RFC 7515 §4.1.11: we understand no extension, so any crit is
+         * one we must refuse, even when the signature is good. */
+        {"crit naming an extension", sign_crit(p, rsa, "[\"b64\"]", PAYLOAD),
+         AO2_JWS_UNKNOWN_CRIT},
+        {"crit naming exp", sign_crit(p, rsa, "[\"exp\"]", PAYLOAD),
+         AO2_JWS_UNKNOWN_CRIT},
+        {"crit empty (itself forbidden)", sign_crit(p, rsa, "[]", PAYLOAD),
+         AO2_JWS_UNKNOWN_CRIT},
+        {"crit an object", sign_crit(p, rsa, "{\"b64\":false}", PAYLOAD),
+         AO2_JWS_UNKNOWN_CRIT},
+        {"crit null (unsigned: refused before the signature)",
+         forge(p, "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"crit\":null}", PAYLOAD,
+               NULL),
+         AO2_JWS_UNKNOWN_CRIT},
         {"empty", "", AO2_JWS_MALFORMED},
         {"oversized", big, AO2_JWS_MALFORMED},
     };
@@ -518,6 +542,29 @@ static void id_token_cases(apr_pool_t *p)
                    strcmp(err->code, "invalid_id_token") == 0 && cl == NULL,
                "id token %s: 502 invalid_id_token", cases[i].name);
     }
+    /* iss: against issuer= (which discovery, the only source of an
+     * issuer, must match exactly); without issuer= nothing to hold it to. */
+    {
+        ao2_json_t *cl = NULL;
+        const char *no_iss = apr_psprintf(
+            p,
+            "{\"aud\":\"rp\",\"sub\":\"alice\",\"exp\":%" APR_INT64_T_FMT
+            ",\"nonce\":\"n-1\"}",
+            NOW + 300);
+        ok(ao2_verify_id_token(p, sign(p, rsa, "RS256", "k1", no_iss), &c, keys,
+                               "n-1", apr_time_from_sec(NOW), &cl,
+                               NULL) != NULL,
+           "id token without iss: refused when issuer= is set");
+        pv.issuer = NULL;
+        ok(ao2_verify_id_token(p,
+                               sign(p, rsa, "RS256", "k1",
+                                    claims(p, "https://evil.example", "rp",
+                                           NOW + 300, NOW, "n-1")),
+                               &c, keys, "n-1", apr_time_from_sec(NOW), &cl,
+                               NULL) == NULL,
+           "id token of any iss: accepted without issuer= (documented)");
+        pv.issuer = ISS;
+    }
     is_str(
         ao2_jwt_claim_unverified(p, sign(p, rsa, "RS256", "k1", good), "sub"),
         "alice", "the sub of a stored ID token");
@@ -528,12 +575,72 @@ static void id_token_cases(apr_pool_t *p)
 static const char *sign_typ(apr_pool_t *p, const cjose_jwk_t *k,
                             const char *typ, const char *payload)
 {
-    return sign_full(p, k, "RS256", "k1", typ, payload);
+    return sign_full(p, k, "RS256", "k1", typ, NULL, payload);
 }
+
+/* A current token of ISS for jim, with these claims besides. */
+static const char *current(apr_pool_t *p, const char *claims)
+{
+    return apr_psprintf(p,
+                        "{\"iss\":\"" ISS
+                        "\",\"sub\":\"jim\",\"exp\":%" APR_INT64_T_FMT
+                        ",\"iat\":%" APR_INT64_T_FMT ",%s}",
+                        NOW + 300, NOW, claims);
+}
+
+/* ID tokens and access tokens of the providers that write typ "JWT" or
+ * none: told apart by their claims alone. */
+static const struct {
+    const char *name, *typ, *claims;
+    ao2_jwt_access_e want;
+} shapes[] = {
+    /* Marks of an ID token issued without a nonce (OIDC Core §3.1.3.6,
+     * §3.3.2.11). */
+    {"an ID token (at_hash)", "JWT", "\"aud\":\"rp\",\"at_hash\":\"x\"",
+     AO2_JWT_ACCESS_NOT_ACCESS},
+    {"an ID token (c_hash)", NULL, "\"client_id\":\"rp\",\"c_hash\":\"x\"",
+     AO2_JWT_ACCESS_NOT_ACCESS},
+    {"an ID token (auth_time, no scope)", NULL,
+     "\"client_id\":\"rp\",\"auth_time\":1699999000",
+     AO2_JWT_ACCESS_NOT_ACCESS},
+    {"an ID token (nonce, no typ, with a scope)", NULL,
+     "\"scope\":\"openid\",\"nonce\":\"n\"", AO2_JWT_ACCESS_NOT_ACCESS},
+    {"an ID token (typ claim ID, any case)", "JWT",
+     "\"client_id\":\"rp\",\"typ\":\"id\"", AO2_JWT_ACCESS_NOT_ACCESS},
+    /* oidc-provider's, asked for without a nonce: nothing of its own. */
+    {"an ID token with no mark of its own", NULL,
+     "\"aud\":\"rp\",\"email\":\"j@x\"", AO2_JWT_ACCESS_NOT_ACCESS},
+    {"an Entra ID access token (scp, aud the client)", "JWT",
+     "\"aud\":\"rp\",\"azp\":\"rp\",\"scp\":\"erp.read\"", AO2_JWT_ACCESS_OK},
+    {"an Okta access token (auth_time with scp)", NULL,
+     "\"cid\":\"rp\",\"scp\":[\"openid\"],\"auth_time\":1699999000",
+     AO2_JWT_ACCESS_OK},
+    {"a Keycloak access token (auth_time with scope)", "JWT",
+     "\"azp\":\"rp\",\"auth_time\":1699999000,\"scope\":\"openid\","
+     "\"typ\":\"Bearer\"",
+     AO2_JWT_ACCESS_OK},
+    {"at+jwt with auth_time and no scope (RFC 9068 §2.2.1)", "at+jwt",
+     "\"client_id\":\"rp\",\"auth_time\":1699999000", AO2_JWT_ACCESS_OK},
+};
 
 #define AT_CLAIMS                                                              \
     "{\"iss\":\"%s\",\"sub\":\"jim\",\"client_id\":\"rp\",\"exp\":"            \
     "%" APR_INT64_T_FMT ",\"iat\":%" APR_INT64_T_FMT "%s}"
+
+static void check_access(apr_pool_t *p, const ao2_provider_t *pv,
+                         const ao2_jwks_t *keys, const char *name,
+                         const char *token, ao2_jwt_access_e want)
+{
+    const ao2_json_t *claims = NULL;
+    apr_int64_t exp = 0;
+    ao2_jws_result_e jws;
+    ao2_jwt_access_e rc =
+        ao2_jwt_access_verify(p, pv, keys, token, NOW, &claims, &exp, &jws);
+
+    is_int(rc, want, "access token %s: %s", name, ao2_jwt_access_text(rc));
+    ok((rc == AO2_JWT_ACCESS_OK) == (claims != NULL),
+       "access token %s: claims only when valid", name);
+}
 
 /* ao2_jwt_access_verify: RFC 9068 access tokens and the common shapes. */
 static void jwt_access_cases(apr_pool_t *p)
@@ -611,17 +718,14 @@ static void jwt_access_cases(apr_pool_t *p)
     pv.name = "idp";
     pv.issuer = ISS;
     pv.leeway = 60;
-    for (i = 0; i < AO2_COUNT(cases); i++) {
-        const ao2_json_t *claims = NULL;
-        apr_int64_t exp = 0;
-        ao2_jws_result_e jws;
-        ao2_jwt_access_e rc = ao2_jwt_access_verify(
-            p, &pv, keys, cases[i].token, NOW, &claims, &exp, &jws);
-        is_int(rc, cases[i].want, "access token %s: %s", cases[i].name,
-               ao2_jwt_access_text(rc));
-        ok((rc == AO2_JWT_ACCESS_OK) == (claims != NULL),
-           "access token %s: claims only when valid", cases[i].name);
-    }
+    for (i = 0; i < AO2_COUNT(cases); i++)
+        check_access(p, &pv, keys, cases[i].name, cases[i].token,
+                     cases[i].want);
+    for (i = 0; i < AO2_COUNT(shapes); i++)
+        check_access(
+            p, &pv, keys, shapes[i].name,
+            sign_typ(p, rsa, shapes[i].typ, current(p, shapes[i].claims)),
+            shapes[i].want);
     is_str(ao2_jwt_claim_unverified(p, sign_typ(p, rsa, NULL, good), "iss"),
            ISS, "the unverified iss");
     ok(ao2_jwt_claim_unverified(p, "opaque", "iss") == NULL,

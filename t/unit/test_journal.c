@@ -91,6 +91,27 @@ static void round_trip(apr_pool_t *p)
     close(fd);
 }
 
+/* A journal written by the release before, when every kind of MAC was
+ * made under the one v1 key: read back after the upgrade, or the
+ * tombstones it holds would be forgotten at the first restart. */
+static void written_before(apr_pool_t *p)
+{
+    ao2_keys_t k, before;
+    char h[AO2_SHA256_B64URL_LEN + 1];
+    seen_t s = {0};
+    int fd = temp_file();
+
+    (void)p;
+    keys(&k, 1);
+    before = k;
+    memcpy(before.mac[AO2_MAC_JOURNAL], k.mac_v1, sizeof(k.mac_v1));
+    ao2_journal_write(fd, SLOTS, &before, 0, hash_of(0, h), NOW + 60);
+    is_int((long long)ao2_journal_load(fd, SLOTS, &k, NOW, collect, &s), 1,
+           "a record of the release before counts");
+    is_str(s.n == 1 ? s.hashes[0] : "", hash_of(0, h), "and is read back");
+    close(fd);
+}
+
 static void ring(apr_pool_t *p)
 {
     ao2_keys_t k;
@@ -146,6 +167,7 @@ static void skipped(apr_pool_t *p)
 
 const ao2_test_case_t ao2_suite_journal[] = {
     {"write and read back", round_trip},
+    {"written by the release before", written_before},
     {"a ring of slots", ring},
     {"forged, flipped, moved, torn records are skipped", skipped},
     {NULL, NULL},

@@ -997,7 +997,7 @@ static void lock_primitive(apr_pool_t *p)
     ao2_lock_key(&a, &w->keys, "ao2r", "t:record", 8);
     b = a;
     memcpy(&other, &w->keys, sizeof(other));
-    other.mac[0] ^= 1;
+    other.mac[AO2_MAC_LOCK][0] ^= 1;
     ao2_lock_key(&k, &other, "ao2r", "t:record", 8);
     ok(strncmp(a.key, "ao2r:", 5) == 0 && strlen(a.key) == AO2_LOCK_KEY_LEN,
        "prefix and a 43-character MAC");
