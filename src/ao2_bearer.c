@@ -255,6 +255,21 @@ static void log_to_request(void *baton, int level, apr_status_t rv,
     ap_log_rerror(APLOG_MARK, level, rv, (request_rec *)baton, "%s", msg);
 }
 
+/* The cap on this process's provider calls of the Bearer check (ao2_gate.h):
+ * its introspection and userinfo calls (ao2_validate.c) and the metadata
+ * fetches they and the JWT check need (ao2_discovery.c). */
+static ao2_gate_t provider_gate(void)
+{
+    ao2_gate_t g = {&ao2_global->provider_calls,
+                    AO2_DEFAULT_PROVIDER_CALLS,
+                    &ao2_global->provider_call_waiters,
+                    AO2_DEFAULT_PROVIDER_CALL_WAITERS,
+                    AO2_DEFAULT_PROVIDER_CALL_WAIT,
+                    &ao2_global->provider_call_ended,
+                    NULL};
+    return g;
+}
+
 /* The location's provider whose issuer signed token, when its
  * token_validation allows local checks. */
 static const ao2_provider_t *jwt_provider(apr_pool_t *p, const ao2_binding_t *b,
@@ -289,6 +304,7 @@ static ao2_jwt_e jwt_verify(void *baton, apr_pool_t *p, const ao2_binding_t *b,
     const ao2_provider_meta_t *meta;
     ao2_jws_result_e jws = AO2_JWS_MALFORMED;
     ao2_jwt_access_e rc = AO2_JWT_ACCESS_BAD_SIGNATURE;
+    ao2_gate_t cap = provider_gate();
     ao2_err_t *err;
     int refetch;
 
@@ -296,7 +312,14 @@ static ao2_jwt_e jwt_verify(void *baton, apr_pool_t *p, const ao2_binding_t *b,
         (pv = jwt_provider(p, b, token)) == NULL)
         return AO2_JWT_PASS;
     for (refetch = 0; refetch < 2; refetch++) {
-        err = ao2_discovery_get(p, r->server, &sc->http, pv, refetch, &meta);
+        err = ao2_discovery_get(p, r->server, &sc->http, &cap, pv, refetch,
+                                &meta);
+        if (err && err->status == HTTP_SERVICE_UNAVAILABLE) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "AO2J0013: JWT access token of %s: %s", pv->name,
+                          err->description);
+            return AO2_JWT_BUSY;
+        }
         if (err) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "AO2J0010: JWT access token of %s: %s", pv->name,
@@ -331,11 +354,16 @@ static const ao2_provider_t *resolve_provider(void *baton, apr_pool_t *p,
     const ao2_server_conf_t *sc =
         ap_get_module_config(r->server->module_config, &api_oauth2_module);
     const ao2_provider_meta_t *meta;
-    ao2_err_t *err = ao2_discovery_get(p, r->server, &sc->http, pv, 0, &meta);
+    ao2_gate_t cap = provider_gate();
+    ao2_err_t *err;
 
+    err = ao2_discovery_get(p, r->server, &sc->http, &cap, pv, 0, &meta);
     if (err) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "AO2J0012: provider %s: %s",
-                      pv->name, err->description);
+        /* 503: turned away by the cap, nothing failed. */
+        ap_log_rerror(
+            APLOG_MARK,
+            err->status == HTTP_SERVICE_UNAVAILABLE ? APLOG_INFO : APLOG_ERR, 0,
+            r, "AO2J0012: provider %s: %s", pv->name, err->description);
         return NULL;
     }
     return &meta->provider;

@@ -6,7 +6,10 @@
  * time fetches (a claim word taken with compare-and-swap; a claim older
  * than a provider timeout is taken over, so a crashed fetcher blocks
  * nobody for long). Readers copy the text under a sequence lock and never
- * wait for a fetch unless there is nothing yet.
+ * wait for a fetch unless there is nothing yet. With the Bearer check's
+ * gate on provider calls (ao2_gate.h) a fetch goes through it and a wait
+ * for the first copy takes one of its waiting places; without either, 503
+ * at once.
  *
  * Parsing (JSON, RSA/EC keys) is done once per process per change: each
  * process keeps its parsed copy of each provider, rebuilt when the slot's
@@ -429,6 +432,10 @@ static void refresh(apr_pool_t *p, server_rec *s, const ao2_http_opts_t *o,
 {
     slot_t *sl = e->slot;
     last_e last = fetch(p, s, o, e, keys_only);
+    /* The back-off counts from the fetch's end: from its start, a fetch
+     * that hung longer than the back-off would be due again at once, and
+     * the next caller would hang on it again. */
+    apr_int64_t end = (apr_int64_t)apr_time_sec(apr_time_now());
     apr_int64_t wait;
 
     ao2_metrics_refresh(e->pv->index, keys_only ? AO2_MD_JWKS : AO2_MD_METADATA,
@@ -450,7 +457,7 @@ static void refresh(apr_pool_t *p, server_rec *s, const ao2_http_opts_t *o,
         if (wait > AO2_DEFAULT_METADATA_BACKOFF)
             wait = AO2_DEFAULT_METADATA_BACKOFF;
         if (!keys_only)
-            sl->next_try = now + wait;
+            sl->next_try = end + wait;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "AO2J0008: provider %s: metadata unavailable (%u "
                      "failures); %s",
@@ -461,18 +468,54 @@ static void refresh(apr_pool_t *p, server_rec *s, const ao2_http_opts_t *o,
     apr_atomic_set32(&sl->claim, 0);
 }
 
+/* Another process or thread fetches the first copy: wait for it in one of
+ * the waiting places of calls (a gate over its waiting count alone). 0:
+ * none free. */
+static int first_copy_wait(const ao2_gate_t *calls, slot_t *sl,
+                           const ao2_http_opts_t *http)
+{
+    ao2_gate_t room = {NULL, 0, NULL, 0, 0, NULL, NULL};
+    apr_time_t deadline =
+        apr_time_now() + apr_time_from_msec(2 * http->total_timeout_ms + 1000);
+
+    if (calls) {
+        room.in = calls->waiting;
+        room.max = calls->max_waiting;
+    }
+    if (!ao2_gate_enter(&room))
+        return 0;
+    while (apr_atomic_read32(&sl->claim) != 0 && apr_time_now() < deadline)
+        apr_sleep(apr_time_from_msec(10));
+    ao2_gate_leave(&room);
+    return 1;
+}
+
+/* Holding the claim: fetches inside calls. 0: no place (the claim is given
+ * back for the next caller). */
+static int capped_refresh(apr_pool_t *p, server_rec *s,
+                          const ao2_http_opts_t *http, const ao2_gate_t *calls,
+                          entry_t *e, apr_int64_t now, int keys_only)
+{
+    if (!ao2_gate_enter(calls)) {
+        apr_atomic_set32(&e->slot->claim, 0);
+        return 0;
+    }
+    refresh(p, s, http, e, now, keys_only);
+    ao2_gate_leave(calls);
+    return 1;
+}
+
 ao2_err_t *ao2_discovery_get(apr_pool_t *p, server_rec *s,
                              const ao2_http_opts_t *http,
-                             const ao2_provider_t *pv, int refresh_keys,
-                             const ao2_provider_meta_t **out)
+                             const ao2_gate_t *calls, const ao2_provider_t *pv,
+                             int refresh_keys, const ao2_provider_meta_t **out)
 {
     entry_t *e = find_entry(pv);
     apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
     ao2_provider_meta_t *fixed;
     snapshot_t *sn;
     slot_t *sl;
-    apr_time_t deadline;
-    int due, keys_due;
+    int due, keys_due, busy = 0;
 
     if (e == NULL) {
         /* Everything configured, nothing to discover, no keys. */
@@ -489,16 +532,16 @@ ao2_err_t *ao2_discovery_get(apr_pool_t *p, server_rec *s,
                now - sl->keys_at >= AO2_DEFAULT_JWKS_MIN_REFETCH;
     if (due || keys_due) {
         if (claim(sl, now, http))
-            refresh(p, s, http, e, now, !due);
-        else if (sl->fetched_at == 0) {
-            /* Someone else fetches the first copy: wait for it. */
-            deadline = apr_time_now() +
-                       apr_time_from_msec(2 * http->total_timeout_ms + 1000);
-            while (apr_atomic_read32(&sl->claim) != 0 &&
-                   apr_time_now() < deadline)
-                apr_sleep(apr_time_from_msec(10));
-        }
+            /* A scheduled refresh without a slot keeps the copy it has;
+             * the keys a token asks for, or a first copy, cannot wait. */
+            busy = !capped_refresh(p, s, http, calls, e, now, !due) &&
+                   (sl->fetched_at == 0 || refresh_keys);
+        else if (sl->fetched_at == 0)
+            busy = !first_copy_wait(calls, sl, http);
     }
+    if (busy)
+        return ao2_err_make(p, 503, "temporarily_unavailable",
+                            "too many provider calls at once");
     sn = snapshot_acquire(p, e, s);
     if (sn == NULL)
         return ao2_err_make(

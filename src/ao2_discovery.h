@@ -9,6 +9,7 @@
 #include <httpd.h>
 
 #include "ao2_err.h"
+#include "ao2_gate.h"
 #include "ao2_http.h"
 #include "ao2_jose.h"
 #include "ao2_oauth2.h"
@@ -32,10 +33,17 @@ apr_status_t ao2_discovery_child_init(apr_pool_t *pchild);
  * again (a token named an unknown kid), at most once per
  * AO2_DEFAULT_JWKS_MIN_REFETCH seconds per provider. 504 when the
  * provider did not answer in time, 502 when it cannot be reached or
- * answered something unusable: the caller answers that. */
+ * answered something unusable: the caller answers that.
+ *
+ * calls (the Bearer check's gate on provider calls): a fetch here goes
+ * through it; a caller that would wait for another's fetch of the first
+ * copy takes one of its waiting places. 503 when neither is free (or the JWKS
+ * asked for cannot be fetched now): nothing failed, the caller is turned away
+ * at once. NULL: no cap; callers wait for the first copy as long as its fetch
+ * may take. */
 ao2_err_t *ao2_discovery_get(apr_pool_t *p, server_rec *s,
                              const ao2_http_opts_t *http,
-                             const ao2_provider_t *pv, int refresh_keys,
-                             const ao2_provider_meta_t **out);
+                             const ao2_gate_t *calls, const ao2_provider_t *pv,
+                             int refresh_keys, const ao2_provider_meta_t **out);
 
 #endif

@@ -304,7 +304,7 @@ static ao2_err_t *resolve(endpoint_ctx_t *cx, const ao2_client_t *c,
 {
     ao2_client_t *rc;
     ao2_err_t *err =
-        ao2_discovery_get(cx->r->pool, cx->r->server, &cx->sc->http,
+        ao2_discovery_get(cx->r->pool, cx->r->server, &cx->sc->http, NULL,
                           c->provider, refresh_keys, meta);
 
     if (err)

@@ -15,9 +15,10 @@
 #define KEY_LEN     (5 + AO2_SHA256_B64URL_LEN) /* prefix + token hash */
 #define LOCK_PREFIX "ao2l"
 
-/* BUSY: this process has as many provider calls in flight as it may (503
- * like TROUBLE, but nothing failed: no failure is remembered for the
- * token, so it is asked again as soon as a call slot is free). */
+/* BUSY: this process has as many provider calls in flight as it may, or
+ * waiting for them (503 like TROUBLE, but nothing failed: no failure is
+ * remembered for the token, so it is asked again as soon as a call slot
+ * is free). */
 typedef enum { FOUND, UNKNOWN, TROUBLE, BUSY } lookup_e;
 
 /* ---- bindings ----------------------------------------------------------- */
@@ -507,6 +508,8 @@ static lookup_e from_provider(const ao2_validate_env_t *env,
                 return refuse(env, b, v, now);
             case AO2_JWT_TROUBLE:
                 return TROUBLE;
+            case AO2_JWT_BUSY:
+                return BUSY;
             case AO2_JWT_PASS:
                 break;
         }

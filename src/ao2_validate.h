@@ -89,7 +89,11 @@ typedef enum {
     AO2_JWT_VALID,   /* *claims, *expires_at (0: no exp) and *issuer (the
                         location's provider that signed it) are set */
     AO2_JWT_INVALID, /* a JWT that fails: refused */
-    AO2_JWT_TROUBLE  /* could not decide (keys unreachable): 503 */
+    AO2_JWT_TROUBLE, /* could not decide (keys unreachable): 503 */
+    /* could not decide now: the keys' first fetch is under way and no
+     * call slot or waiting place was free (env->cap). 503 like TROUBLE,
+     * but nothing failed, so nothing is remembered for the token. */
+    AO2_JWT_BUSY
 } ao2_jwt_e;
 typedef ao2_jwt_e (*ao2_jwt_fn)(void *baton, apr_pool_t *p,
                                 const ao2_binding_t *b, const char *token,

@@ -1140,6 +1140,27 @@ static void jwt_slot(apr_pool_t *p)
     }
 }
 
+/* Issue 19 L7: the keys' first fetch under way and no call slot or
+ * waiting place free (the metadata fetch takes them under the cap too):
+ * 503 at once, and like the cap on introspection nothing is remembered
+ * for the token; keys that cannot be had are a failure, remembered. */
+static void jwt_busy(apr_pool_t *p)
+{
+    world_t *w = world(p);
+    fake_jwt_t j = {AO2_JWT_BUSY, NULL, &w->op, 0};
+    result_t r;
+
+    w->env.jwt = jwt_verify;
+    w->env.jwt_baton = &j;
+    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_TROUBLE, "busy: 503");
+    is_int(w->prov.introspections, 0, "no introspection instead");
+    ok(!has_key(&w->cache, lock_key(w, TOK)),
+       "no failure remembered for the token");
+    j.answer = AO2_JWT_TROUBLE;
+    is_int(check(w, w->a, TOK, &r), AO2_TOKEN_TROUBLE, "keys unreachable");
+    ok(has_key(&w->cache, lock_key(w, TOK)), "that failure is remembered");
+}
+
 static void binding_accepts(apr_pool_t *p)
 {
     world_t *w = world(p);
@@ -1814,6 +1835,7 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"single flight: a waiter that gives up", waiter_gives_up},
     {"single flight: a failed lookup answers for a moment", failure_cached},
     {"a cap on provider calls", provider_cap},
+    {"a JWT check turned away by the cap", jwt_busy},
     {"waiting for a provider call slot", provider_cap_waiters},
     {"the lock primitive", lock_primitive},
     {"the JWT verifier slot", jwt_slot},
