@@ -28,6 +28,11 @@
  * twice this old, so a revoke on another server counts here within about
  * 2 x 250 ms plus memcached's round trips: SPEC's bound is 1 s. */
 #define AO2_REVLOG_INTERVAL_MS 250
+/* How far ahead of a node's clock (µs) the log's counter may be: it starts
+ * at the time and grows by one per revoke, so beyond any clock skew
+ * between servers it is forged; a node then resets it and answers nothing
+ * from a cache until it reads right (ao2_revlog.c). */
+#define AO2_REVLOG_AHEAD apr_time_from_sec(3600)
 /* Tombstones a node keeps (576 bytes each); one pushed out counts as a gap
  * (older memcached verdicts become misses). */
 #define AO2_REVLOG_TOMBSTONES 16384
