@@ -467,10 +467,14 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
             g = hole - 1; /* read again from there next time */
         }
         s = g;
+    } else if (g < s) {
+        /* Put back (replayed, wrapped, set) lower than what was learned: a
+         * writer that learned less than this node writes after the counter,
+         * where this node never reads again. A gap. */
+        gap = 1;
     }
-    /* A counter put back (replayed) lower than what was learned hides
-     * nothing: the entries after it are read all the same, and the writers
-     * never write over one (put_new). */
+    /* The entries after what was learned are read all the same, and the
+     * writers never write over one (put_new). */
     for (i = 0; i < MAX_BATCH && learn(rl, s + 1, now_sec) == LEARNED; i++) {
         s++;
         learned++;

@@ -1794,6 +1794,29 @@ static void revlog_failed_write(apr_pool_t *p)
     }
 }
 
+/* Issue 19 M1, as two servers showed it: B reads a counter recreated at
+ * the time (after a reset), A has not read since; the counter is then put
+ * back below B's generation (wrapped past 2^64 - 1, or set), and A's
+ * revoke lands there, below everything B reads after. */
+static void revlog_put_back_below(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    apr_time_t t = T0;
+    node_t a, b;
+    result_t r;
+
+    copies_on_two(w, &a, &b, t);
+    apr_hash_set(w->cache.h, "ao2g:generation", 15, NULL);
+    t += apr_time_from_sec(1);
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_VALID,
+           "B reads the counter made anew, a second later");
+    set_counter(w, "5");
+    revoke_on(w, &a, ITOK, t + 10);
+    t += ao2_revlog_bound(b.rl);
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "B refuses the token A revoked below B's generation");
+}
+
 const ao2_test_case_t ao2_suite_validate[] = {
     {"log level respected", log_level_respected},
     {"foreign tokens, row by row", foreign_rows},
@@ -1829,6 +1852,8 @@ const ao2_test_case_t ao2_suite_validate[] = {
      revlog_journal_restart},
     {"revocation log: a forged counter near 2^64", revlog_forged_counter},
     {"revocation log: a revoke the log could not take", revlog_failed_write},
+    {"revocation log: a counter put back below a reader",
+     revlog_put_back_below},
     {"a connection's memo, shm", memo_shm},
     {"a connection's memo: a forget during the check",
      memo_forget_during_check},
