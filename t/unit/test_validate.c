@@ -191,7 +191,7 @@ static apr_status_t fs_get(ao2_store_t *st, struct server_rec *s,
 }
 
 static const ao2_store_type_t fake_store_type = {
-    "fake", NULL, NULL, NULL, fs_get, NULL, NULL, NULL, NULL, NULL};
+    "fake", NULL, NULL, NULL, fs_get, NULL, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- fake provider ------------------------------------------------------ */
 
