@@ -61,6 +61,7 @@
 
 /* Provider metadata (discovery document, JWKS), seconds. */
 #define AO2_DEFAULT_LEEWAY           60   /* clock skew on exp, iat, nbf */
+#define AO2_MAX_LEEWAY               600  /* the most a provider may set */
 #define AO2_DEFAULT_METADATA_REFRESH 3600 /* refetched this often */
 #define AO2_DEFAULT_METADATA_BACKOFF 300  /* longest wait after failures */
 #define AO2_DEFAULT_JWKS_MIN_REFETCH 10   /* unknown kid: at most this often */
