@@ -28,6 +28,11 @@
  * twice this old, so a revoke on another server counts here within about
  * 2 x 250 ms plus memcached's round trips: SPEC's bound is 1 s. */
 #define AO2_REVLOG_INTERVAL_MS 250
+/* How far ahead of a node's clock (µs) the log's counter may be: it starts
+ * at the time and grows by one per revoke, so beyond any clock skew
+ * between servers it is forged; a node then resets it and answers nothing
+ * from a cache until it reads right (ao2_revlog.c). */
+#define AO2_REVLOG_AHEAD apr_time_from_sec(3600)
 /* Tombstones a node keeps (576 bytes each); one pushed out counts as a gap
  * (older memcached verdicts become misses). */
 #define AO2_REVLOG_TOMBSTONES 16384
@@ -56,6 +61,7 @@
 
 /* Provider metadata (discovery document, JWKS), seconds. */
 #define AO2_DEFAULT_LEEWAY           60   /* clock skew on exp, iat, nbf */
+#define AO2_MAX_LEEWAY               600  /* the most a provider may set */
 #define AO2_DEFAULT_METADATA_REFRESH 3600 /* refetched this often */
 #define AO2_DEFAULT_METADATA_BACKOFF 300  /* longest wait after failures */
 #define AO2_DEFAULT_JWKS_MIN_REFETCH 10   /* unknown kid: at most this often */

@@ -449,7 +449,7 @@ static const provider_key_t provider_keys[] = {
     {"introspect_token_type",
      offsetof(ao2_provider_t, introspect_requires_token_type), token_type_rules,
      0},
-    {"leeway", offsetof(ao2_provider_t, leeway), NULL, 600},
+    {"leeway", offsetof(ao2_provider_t, leeway), NULL, AO2_MAX_LEEWAY},
     {"token_validation", offsetof(ao2_provider_t, token_validation),
      token_validations, 0},
     {NULL, 0, NULL, 0},

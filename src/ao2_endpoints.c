@@ -130,9 +130,11 @@ static ao2_err_t *other_provider(apr_pool_t *p)
 
 /* An access token that was refreshed away or revoked here keeps an index
  * entry that says so until it would have expired: the Bearer check then
- * refuses it without asking the provider, which may still call it active. */
-static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until,
-                       int cluster)
+ * refuses it without asking the provider, which may still call it active.
+ * A tombstone that could not be written is the caller's to report: the
+ * token would still be accepted. */
+static apr_status_t bury_token(endpoint_ctx_t *cx, const char *token,
+                               apr_int64_t until, int cluster)
 {
     apr_pool_t *p = cx->r->pool;
     ao2_index_t ix = {"-",  NULL, NULL, NULL, until, 1,
@@ -140,20 +142,25 @@ static void bury_token(endpoint_ctx_t *cx, const char *token, apr_int64_t until,
     const char *ikey = ao2_index_key(p, token);
     apr_size_t len;
     char *val = ao2_index_encode(p, &cx->g->keys, ikey, &ix, &len);
+    apr_status_t rv;
 
-    if (until > now_sec() && val != NULL)
-        ao2_store_set(cx->g->store, cx->r->server, ikey, val, len,
-                      apr_time_from_sec(until), p);
+    if (val == NULL)
+        rv = APR_EGENERAL;
+    else if (until > now_sec())
+        rv = ao2_store_set(cx->g->store, cx->r->server, ikey, val, len,
+                           apr_time_from_sec(until), p);
     else
-        ao2_store_remove(cx->g->store, cx->r->server, ikey, p);
+        rv = ao2_store_remove(cx->g->store, cx->r->server, ikey, p);
     ao2_bearer_forget(cx->r, token, until, cluster);
+    return rv;
 }
 
-static void bury_access_token(endpoint_ctx_t *cx, const ao2_record_t *old)
+static apr_status_t bury_access_token(endpoint_ctx_t *cx,
+                                      const ao2_record_t *old)
 {
-    bury_token(
+    return bury_token(
         cx, old->access_token,
-        old->expires_at ? old->expires_at : now_sec() + cx->sc->record_ttl, 1);
+        ao2_tombstone_until(old->expires_at, now_sec(), cx->sc->record_ttl), 1);
 }
 
 /* The record outlives its access token: the refresh token may still work. */
@@ -196,8 +203,12 @@ static ao2_err_t *save_record(endpoint_ctx_t *cx, const char *key,
     if (rv != APR_SUCCESS)
         return unavailable(cx, rv, "write an index entry");
     if (old && old->access_token &&
-        strcmp(old->access_token, rec->access_token) != 0)
-        bury_access_token(cx, old);
+        strcmp(old->access_token, rec->access_token) != 0 &&
+        bury_access_token(cx, old) != APR_SUCCESS)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, cx->r,
+                      "AO2E0014: the refreshed-away access token's tombstone "
+                      "could not be written (an AO2S line before says why): "
+                      "other servers may accept it until it expires");
     /* A refresh token is never a Bearer credential, whatever a provider's
      * introspection says of it. */
     if (rec->refresh_token &&
@@ -888,7 +899,14 @@ static ao2_err_t *revoke_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
                                        "access_token"))))
             return err;
     }
-    bury_access_token(cx, rec);
+    /* Not recorded, not revoked: 503, and the record stays so that the
+     * client's retry revokes again (a provider answers 200 for a token it
+     * revoked already, RFC 7009). */
+    if (bury_access_token(cx, rec) != APR_SUCCESS) {
+        apr_table_setn(cx->r->err_headers_out, "Retry-After", "2");
+        return unavailable(cx, APR_EGENERAL,
+                           "record the revoke (the token's tombstone)");
+    }
     if (ao2_store_remove(cx->g->store, cx->r->server, key, cx->r->pool) !=
         APR_SUCCESS)
         return unavailable(cx, APR_EGENERAL, "delete a record");

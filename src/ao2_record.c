@@ -2,6 +2,8 @@
 
 #include <apr_strings.h>
 #include <stddef.h>
+
+#include "ao2_defaults.h"
 #include <string.h>
 
 /* Hash of length-prefixed parts: "a" + "bc" and "ab" + "c" differ. */
@@ -436,6 +438,12 @@ static void set_opt(ao2_json_t *j, const char *name, const char *v)
 {
     if (v)
         ao2_json_set_str(j, name, v);
+}
+
+apr_int64_t ao2_tombstone_until(apr_int64_t expires_at, apr_int64_t now,
+                                apr_int64_t fallback)
+{
+    return (expires_at > 0 ? expires_at : now + fallback) + AO2_MAX_LEEWAY;
 }
 
 char *ao2_record_token_info(apr_pool_t *p, const ao2_record_t *rec,

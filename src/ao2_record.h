@@ -124,6 +124,13 @@ apr_status_t ao2_state_decode(apr_pool_t *p, const ao2_keys_t *k,
 int ao2_record_refresh_due(const ao2_record_t *rec, const char *seen,
                            apr_time_t now, int window);
 
+/* Until when (Unix seconds) the tombstone of a token that expires at
+ * expires_at (0: not known; then now + fallback) is kept: past its expiry
+ * by the largest leeway a provider may have, since a JWT is accepted that
+ * long after its exp, and a provider's clock may run behind ours. */
+apr_int64_t ao2_tombstone_until(apr_int64_t expires_at, apr_int64_t now,
+                                apr_int64_t fallback);
+
 /* The token information answered to API clients (SPEC "Token information");
  * expires_in counts from now. */
 char *ao2_record_token_info(apr_pool_t *p, const ao2_record_t *rec,

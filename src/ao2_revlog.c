@@ -47,6 +47,9 @@ typedef struct rl_state {
     apr_int64_t hole_since;
     apr_uint64_t journal_seq;   /* the journal's next record */
     apr_uint32_t journal_fails; /* writes failed since last logged */
+    /* 1 while the counter read last could not be trusted (forged): the
+     * log is as lost, nothing cached answers (ao2_revlog_view). */
+    apr_uint32_t lost;
 } __attribute__((aligned(64))) rl_state_t;
 
 struct ao2_revlog {
@@ -237,6 +240,31 @@ static entry_e learn(ao2_revlog_t *rl, apr_uint64_t gen, apr_int64_t now_sec)
     return LEARNED;
 }
 
+/* A counter starts at the time in microseconds and grows by one per revoke,
+ * far slower than the clock: one further ahead of this node's clock than
+ * any skew between servers is no counter's, but forged (or wrapped past
+ * 2^64 - 1 from a forged one). Never believed, it cannot carry a node's
+ * generation to where no entry can be written after it. */
+static int trusted(apr_uint64_t g, apr_time_t now)
+{
+    return g <= (apr_uint64_t)now + (apr_uint64_t)AO2_REVLOG_AHEAD;
+}
+
+/* Removed, the counter comes back at the time with the next incr: read as
+ * a reset, a gap every node recovers from. */
+static void counter_drop(ao2_revlog_t *rl)
+{
+    rl->cache->type->remove(rl->cache, COUNTER_KEY, sizeof(COUNTER_KEY) - 1);
+}
+
+static apr_status_t counter_add(ao2_revlog_t *rl, apr_uint64_t delta,
+                                apr_time_t now, apr_uint64_t *g)
+{
+    return rl->cache->type->incr(rl->cache, COUNTER_KEY,
+                                 sizeof(COUNTER_KEY) - 1, delta,
+                                 (apr_uint64_t)now, g);
+}
+
 static void raise_to(apr_uint64_t *p, apr_uint64_t v)
 {
     apr_uint64_t cur = LOAD(p);
@@ -287,15 +315,17 @@ static apr_status_t write_entry(ao2_revlog_t *rl, const char *hash,
     apr_status_t rv;
     int tries;
 
-    rv = rl->cache->type->incr(rl->cache, COUNTER_KEY, sizeof(COUNTER_KEY) - 1,
-                               1, (apr_uint64_t)now, &g);
+    rv = counter_add(rl, 1, now, &g);
     for (tries = 0; rv == APR_SUCCESS && tries < MAX_TRIES; tries++) {
+        if (!trusted(g, now)) {
+            counter_drop(rl);
+            rv = counter_add(rl, 1, now, &g);
+            continue;
+        }
         /* A counter put back below what this node learned: past it. */
         s = LOAD(&rl->st->seen);
         if (g <= s) {
-            rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
-                                       sizeof(COUNTER_KEY) - 1, s - g + 1,
-                                       (apr_uint64_t)now, &g);
+            rv = counter_add(rl, s - g + 1, now, &g);
             continue;
         }
         klen = entry_key(key, g);
@@ -308,11 +338,20 @@ static apr_status_t write_entry(ao2_revlog_t *rl, const char *hash,
         if (rv != APR_EEXIST)
             return rv;
         /* Taken: the counter was put back below an entry. */
-        rv = rl->cache->type->incr(rl->cache, COUNTER_KEY,
-                                   sizeof(COUNTER_KEY) - 1, 1,
-                                   (apr_uint64_t)now, &g);
+        rv = counter_add(rl, 1, now, &g);
     }
     return rv == APR_SUCCESS ? APR_EGENERAL : rv;
+}
+
+/* After a write that failed: the counter jumps further than a reader reads
+ * in one go, so every node counts a gap at its next read (drops its local
+ * copies, and the memcached verdicts made before) instead of answering as
+ * if nothing had been revoked. */
+static void counter_jump(ao2_revlog_t *rl, apr_time_t now)
+{
+    apr_uint64_t g;
+
+    counter_add(rl, MAX_BATCH + 1, now, &g);
 }
 
 /* A node's first read: an entry that names no token, at a generation
@@ -339,6 +378,24 @@ static apr_uint64_t mark_start(ao2_revlog_t *rl, apr_uint64_t g, apr_time_t now)
 static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
                           ao2_revlog_log_fn log, void *baton);
 
+/* The counter read cannot be trusted: the log is lost until it can. The
+ * local copies are dropped, and meanwhile nothing cached answers (every
+ * check reads the store, where the revoke's tombstone is); the counter is
+ * removed so that it comes back at the time. The generation learned stays
+ * where it was. */
+static void lose(ao2_revlog_t *rl, ao2_revlog_log_fn log, void *baton)
+{
+    rl_state_t *st = rl->st;
+
+    STORE(&st->flushed, __atomic_add_fetch(&st->epoch, 1, __ATOMIC_SEQ_CST));
+    counter_drop(rl);
+    if (!__atomic_exchange_n(&st->lost, 1, __ATOMIC_SEQ_CST))
+        say(log, baton, LOG_WARNING, 0,
+            "AO2G0006: the revocation log's counter in memcached is far "
+            "ahead of the clock (forged): it is reset; until it reads "
+            "right, this node answers no check from a cached verdict");
+}
+
 static void read_log(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
                      void *baton)
 {
@@ -352,11 +409,10 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
     rl_state_t *st = rl->st;
     apr_int64_t now_sec = apr_time_sec(now);
     apr_uint64_t g, s, n, ev;
-    int gap = 0, learned = 0, first, i;
+    int gap = 0, learned = 0, first, i, was_lost;
     entry_e e;
 
-    if (rl->cache->type->incr(rl->cache, COUNTER_KEY, sizeof(COUNTER_KEY) - 1,
-                              0, (apr_uint64_t)now, &g) != APR_SUCCESS) {
+    if (counter_add(rl, 0, now, &g) != APR_SUCCESS) {
         if (!__atomic_exchange_n(&st->failing, 1, __ATOMIC_SEQ_CST))
             say(log, baton, LOG_WARNING, 0,
                 "AO2G0001: the revocation log in memcached cannot be read: "
@@ -367,6 +423,11 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
     if (__atomic_exchange_n(&st->failing, 0, __ATOMIC_SEQ_CST))
         say(log, baton, LOG_INFO, 0,
             "AO2G0002: the revocation log in memcached reads again");
+    if (!trusted(g, now)) {
+        lose(rl, log, baton);
+        return;
+    }
+    was_lost = __atomic_exchange_n(&st->lost, 0, __ATOMIC_SEQ_CST);
     s = LOAD(&st->seen);
     first = s == 0;
     if (first) {
@@ -383,16 +444,21 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
 
         if (g - s > MAX_BATCH)
             gap = 1;
-        /* Every entry there is counts at once, a hole or not. */
+        /* Every entry there is counts at once, a hole or not. One that is
+         * not ours is no writer's unfinished work: a gap at once. */
         for (n = s + 1; !gap && n <= g; n++) {
             e = learn(rl, n, now_sec);
             if (e == LEARNED)
                 learned++;
+            else if (e == BAD)
+                gap = 1;
             else if (!hole)
                 hole = n;
         }
-        if (hole && LOAD(&st->hole) == hole &&
-            now - LOAD(&st->hole_since) >= HOLE_GRACE) {
+        if (gap) {
+            /* read on from the counter */
+        } else if (hole && LOAD(&st->hole) == hole &&
+                   now - LOAD(&st->hole_since) >= HOLE_GRACE) {
             gap = 1; /* evicted, expired, never written, forged: unknown */
         } else if (hole) {
             if (LOAD(&st->hole) != hole) {
@@ -402,14 +468,22 @@ static void read_log_once(ao2_revlog_t *rl, apr_time_t now,
             g = hole - 1; /* read again from there next time */
         }
         s = g;
+    } else if (g < s) {
+        /* Put back (replayed, wrapped, set) lower than what was learned: a
+         * writer that learned less than this node writes after the counter,
+         * where this node never reads again. A gap. */
+        gap = 1;
     }
-    /* A counter put back (replayed) lower than what was learned hides
-     * nothing: the entries after it are read all the same, and the writers
-     * never write over one (put_new). */
+    /* The entries after what was learned are read all the same, and the
+     * writers never write over one (put_new). */
     for (i = 0; i < MAX_BATCH && learn(rl, s + 1, now_sec) == LEARNED; i++) {
         s++;
         learned++;
     }
+    /* Back from a forged counter: what was revoked meanwhile may not have
+     * been learned. */
+    if (was_lost)
+        gap = 1;
     /* A tombstone pushed out of a full table is forgotten: as a gap. */
     ev = tomb_evictions(rl);
     if (ev != LOAD(&st->evictions)) {
@@ -461,6 +535,10 @@ void ao2_revlog_view(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
     last = LOAD(&st->last_ok);
     v->fresh = v->gen != 0 && last != 0 &&
                (apr_int64_t)now - last < (apr_int64_t)ao2_revlog_bound(rl);
+    if (LOAD(&st->lost)) {
+        v->fresh = 0;
+        v->floor = APR_UINT64_MAX;
+    }
 }
 
 apr_uint32_t ao2_revlog_epoch(const ao2_revlog_t *rl)
@@ -483,11 +561,14 @@ void ao2_revlog_bury(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
     if (ttl > AO2_REVLOG_ENTRY_TTL)
         ttl = AO2_REVLOG_ENTRY_TTL;
     rv = write_entry(rl, hash, until, (int)ttl, now, &at);
-    if (rv != APR_SUCCESS)
+    if (rv != APR_SUCCESS) {
+        counter_jump(rl, now);
         say(log, baton, LOG_WARNING, rv,
             "AO2G0004: a revoke or refresh could not be written to the "
             "revocation log in memcached: this server refuses the token; "
-            "the others refuse it once their cached verdict is gone (it was "
-            "deleted), or at the latest at ApiOAuth2CacheTTL");
+            "the others count a gap at their next read of the log (local "
+            "copies dropped, the store's tombstone answers), or stop "
+            "answering from local copies if they cannot read it either");
+    }
     say_journal(rl, log, baton);
 }

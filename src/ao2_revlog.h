@@ -12,8 +12,11 @@
  *
  * On each node, in shared memory every process maps:
  * - the tombstones learned, kept until the tokens would have expired;
- * - the generation learned; a counter read lower than it (put back) is
- *   ignored, and the entries after it are read anyway;
+ * - the generation learned; a counter read lower than it (put back: a
+ *   writer that learned less may write below it) is a gap, and the
+ *   entries after it are read anyway; one further ahead of the clock than
+ *   AO2_REVLOG_AHEAD is forged: never learned, it is reset, and until it
+ *   reads right nothing cached answers here (the log counts as lost);
  * - an epoch that moves whenever a tombstone is learned: a node-local copy
  *   of a verdict made at the epoch now current cannot name a token learned
  *   since, so it answers without looking anything up;

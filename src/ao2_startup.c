@@ -414,6 +414,39 @@ static void warn_weak_settings(server_rec *s, const ao2_global_t *g)
     }
 }
 
+/* What the store cannot keep, said once at start-up with the fix: a
+ * tombstone lost before its token expires lets the token back in, and a
+ * store shared with other servers tells this one of their revokes only
+ * through the revocation log, which a node-local cache does not have. */
+static void warn_store(server_rec *s, const ao2_global_t *g)
+{
+    ao2_store_traits_t t;
+
+    g->store->type->traits(g->store, &t);
+    if (t.shared && g->revlog == NULL)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "AO2C0071: ApiOAuth2TokenStore %s is shared with other "
+                     "servers, but ApiOAuth2Cache %s is this server's own: "
+                     "a revoke or refresh on another server counts here only "
+                     "once the cached verdict expires (ApiOAuth2CacheTTL, "
+                     "%d s), not within 1 s; set ApiOAuth2Cache "
+                     "memcache:HOST:PORT (one memcached for every server) to "
+                     "have the revocation log",
+                     g->store->spec, g->cache->spec, g->cache_ttl);
+    if (t.loses)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "AO2C0072: ApiOAuth2TokenStore %s %s: the tombstones of "
+                     "revoked and refreshed-away tokens go with them, and a "
+                     "token its provider still accepts (a JWT access token, "
+                     "a provider without a revocation endpoint) is accepted "
+                     "again until it expires%s; use dbm:PATH, or "
+                     "socache:redis with persistence and no eviction",
+                     g->store->spec, t.loses,
+                     g->revlog ? " (servers that learned the revoke from the "
+                                 "revocation log keep refusing it)"
+                               : "");
+}
+
 /* Before anything records: the table has a slot per provider. */
 static int setup_metrics(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                          const ao2_global_t *g)
@@ -484,5 +517,6 @@ int ao2_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (ao2_discovery_init(pconf, s, g->providers) != APR_SUCCESS)
         return !OK;
     warn_weak_settings(s, g);
+    warn_store(s, g);
     return OK;
 }

@@ -26,6 +26,14 @@ typedef struct ao2_store_path {
     int need;
 } ao2_store_path_t;
 
+/* What a back-end keeps, for the start-up warnings (ao2_startup.c). */
+typedef struct ao2_store_traits {
+    int shared; /* other servers read and write it (memcache, redis) */
+    /* NULL, or when it drops records before they expire, tombstones among
+     * them: a revoked token its provider still accepts comes back then. */
+    const char *loses;
+} ao2_store_traits_t;
+
 typedef struct ao2_store_type {
     const char *name; /* "dbm", "socache" */
     /* Config time: arg is what follows "name:". Returns NULL or an error
@@ -58,6 +66,8 @@ typedef struct ao2_store_type {
      * parent), or NULL when the store has none (the key then goes to
      * DefaultRuntimeDir). */
     const char *(*dir)(const ao2_store_t *st, apr_pool_t *p);
+    /* After create: fills *t. */
+    void (*traits)(const ao2_store_t *st, ao2_store_traits_t *t);
 } ao2_store_type_t;
 
 /* Every back-end instance starts with this. */

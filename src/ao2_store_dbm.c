@@ -708,7 +708,14 @@ static const char *dbm_dir(const ao2_store_t *st, apr_pool_t *p)
     return store_dir(p, (const dbm_store_t *)st);
 }
 
+/* A file of this server's: kept until records expire, across restarts. */
+static void dbm_traits(const ao2_store_t *st, ao2_store_traits_t *t)
+{
+    t->shared = 0;
+    t->loses = NULL;
+}
+
 const ao2_store_type_t ao2_store_dbm = {
-    "dbm",   dbm_create, dbm_init, dbm_child_init, dbm_get,
-    dbm_set, dbm_remove, dbm_take, dbm_paths,      dbm_dir,
+    "dbm",      dbm_create, dbm_init,  dbm_child_init, dbm_get,    dbm_set,
+    dbm_remove, dbm_take,   dbm_paths, dbm_dir,        dbm_traits,
 };

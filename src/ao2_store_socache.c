@@ -351,7 +351,27 @@ static const char *sc_dir(const ao2_store_t *st, apr_pool_t *p)
     return NULL;
 }
 
+/* By the socache provider: shmcb is this server's shared memory, a cyclic
+ * buffer; memcache and redis are other servers every httpd can share,
+ * memcached one that evicts. A Redis that evicts or forgets on a restart is
+ * its operator's choice (maxmemory-policy, persistence). */
+static void sc_traits(const ao2_store_t *st, ao2_store_traits_t *t)
+{
+    const char *name = ((const socache_store_t *)st)->provider->name;
+
+    t->shared = !strcmp(name, "memcache") || !strcmp(name, "redis");
+    if (!strcmp(name, "shmcb"))
+        t->loses = "loses every record when httpd stops (a restart that is "
+                   "not graceful) and pushes the oldest out when its memory "
+                   "is full";
+    else if (!strcmp(name, "memcache"))
+        t->loses = "loses records when memcached runs out of memory (it "
+                   "evicts) or restarts";
+    else
+        t->loses = NULL;
+}
+
 const ao2_store_type_t ao2_store_socache = {
-    "socache", sc_create, sc_init, sc_child_init, sc_get,
-    sc_set,    sc_remove, sc_take, sc_paths,      sc_dir,
+    "socache", sc_create, sc_init,  sc_child_init, sc_get,    sc_set,
+    sc_remove, sc_take,   sc_paths, sc_dir,        sc_traits,
 };

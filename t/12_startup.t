@@ -12,7 +12,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 
 plan skip_all => 'the privilege-drop checks need root' unless $> == 0;
-plan tests => 42;
+plan tests => 48;
 
 my $top = "$FindBin::Bin/..";
 my $module = "$top/.libs/mod_api_oauth2.so";
@@ -286,3 +286,42 @@ my ($aup, $alog) = start_stop(conf("ApiOAuth2TokenStore dbm:$dir/a/tokens\n"
 ok($aup, 'client authentication off in a nested location: the server starts') or diag $alog;
 like($alog, qr/\[api_oauth2:warn\] .*AO2C0008: ApiOAuth2ClientAuthentication is off for \/jsonapiext\/oauth2 \(\Q$dir\E\/case\d+\/httpd\.conf:\d+\): anyone who knows a client_id/,
      'with the warning AO2C0008, naming the nested location') or diag $alog;
+
+# 11. What the store cannot keep is said at start-up, with the fix (issue
+# 19 L6, M3): a store shared with other servers and a node-local cache
+# (no revocation log: their revokes count here at ApiOAuth2CacheTTL only),
+# and stores that lose tombstones before their tokens expire. Nobody
+# listens on the Redis and memcached ports; nothing here needs them.
+my $wport = port('spare', 4);
+my $redis_store = "LoadModule socache_redis_module $mods/mod_socache_redis.so\n"
+    . 'ApiOAuth2TokenStore socache:redis:127.0.0.1:' . port('spare', 3) . "\nApiOAuth2StoreKey file:$key";
+my $mc_spec = 'memcache:127.0.0.1:' . port('spare', 2);
+my $mc_store = "LoadModule socache_memcache_module $mods/mod_socache_memcache.so\n"
+    . "ApiOAuth2TokenStore socache:$mc_spec\nApiOAuth2StoreKey file:$key";
+my $shmcb_store = "LoadModule socache_shmcb_module $mods/mod_socache_shmcb.so\n"
+    . "ApiOAuth2TokenStore socache:shmcb\nApiOAuth2StoreKey file:$key";
+# Starts a server on $store_and_key, stops it; its error log, or undef when
+# it did not come up.
+sub started_log {
+    my ($store_and_key) = @_;
+    my $c = conf($store_and_key, $wport);
+    system($httpd, '-f', "$c/httpd.conf", '-k', 'start') == 0 or return undef;
+    my $ok = wait_for(sub { -s "$c/httpd.pid" }, 20);
+    system($httpd, '-f', "$c/httpd.conf", '-k', 'stop');
+    wait_for(sub { !-e "$c/httpd.pid" }, 20);
+    my $text = do { local (@ARGV, $/) = "$c/error.log"; <> };
+    return $ok ? $text : undef;
+}
+my $w = started_log($redis_store) // '';
+like($w, qr/\[api_oauth2:warn\] .*AO2C0071: ApiOAuth2TokenStore socache:redis:\S+ is shared with other servers, but ApiOAuth2Cache shm is this server's own: a revoke or refresh on another server counts here only once the cached verdict expires \(ApiOAuth2CacheTTL, 300 s\), not within 1 s; set ApiOAuth2Cache memcache:HOST:PORT/,
+     'socache:redis with the default shm cache: a warning with the fix') or diag $w;
+unlike($w, qr/AO2C0072/, 'Redis: no word of lost tombstones');
+$w = started_log("$redis_store\nApiOAuth2Cache $mc_spec") // '';
+unlike($w, qr/AO2C007[12]/, 'socache:redis with a memcache cache: no warning') or diag $w;
+$w = started_log("$mc_store\nApiOAuth2Cache $mc_spec") // '';
+like($w, qr/AO2C0072: ApiOAuth2TokenStore socache:\Q$mc_spec\E loses records when memcached runs out of memory \(it evicts\) or restarts: the tombstones of revoked and refreshed-away tokens go with them.* \(servers that learned the revoke from the revocation log keep refusing it\); use dbm:PATH/,
+     'socache:memcache: its tombstones may be evicted, said with the fix') or diag $w;
+unlike($w, qr/AO2C0071/, 'and with a memcache cache no word of a missing log');
+$w = started_log($shmcb_store) // '';
+like($w, qr/AO2C0072: ApiOAuth2TokenStore socache:shmcb loses every record when httpd stops .*is accepted again until it expires; use dbm:PATH/,
+     'socache:shmcb: its tombstones go with a stop, said with the fix') or diag $w;

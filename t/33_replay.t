@@ -12,7 +12,13 @@
 # Redis pass the journals are deleted too, so the servers start as new
 # nodes: their first read moves the generation on, the verdict put back
 # with its counter is a miss and Redis's tombstone answers (before, they
-# believed it). Two servers, this test's own memcached and Redis.
+# believed it). Last, every decimal value in memcached (the log's counter)
+# is set to 2^64 - 1 (issue 19 M1): the servers took it as their
+# generation, the next incr wrapped, later revokes missed the log and a
+# server's node-local copy answered a token revoked on the other until
+# ApiOAuth2CacheLocalTTL; now such a counter is not believed, is reset, and
+# the revoke counts on both within the bound. Two servers, this test's own
+# memcached and Redis.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
@@ -24,7 +30,7 @@ use IO::Socket::INET;
 use Time::HiRes ();
 
 my @stores = qw(memcache redis);
-my $per_store = 20;
+my $per_store = 26;
 plan tests => 2 + $per_store * @stores;
 
 my $top    = "$FindBin::Bin/..";
@@ -109,6 +115,29 @@ sub delete_log_entries {
         $n++ if defined $r && $r =~ /^DELETED/;
     }
     return $n;
+}
+
+# Every value that is a decimal number set to 2^64 - 1, with its flags and
+# no expiry. Returns the keys set.
+sub forge_decimals {
+    my $snap = snapshot();
+    my $s = mc_conn();
+    my @set;
+    for my $k (sort keys %$snap) {
+        next unless $snap->{$k}{val} =~ /\A\d+\z/;
+        print $s "set $k $snap->{$k}{flags} 0 20\r\n18446744073709551615\r\n";
+        push @set, $k if (<$s> // '') =~ /^STORED/;
+    }
+    return @set;
+}
+
+# Whether the error log $file says $re after byte $from.
+sub logged_since {
+    my ($file, $from, $re) = @_;
+    open my $fh, '<', $file or return 0;
+    seek $fh, $from, 0;
+    local $/;
+    return (<$fh> // '') =~ $re;
 }
 
 # The tombstones the last start of a server read back (AO2C0035).
@@ -208,6 +237,32 @@ for my $store (@stores) {
     ok($new_nodes ? !grep({ $_ != 0 } @read) : !grep({ $_ < 2 } @read),
        "$store: tombstones read back from the journals: @read");
     is(all_status($new->{access_token}), '401 401', "$store: and still after the first read of the log");
+
+    # The counter forged to 2^64 - 1; both servers read it (each logs that
+    # its log changed under it) and copy the verdict again; forged once more
+    # just before the revoke, so that the write meets it too.
+    my @logs = map { "$dir/error-$_.log" } @ports;
+    my $forged = full_flow(api => "$urls[0]/jsonapiext", client_id => 'api-client',
+                           client_secret => 'api-secret', user => "$user-3", login => 'tia');
+    is(all_status($forged->{access_token}), '200 200', "$store: a third identity's token is valid on both");
+    my @from = map { -s $_ || 0 } @logs;
+    my @set = forge_decimals();
+    ok(grep({ $_ eq 'ao2g:generation' } @set), "$store: the counter set to 2^64 - 1 (@set)");
+    ok(wait_for(sub {
+            all_status($forged->{access_token}) eq '200 200'
+                && !grep { !logged_since($logs[$_], $from[$_], qr/AO2G000[36]/) } 0 .. 1
+        }, 10, 0.02),
+       "$store: both servers read the forged counter, the token still valid on both");
+    is(all_status($forged->{access_token}), '200 200', "$store: again (node-local copies)");
+    forge_decimals();
+    ($st) = api_call('POST', "$urls[0]/jsonapiext/oauth2/revoke",
+        json => { client_user_identity => "$user-3" }, @basic);
+    is($st, 200, "$store: server 1 revokes, the counter forged");
+    my $t0 = Time::HiRes::time();
+    my $gone_ok = wait_for(sub { all_status($forged->{access_token}) eq '401 401' }, 5, 0.02);
+    my $secs = Time::HiRes::time() - $t0;
+    ok($gone_ok && $secs <= $bound,
+       sprintf("$store: refused on both servers %.3f s after the revoke (bound %.1f s)", $secs, $bound));
 
     extra_httpd_stop($_) for @ports;
     unlink map { "$dir/journal-$_" } @ports;

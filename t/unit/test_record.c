@@ -6,6 +6,7 @@
 
 #include <apr_strings.h>
 
+#include "ao2_defaults.h"
 #include "ao2_record.h"
 #include "tap.h"
 
@@ -831,6 +832,36 @@ static void refresh_due_cases(apr_pool_t *p)
     }
 }
 
+/* Issue 19 M3: a tombstone kept only until the token's exp let a JWT access
+ * token back in for the provider's leeway after it (accepted while exp >
+ * now - leeway, up to AO2_MAX_LEEWAY). */
+static void tombstone_until_cases(apr_pool_t *p)
+{
+    static const struct {
+        apr_int64_t exp, now, fallback;
+    } rows[] = {
+        {1700003600, 1700000000, 86400},
+        {1700000001, 1700000000, 86400},
+        {1699999000, 1700000000, 86400}, /* expired already (a late bury) */
+        {0, 1700000000, 86400},          /* no exp known: the fallback */
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        apr_int64_t exp =
+            rows[i].exp ? rows[i].exp : rows[i].now + rows[i].fallback;
+        apr_int64_t until =
+            ao2_tombstone_until(rows[i].exp, rows[i].now, rows[i].fallback);
+        apr_int64_t leeway;
+
+        /* The last second a JWT with this exp is accepted, at any leeway a
+         * provider may be given. */
+        for (leeway = 0; leeway <= AO2_MAX_LEEWAY; leeway += 60)
+            ok(until > exp + leeway - 1, "row %d: kept past exp + leeway %d",
+               (int)i, (int)leeway);
+    }
+}
+
 const ao2_test_case_t ao2_suite_record[] = {
     {"record round trip", record_round_trip},
     {"nothing in the clear", record_nothing_in_clear},
@@ -844,5 +875,6 @@ const ao2_test_case_t ao2_suite_record[] = {
     {"token info", token_info_cases},
     {"record without a refresh time", record_without_refresh_time},
     {"refresh due", refresh_due_cases},
+    {"a tombstone outlives its token", tombstone_until_cases},
     {NULL, NULL},
 };

@@ -31,6 +31,8 @@ typedef struct fake_cache {
     apr_pool_t *p;
     apr_hash_t *h;
     int gets, sets, removes, last_ttl, incrs, down;
+    /* put_new (a log entry) fails as with memcached timing out. */
+    int put_new_fails;
     /* The forget count; another process's forget during a lookup: it moves
      * on the get numbered forget_at_get. */
     int forgets, forget_at_get;
@@ -109,7 +111,8 @@ static apr_status_t fc_add(ao2_cache_t *c, const char *key, apr_size_t klen,
     return APR_SUCCESS;
 }
 
-/* memcached's incr with an initial value: decimal text under key. */
+/* memcached's incr with an initial value: decimal text under key, 64 bits
+ * that wrap past 2^64 - 1 as memcached's do. */
 static apr_status_t fc_incr(ao2_cache_t *c, const char *key, apr_size_t klen,
                             apr_uint64_t delta, apr_uint64_t initial,
                             apr_uint64_t *value)
@@ -125,7 +128,7 @@ static apr_status_t fc_incr(ao2_cache_t *c, const char *key, apr_size_t klen,
     if (e) {
         memcpy(num, e->bytes, e->len < 31 ? e->len : 31);
         num[e->len < 31 ? e->len : 31] = '\0';
-        v = apr_strtoi64(num, NULL, 10) + delta;
+        v = (apr_uint64_t)strtoull(num, NULL, 10) + delta;
     }
     apr_snprintf(num, sizeof(num), "%" APR_UINT64_T_FMT, v);
     put(fc, key, klen, num, strlen(num));
@@ -133,10 +136,18 @@ static apr_status_t fc_incr(ao2_cache_t *c, const char *key, apr_size_t klen,
     return APR_SUCCESS;
 }
 
+static apr_status_t fc_put_new(ao2_cache_t *c, const char *key, apr_size_t klen,
+                               const char *val, apr_size_t len, int ttl)
+{
+    if (((fake_cache_t *)c)->put_new_fails)
+        return APR_EGENERAL;
+    return fc_add(c, key, klen, val, len, ttl);
+}
+
 static const ao2_cache_type_t fake_shared = {
-    "fake",  NULL,      NULL,   NULL, fc_get,
-    fc_set,  fc_remove, fc_add, 1,    AO2_MT_MEMCACHE,
-    fc_incr, fc_add,    NULL};
+    "fake",  NULL,       NULL,   NULL, fc_get,
+    fc_set,  fc_remove,  fc_add, 1,    AO2_MT_MEMCACHE,
+    fc_incr, fc_put_new, NULL};
 static apr_uint32_t fc_forgets(ao2_cache_t *c, int advance)
 {
     fake_cache_t *fc = (fake_cache_t *)c;
@@ -191,7 +202,7 @@ static apr_status_t fs_get(ao2_store_t *st, struct server_rec *s,
 }
 
 static const ao2_store_type_t fake_store_type = {
-    "fake", NULL, NULL, NULL, fs_get, NULL, NULL, NULL, NULL, NULL};
+    "fake", NULL, NULL, NULL, fs_get, NULL, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- fake provider ------------------------------------------------------ */
 
@@ -1815,6 +1826,145 @@ static void memo_not_for_memcached(apr_pool_t *p)
     ok(w->store.gets > gets, "the log was not read lately: no memo either");
 }
 
+/* The counter's decimal text, as someone with memcached access sets it. */
+static void set_counter(world_t *w, const char *value)
+{
+    put(&w->cache, "ao2g:generation", 15, value, strlen(value));
+}
+
+static apr_uint64_t counter(world_t *w)
+{
+    entry_t *e = apr_hash_get(w->cache.h, "ao2g:generation", 15);
+    char num[32];
+
+    if (e == NULL || e->len > 31)
+        return 0;
+    memcpy(num, e->bytes, e->len);
+    num[e->len] = '\0';
+    return (apr_uint64_t)strtoull(num, NULL, 10);
+}
+
+/* Nodes a and b of w's cluster, each with a local copy of ITOK's verdict
+ * made at t. */
+static void copies_on_two(world_t *w, node_t *a, node_t *b, apr_time_t t)
+{
+    result_t r;
+
+    node_init(w, a);
+    node_init(w, b);
+    is_int(check_on(w, a, ITOK, t, &r), AO2_TOKEN_VALID, "valid on A");
+    is_int(check_on(w, b, ITOK, t, &r), AO2_TOKEN_VALID, "and on B");
+}
+
+/* Issue 19 M1: the counter set to 2^64 - 1 (or near it) by someone who
+ * can write memcached. It wrapped on the next incr, every later revoke
+ * failed to log, and the nodes still counted as fresh: B's local copy
+ * answered a token revoked on A until ApiOAuth2CacheLocalTTL. */
+static void revlog_forged_counter(apr_pool_t *p)
+{
+    static const char *const forged[] = {
+        "18446744073709551615", "18446744073709551610", "9223372036854775808"};
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        world_t *w = issued_world(p);
+        const char *t2 = "issued-token-2";
+        ao2_index_t ix = issued();
+        apr_time_t t = T0;
+        node_t a, b;
+        result_t r;
+        int gets;
+
+        put_index(w, t2, &ix);
+        copies_on_two(w, &a, &b, t);
+        is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID, "B: token 2");
+        set_counter(w, forged[i]);
+        /* Both read the forged counter before the revoke. */
+        t += ao2_revlog_bound(b.rl);
+        is_int(check_on(w, &a, ITOK, t, &r), AO2_TOKEN_VALID,
+               apr_psprintf(p, "counter %s: A still valid", forged[i]));
+        gets = w->store.gets;
+        is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_VALID, "B still valid");
+        is_int(w->store.gets, gets + 1,
+               "from the store: no local copy believed past the forgery");
+        revoke_on(w, &a, ITOK, t + 10);
+        t += ao2_revlog_bound(b.rl);
+        is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_INVALID,
+               "B refuses the token revoked on A within the bound");
+        ok(counter(w) <= (apr_uint64_t)t + apr_time_from_sec(3600),
+           "the counter is back near the clock");
+        /* The log works again: a second revoke reaches B by the log. */
+        is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_VALID, "B: token 2");
+        revoke_on(w, &a, t2, t + 10);
+        t += ao2_revlog_bound(b.rl);
+        is_int(check_on(w, &b, t2, t, &r), AO2_TOKEN_INVALID,
+               "and refuses a second revoke on A too");
+    }
+}
+
+/* Issue 19 M1: a revoke that could not be written to the log (the next
+ * generations taken by entries that are not ours, or memcached failing the
+ * write) must not leave the other nodes answering from their local copies
+ * as if nothing happened. */
+static void revlog_failed_write(apr_pool_t *p)
+{
+    int how;
+
+    for (how = 0; how < 2; how++) {
+        world_t *w = issued_world(p);
+        apr_time_t t = T0;
+        node_t a, b;
+        result_t r;
+        int i;
+
+        copies_on_two(w, &a, &b, t);
+        if (how == 0) {
+            apr_uint64_t g = counter(w);
+
+            for (i = 1; i <= 16; i++) {
+                const char *k = apr_psprintf(p, "ao2r:%" APR_UINT64_T_FMT,
+                                             g + (apr_uint64_t)i);
+                put(&w->cache, k, strlen(k), "junk", 4);
+            }
+        } else {
+            w->cache.put_new_fails = 1;
+        }
+        revoke_on(w, &a, ITOK, t + 10);
+        w->cache.put_new_fails = 0;
+        is_int(check_on(w, &a, ITOK, t + 20, &r), AO2_TOKEN_INVALID,
+               "A refuses at once");
+        t += ao2_revlog_bound(b.rl);
+        is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_INVALID,
+               how == 0 ? "generations taken by junk: B refuses within the "
+                          "bound"
+                        : "the entry's write failed: B refuses within the "
+                          "bound");
+    }
+}
+
+/* Issue 19 M1, as two servers showed it: B reads a counter recreated at
+ * the time (after a reset), A has not read since; the counter is then put
+ * back below B's generation (wrapped past 2^64 - 1, or set), and A's
+ * revoke lands there, below everything B reads after. */
+static void revlog_put_back_below(apr_pool_t *p)
+{
+    world_t *w = issued_world(p);
+    apr_time_t t = T0;
+    node_t a, b;
+    result_t r;
+
+    copies_on_two(w, &a, &b, t);
+    apr_hash_set(w->cache.h, "ao2g:generation", 15, NULL);
+    t += apr_time_from_sec(1);
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_VALID,
+           "B reads the counter made anew, a second later");
+    set_counter(w, "5");
+    revoke_on(w, &a, ITOK, t + 10);
+    t += ao2_revlog_bound(b.rl);
+    is_int(check_on(w, &b, ITOK, t, &r), AO2_TOKEN_INVALID,
+           "B refuses the token A revoked below B's generation");
+}
+
 const ao2_test_case_t ao2_suite_validate[] = {
     {"log level respected", log_level_respected},
     {"foreign tokens, row by row", foreign_rows},
@@ -1850,6 +2000,10 @@ const ao2_test_case_t ao2_suite_validate[] = {
     {"revocation log: a start moves the generation on", revlog_start_mark},
     {"revocation log: a restart reads the journal back",
      revlog_journal_restart},
+    {"revocation log: a forged counter near 2^64", revlog_forged_counter},
+    {"revocation log: a revoke the log could not take", revlog_failed_write},
+    {"revocation log: a counter put back below a reader",
+     revlog_put_back_below},
     {"a connection's memo, shm", memo_shm},
     {"a connection's memo: a forget during the check",
      memo_forget_during_check},
