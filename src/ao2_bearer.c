@@ -260,14 +260,9 @@ static void log_to_request(void *baton, int level, apr_status_t rv,
  * fetches they and the JWT check need (ao2_discovery.c). */
 static ao2_gate_t provider_gate(void)
 {
-    ao2_gate_t g = {&ao2_global->provider_calls,
-                    AO2_DEFAULT_PROVIDER_CALLS,
-                    &ao2_global->provider_call_waiters,
-                    AO2_DEFAULT_PROVIDER_CALL_WAITERS,
-                    AO2_DEFAULT_PROVIDER_CALL_WAIT,
-                    &ao2_global->provider_call_ended,
-                    NULL};
-    return g;
+    return ao2_gate_provider_calls(&ao2_global->provider_calls,
+                                   &ao2_global->provider_call_waiters,
+                                   &ao2_global->provider_call_ended);
 }
 
 /* The location's provider whose issuer signed token, when its
@@ -392,12 +387,7 @@ static void validate_env(request_rec *r, ao2_validate_env_t *env)
     env->lock_wait =
         apr_time_from_msec(sc->http.total_timeout_ms) + apr_time_from_sec(1);
     env->fail_ttl = AO2_FAILED_LOOKUP_TTL;
-    env->calls = &ao2_global->provider_calls;
-    env->max_calls = AO2_DEFAULT_PROVIDER_CALLS;
-    env->call_waiters = &ao2_global->provider_call_waiters;
-    env->max_call_waiters = AO2_DEFAULT_PROVIDER_CALL_WAITERS;
-    env->call_wait = AO2_DEFAULT_PROVIDER_CALL_WAIT;
-    env->call_ended = &ao2_global->provider_call_ended;
+    env->calls = provider_gate();
     env->http = provider_http;
     env->http_baton = (void *)&sc->http;
     env->log = log_to_request;

@@ -244,12 +244,8 @@ static ao2_err_t *call_slot(endpoint_ctx_t *cx, const ao2_provider_t *pv,
     memset(gate, 0, sizeof(*gate));
     if (pg == NULL)
         return NULL;
-    gate->in = &pg->calls;
-    gate->max = AO2_DEFAULT_PROVIDER_CALLS;
-    gate->waiting = &pg->call_waiters;
-    gate->max_waiting = AO2_DEFAULT_PROVIDER_CALL_WAITERS;
-    gate->wait = AO2_DEFAULT_PROVIDER_CALL_WAIT;
-    gate->ended = &pg->call_ended;
+    *gate =
+        ao2_gate_provider_calls(&pg->calls, &pg->call_waiters, &pg->call_ended);
     if (ao2_gate_enter(gate))
         return NULL;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cx->r,

@@ -2,6 +2,8 @@
 
 #include <apr_atomic.h>
 
+#include "ao2_defaults.h"
+
 /* A waiter looks again after this, then after twice as long, up to the
  * maximum: the work inside shares no lock with it, only its count. */
 #define POLL_FIRST apr_time_from_msec(1)
@@ -88,4 +90,18 @@ void ao2_gate_leave(const ao2_gate_t *g)
 {
     for (; g; g = g->next)
         leave_one(g);
+}
+
+ao2_gate_t ao2_gate_provider_calls(volatile apr_uint32_t *in,
+                                   volatile apr_uint32_t *waiting,
+                                   volatile apr_uint64_t *ended)
+{
+    ao2_gate_t g = {in,
+                    AO2_DEFAULT_PROVIDER_CALLS,
+                    waiting,
+                    AO2_DEFAULT_PROVIDER_CALL_WAITERS,
+                    AO2_DEFAULT_PROVIDER_CALL_WAIT,
+                    ended,
+                    NULL};
+    return g;
 }

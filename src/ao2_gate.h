@@ -35,4 +35,10 @@ int ao2_gate_enter(const ao2_gate_t *g);
 /* Leaves every gate of the chain; records when (ended). */
 void ao2_gate_leave(const ao2_gate_t *g);
 
+/* The gate on provider calls, with its defaults (ao2_defaults.h), over a
+ * process's counts: in flight, waiting, when one last ended. */
+ao2_gate_t ao2_gate_provider_calls(volatile apr_uint32_t *in,
+                                   volatile apr_uint32_t *waiting,
+                                   volatile apr_uint64_t *ended);
+
 #endif

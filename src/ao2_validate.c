@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "ao2_gate.h"
 #include "ao2_lock.h"
 #include "ao2_memo.h"
 #include "ao2_metrics.h"
@@ -271,23 +270,10 @@ static lookup_e from_store(const ao2_validate_env_t *env,
 
 /* ---- tokens issued elsewhere: JWT, introspection, userinfo -------------- */
 
-/* A slot for a provider call, of env->max_calls in this process, with
- * env->max_call_waiters waiting up to env->call_wait while calls end
- * (ao2_gate.h): new tokens that come in a burst while the provider answers
- * get their answer, not 503; a flood of made-up tokens against a hanging
- * provider holds max_calls threads, never all of them. */
-static ao2_gate_t call_gate(const ao2_validate_env_t *env)
-{
-    ao2_gate_t g = {env->calls,
-                    env->max_calls,
-                    env->call_waiters,
-                    env->max_call_waiters,
-                    env->call_wait,
-                    env->call_ended,
-                    NULL};
-    return g;
-}
-
+/* Provider calls go through env->calls (ao2_gate.h): new tokens that come
+ * in a burst while the provider answers get their answer, not 503; a flood
+ * of made-up tokens against a hanging provider holds the gate's places,
+ * never every thread. */
 static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
                                   const ao2_provider_t *prov,
                                   ao2_metric_endpoint_e endpoint,
@@ -295,11 +281,10 @@ static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
                                   const char *auth, const char *form,
                                   ao2_http_response_t *resp, const char **why)
 {
-    ao2_gate_t gate = call_gate(env);
     apr_time_t start;
     apr_status_t rv;
 
-    if (!ao2_gate_enter(&gate)) {
+    if (!ao2_gate_enter(&env->calls)) {
         *why = "too many provider calls at once";
         return APR_EBUSY;
     }
@@ -308,7 +293,7 @@ static apr_status_t provider_call(const ao2_validate_env_t *env, apr_pool_t *p,
     ao2_metrics_provider_call(prov->index, endpoint, rv,
                               rv == APR_SUCCESS ? resp->status : 0,
                               apr_time_now() - start);
-    ao2_gate_leave(&gate);
+    ao2_gate_leave(&env->calls);
     return rv;
 }
 

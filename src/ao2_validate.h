@@ -12,6 +12,7 @@
 
 #include "ao2_cache.h"
 #include "ao2_crypto.h"
+#include "ao2_gate.h"
 #include "ao2_http.h"
 #include "ao2_json.h"
 #include "ao2_oauth2.h"
@@ -121,17 +122,9 @@ typedef struct ao2_validate_env {
     int lock_ttl;                  /* seconds a crashed lock holder blocks */
     apr_interval_time_t lock_wait; /* how long a waiter waits for it */
     int fail_ttl; /* seconds a failed lookup answers 503 without retrying */
-    /* Provider calls in flight in this process (apr_atomic), and the cap;
-     * NULL or 0: no cap. Callers waiting for a call slot, how many may,
-     * and how long; NULL: none waits (503 at the cap). */
-    volatile apr_uint32_t *calls;
-    apr_uint32_t max_calls;
-    volatile apr_uint32_t *call_waiters;
-    apr_uint32_t max_call_waiters;
-    apr_interval_time_t call_wait;
-    /* apr_time_now() when a provider call of this process last ended: a
-     * wait for a slot only while calls end (the provider answers). */
-    volatile apr_uint64_t *call_ended;
+    /* The gate on this process's provider calls (ao2_gate.h): its cap,
+     * waiting room and wait; all zero: no cap. */
+    ao2_gate_t calls;
     ao2_http_fn http;
     void *http_baton;
     ao2_jwt_fn jwt; /* NULL: no local JWT verification */

@@ -888,8 +888,8 @@ static void provider_cap(apr_pool_t *p)
     volatile apr_uint32_t calls = 3;
     result_t r;
 
-    w->env.calls = &calls;
-    w->env.max_calls = 4;
+    w->env.calls.in = &calls;
+    w->env.calls.max = 4;
     is_int(check(w, w->a, "t-1", &r), AO2_TOKEN_INVALID,
            "under the cap: asked");
     is_int(calls, 3, "the count is back after the call");
@@ -933,12 +933,12 @@ static void provider_cap_waiters(apr_pool_t *p)
     apr_time_t start;
     result_t r;
 
-    w->env.calls = &calls;
-    w->env.max_calls = 4;
-    w->env.call_waiters = &waiters;
-    w->env.max_call_waiters = 1;
-    w->env.call_wait = apr_time_from_sec(5);
-    w->env.call_ended = &ended;
+    w->env.calls.in = &calls;
+    w->env.calls.max = 4;
+    w->env.calls.waiting = &waiters;
+    w->env.calls.max_waiting = 1;
+    w->env.calls.wait = apr_time_from_sec(5);
+    w->env.calls.ended = &ended;
     apr_thread_create(&t, NULL, free_slot_later, (void *)&calls, p);
     is_int(check(w, w->a, "t-1", &r), AO2_TOKEN_INVALID,
            "at the cap, a slot freed while waiting: asked");
@@ -957,7 +957,7 @@ static void provider_cap_waiters(apr_pool_t *p)
     is_int(waiters, 1, "the waiter count unchanged");
 
     waiters = 0;
-    w->env.call_wait = apr_time_from_msec(40);
+    w->env.calls.wait = apr_time_from_msec(40);
     start = apr_time_now();
     is_int(check(w, w->a, "t-3", &r), AO2_TOKEN_TROUBLE,
            "no slot freed within the wait: 503");
@@ -968,7 +968,7 @@ static void provider_cap_waiters(apr_pool_t *p)
     is_int(waiters, 0, "the waiter gone");
 
     /* A provider that hangs: no call ended for longer than the wait. */
-    w->env.call_wait = apr_time_from_sec(5);
+    w->env.calls.wait = apr_time_from_sec(5);
     ended = (apr_uint64_t)(apr_time_now() - apr_time_from_sec(6));
     start = apr_time_now();
     is_int(check(w, w->a, "t-4", &r), AO2_TOKEN_TROUBLE,
@@ -986,8 +986,8 @@ static void log_level_respected(apr_pool_t *p)
     volatile apr_uint32_t calls = 4;
     result_t r;
 
-    w->env.calls = &calls;
-    w->env.max_calls = 4;
+    w->env.calls.in = &calls;
+    w->env.calls.max = 4;
     w->env.log_level = AO2_LOG_WARNING;
     w->logs = 0;
     is_int(check(w, w->a, "t-1", &r), AO2_TOKEN_TROUBLE, "at the cap: 503");
