@@ -898,11 +898,9 @@ static ao2_err_t *revoke_record(endpoint_ctx_t *cx, const ao2_client_t *conf_c,
     /* Not recorded, not revoked: 503, and the record stays so that the
      * client's retry revokes again (a provider answers 200 for a token it
      * revoked already, RFC 7009). */
-    if (bury_access_token(cx, rec) != APR_SUCCESS) {
-        apr_table_setn(cx->r->err_headers_out, "Retry-After", "2");
+    if (bury_access_token(cx, rec) != APR_SUCCESS)
         return unavailable(cx, APR_EGENERAL,
                            "record the revoke (the token's tombstone)");
-    }
     if (ao2_store_remove(cx->g->store, cx->r->server, key, cx->r->pool) !=
         APR_SUCCESS)
         return unavailable(cx, APR_EGENERAL, "delete a record");

@@ -23,7 +23,6 @@ my $key = "$dir/shared.key";
 store_key($key);
 my $port = (port('servers'))[0];
 my $mc   = port('spare', 46);
-my $p    = 'http://127.0.0.1:' . port('provider');
 
 ok(service_start('memcached-full', port => $mc, cmd => [qw(memcached -l 127.0.0.1 -p), $mc, qw(-U 0 -u nobody -M -m 2)]),
    "memcached -M on $mc");
@@ -32,16 +31,7 @@ LoadModule socache_memcache_module /usr/lib/apache2/modules/mod_socache_memcache
 LoadModule api_oauth2_module $module
 ApiOAuth2TokenStore socache:memcache:127.0.0.1:$mc
 ApiOAuth2StoreKey file:$key
-ApiOAuth2Provider testop issuer=$p authorize=$p/auth token=$p/token revoke=$p/token/revocation userinfo=$p/me introspect=$p/token/introspection introspect_token_type=required
-<Location /jsonapiext>
-    ApiOAuth2API on
-    ApiOAuth2Client testop api-client api-secret "scope=openid email offline_access"
-    ApiOAuth2OdooDatabase db
-    AuthType api-oauth2
-    Require valid-user
-    ProxyPass http://127.0.0.1:@{[port('backend')]}/jsonapiext
-</Location>
-CONF
+@{[shared_api_conf()]}CONF
 my $base  = "http://127.0.0.1:$port";
 my @basic = (basic => ['api-client', 'api-secret']);
 sub get { (api_call('GET', "$base/jsonapiext/res.partner", bearer => $_[0]))[0] }
