@@ -198,13 +198,10 @@ int ao2_bearer_fixups(request_rec *r)
     const ao2_dir_conf_t *dc =
         ap_get_module_config(r->per_dir_config, &api_oauth2_module);
     const char *h = apr_table_get(r->headers_in, "Authorization");
-    const char *checked = NULL;
-    const request_rec *q;
-
     /* A request that inherited the check (internal redirect, subrequest)
      * carries the header its first request checked. */
-    for (q = r; q && checked == NULL; q = q->prev ? q->prev : q->main)
-        checked = ap_get_module_config(q->request_config, &api_oauth2_module);
+    const char *checked = ao2_request_note(r, AO2_NOTE_CHECKED_AUTH);
+
     /* Only the header checked: one the operator set for the backend stays. */
     if (checked && h && dc->pass_token != 1 && strcmp(h, checked) == 0)
         apr_table_unset(r->headers_in, "Authorization");
@@ -457,8 +454,8 @@ int ao2_bearer_check(request_rec *r)
             break;
     }
     ao2_metrics_bearer(AO2_MB_VALID);
-    ap_set_module_config(r->request_config, &api_oauth2_module,
-                         (void *)apr_table_get(r->headers_in, "Authorization"));
+    ao2_request_note_set(r, AO2_NOTE_CHECKED_AUTH,
+                         apr_table_get(r->headers_in, "Authorization"));
     return pass_identity(r, dc, &v);
 }
 

@@ -226,6 +226,32 @@ int ao2_reply_json(request_rec *r, int status, const char *json)
     return OK;
 }
 
+typedef struct {
+    const void *note[AO2_NOTE_N];
+} notes_t;
+
+void ao2_request_note_set(request_rec *r, ao2_note_e which, const void *value)
+{
+    notes_t *n = ap_get_module_config(r->request_config, &api_oauth2_module);
+
+    if (n == NULL) {
+        n = apr_pcalloc(r->pool, sizeof(*n));
+        ap_set_module_config(r->request_config, &api_oauth2_module, n);
+    }
+    n->note[which] = value;
+}
+
+const void *ao2_request_note(const request_rec *r, ao2_note_e which)
+{
+    for (; r; r = r->prev ? r->prev : r->main) {
+        const notes_t *n =
+            ap_get_module_config(r->request_config, &api_oauth2_module);
+        if (n && n->note[which])
+            return n->note[which];
+    }
+    return NULL;
+}
+
 void ao2_retry_after(request_rec *r)
 {
     apr_table_setn(r->err_headers_out, "Retry-After",

@@ -25,6 +25,23 @@ ao2_err_t *ao2_request_param(request_rec *r, const apr_table_t *params,
                              const char *name, apr_size_t max_len,
                              const char **value);
 
+/* What the module notes of one request. httpd gives a module one slot per
+ * request (request_config): scrubbing and the Bearer check share it
+ * through these, never by casting it to their own type. */
+typedef enum {
+    AO2_NOTE_IDENTITY_KEPT, /* apr_table_t: identity headers ao2_scrub_early
+                               took out */
+    AO2_NOTE_CHECKED_AUTH,  /* const char: the Authorization header a
+                               Bearer check accepted */
+    AO2_NOTE_N
+} ao2_note_e;
+
+void ao2_request_note_set(request_rec *r, ao2_note_e which, const void *value);
+
+/* The note of r, else of the request it was redirected from or is a
+ * subrequest of (they share its headers): the nearest one set; NULL. */
+const void *ao2_request_note(const request_rec *r, ao2_note_e which);
+
 /* The Retry-After of every held or capped answer (AO2_RETRY_AFTER), Bearer
  * and endpoints alike. */
 void ao2_retry_after(request_rec *r);

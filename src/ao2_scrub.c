@@ -7,6 +7,7 @@
 #include <http_log.h>
 
 #include "ao2_config.h"
+#include "ao2_request.h"
 
 APLOG_USE_MODULE(api_oauth2);
 
@@ -70,20 +71,6 @@ static void remove_identity(request_rec *r)
     }
 }
 
-/* What ao2_scrub_early kept aside for this request: the request's own, or
- * that of the request it was redirected from or is a subrequest of (they
- * share its headers). */
-static const apr_table_t *kept_aside(const request_rec *r)
-{
-    for (; r; r = r->prev ? r->prev : r->main) {
-        const apr_table_t *saved =
-            ap_get_module_config(r->request_config, &api_oauth2_module);
-        if (saved)
-            return saved;
-    }
-    return NULL;
-}
-
 int ao2_scrub_early(request_rec *r)
 {
     /* Only the server's (or virtual host's) setting is known this early:
@@ -99,7 +86,7 @@ int ao2_scrub_early(request_rec *r)
         return DECLINED;
     saved = apr_table_make(r->pool, 4);
     apr_table_do(keep_identity, saved, r->headers_in, NULL);
-    ap_set_module_config(r->request_config, &api_oauth2_module, saved);
+    ao2_request_note_set(r, AO2_NOTE_IDENTITY_KEPT, saved);
     remove_identity(r);
     return DECLINED;
 }
@@ -122,7 +109,7 @@ int ao2_scrub_identity(request_rec *r)
      * that runs once the location is known (per-location SetEnvIf and
      * RewriteRule, RequestHeader, the proxy). Only once: a redirect to
      * here carries them over already. */
-    saved = kept_aside(r);
+    saved = ao2_request_note(r, AO2_NOTE_IDENTITY_KEPT);
     if (saved && apr_table_do(find_identity, &name, r->headers_in, NULL))
         apr_table_overlap(r->headers_in, saved, APR_OVERLAP_TABLES_ADD);
     return DECLINED;
