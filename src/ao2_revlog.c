@@ -541,11 +541,6 @@ void ao2_revlog_view(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
     }
 }
 
-apr_uint32_t ao2_revlog_epoch(const ao2_revlog_t *rl)
-{
-    return LOAD(&rl->st->epoch);
-}
-
 void ao2_revlog_bury(ao2_revlog_t *rl, const char *hash, apr_int64_t until,
                      apr_time_t now, ao2_revlog_log_fn log, void *baton)
 {

@@ -74,10 +74,6 @@ apr_status_t ao2_revlog_init(ao2_revlog_t **rl, apr_pool_t *p, void *mem,
 void ao2_revlog_view(ao2_revlog_t *rl, apr_time_t now, ao2_revlog_log_fn log,
                      void *baton, ao2_revlog_view_t *v);
 
-/* The epoch now, without reading the log: moved since a view was taken,
- * a tombstone was learned meanwhile. */
-apr_uint32_t ao2_revlog_epoch(const ao2_revlog_t *rl);
-
 /* 1 when this node knows hash (base64url SHA-256 of a token) as buried. */
 int ao2_revlog_buried(ao2_revlog_t *rl, const char *hash, apr_int64_t now_sec);
 
