@@ -197,13 +197,17 @@ int ao2_bearer_fixups(request_rec *r)
 {
     const ao2_dir_conf_t *dc =
         ap_get_module_config(r->per_dir_config, &api_oauth2_module);
-    const char *h = apr_table_get(r->headers_in, "Authorization");
     /* A request that inherited the check (internal redirect, subrequest)
-     * carries the header its first request checked. */
+     * carries the header its first request checked. Every request of every
+     * server passes here: the header is looked up only after a check. */
     const char *checked = ao2_request_note(r, AO2_NOTE_CHECKED_AUTH);
+    const char *h;
 
+    if (checked == NULL || dc->pass_token == 1)
+        return DECLINED;
+    h = apr_table_get(r->headers_in, "Authorization");
     /* Only the header checked: one the operator set for the backend stays. */
-    if (checked && h && dc->pass_token != 1 && strcmp(h, checked) == 0)
+    if (h && strcmp(h, checked) == 0)
         apr_table_unset(r->headers_in, "Authorization");
     return DECLINED;
 }
