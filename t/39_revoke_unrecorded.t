@@ -31,7 +31,8 @@ LoadModule socache_memcache_module /usr/lib/apache2/modules/mod_socache_memcache
 LoadModule api_oauth2_module $module
 ApiOAuth2TokenStore socache:memcache:127.0.0.1:$mc
 ApiOAuth2StoreKey file:$key
-@{[shared_api_conf()]}CONF
+@{[shared_api_conf()]}
+CONF
 my $base  = "http://127.0.0.1:$port";
 my @basic = (basic => ['api-client', 'api-secret']);
 sub get { (api_call('GET', "$base/jsonapiext/res.partner", bearer => $_[0]))[0] }
