@@ -20,9 +20,19 @@ ok($tok->{refresh_token}, 'tokens issued');
 provider_stats_reset();
 # The refresh takes 400 ms at the provider: all callers overlap it.
 provider_delay('token', 400);
+# A process lets 8 callers of one identity wait for its refresh
+# (AO2_DEFAULT_REFRESH_WAITERS); when more of the 12 land on one child, the
+# rest are told 503 with Retry-After, and a client that follows it gets the
+# refresh's tokens (inside the refresh window, no second grant).
 my @answers = concurrently($callers, sub {
-    my ($st, $body) = api_call('POST', '/jsonapiext/oauth2/token',
+    my ($st, $body, $res) = api_call('POST', '/jsonapiext/oauth2/token',
         json => { client_user_identity => 'race-1' }, @basic);
+    my $after = $st == 503 ? $res->header('Retry-After') : undef;
+    if (defined $after && $after =~ /^\d+$/) {
+        Time::HiRes::sleep($after);    # what the answer asks of the client
+        ($st, $body) = api_call('POST', '/jsonapiext/oauth2/token',
+            json => { client_user_identity => 'race-1' }, @basic);
+    }
     return "$st " . ($body->{access_token} // '-');
 });
 provider_delay('token', 0);
